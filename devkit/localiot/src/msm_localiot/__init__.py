@@ -1,0 +1,1 @@
+"""Local AWS IoT Core stand-in: device shadow, fleet provisioning, presence."""

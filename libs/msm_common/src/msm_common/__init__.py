@@ -1,0 +1,1 @@
+"""MSM shared library: settings, contracts, topics, adapters."""

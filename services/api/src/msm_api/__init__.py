@@ -1,0 +1,1 @@
+"""MSM api: REST API with JWT auth and roles."""

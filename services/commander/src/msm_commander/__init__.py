@@ -1,0 +1,1 @@
+"""MSM commander: command delivery, ack tracking, retries and expiry."""

@@ -1,0 +1,1 @@
+"""MSM ingest: AWS IoT MQTT to MongoDB, RabbitMQ events and device shadows."""

@@ -1,0 +1,1 @@
+"""MSM provisioner: fleet provisioning by claim and certificate lifecycle."""
