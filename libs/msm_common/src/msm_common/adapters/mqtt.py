@@ -1,0 +1,161 @@
+"""MQTT: a paho 2.x MQTT 5 client over mTLS that reconnects and restores its subscriptions.
+
+Callbacks run on paho's network thread: `on_message` must only hand the message on (enqueue),
+never block on a database or another broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+log = logging.getLogger(__name__)
+
+MessageCallback = Callable[[paho.MQTTMessage], None]
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    host: str
+    port: int
+    ca_file: Path | None
+    cert_file: Path | None
+    key_file: Path | None
+    client_id: str = field(default_factory=lambda: f"msm-{uuid.uuid4().hex[:12]}")
+    keepalive_s: int = 30
+    clean_start: bool = True
+    session_expiry_s: int = 0
+    manual_ack: bool = False
+    max_inflight: int = 1000
+    max_queued: int = 0
+
+
+class MqttConnection:
+    """One MQTT 5 session: connect, keep subscriptions across reconnects, publish, ack."""
+
+    def __init__(
+        self,
+        config: MqttConfig,
+        *,
+        subscriptions: Sequence[tuple[str, int]] = (),
+        on_message: MessageCallback | None = None,
+        on_connect: Callable[[bool], None] | None = None,
+        on_disconnect: Callable[[], None] | None = None,
+    ) -> None:
+        self.config = config
+        self._subscriptions = list(subscriptions)
+        self._on_message_cb = on_message
+        self._on_connect_cb = on_connect
+        self._on_disconnect_cb = on_disconnect
+        self.connected = threading.Event()
+        self.last_error: str | None = None
+        self.client = self._build()
+
+    def _build(self) -> paho.Client:
+        cfg = self.config
+        client = paho.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=cfg.client_id,
+            protocol=paho.MQTTv5,
+            manual_ack=cfg.manual_ack,
+        )
+        if cfg.ca_file is not None:
+            client.tls_set(
+                ca_certs=str(cfg.ca_file),
+                certfile=str(cfg.cert_file) if cfg.cert_file else None,
+                keyfile=str(cfg.key_file) if cfg.key_file else None,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        client.max_inflight_messages_set(cfg.max_inflight)
+        client.max_queued_messages_set(cfg.max_queued)
+        client.reconnect_delay_set(min_delay=1, max_delay=15)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    # -- paho callbacks (network thread) ---------------------------------------------------------
+    def _on_connect(
+        self, client: paho.Client, _ud: Any, flags: Any, reason: ReasonCode, _props: Any
+    ) -> None:
+        if reason.is_failure:
+            self.last_error = str(reason)
+            log.warning("MQTT connect refused: %s", reason)
+            return
+        session_present = bool(getattr(flags, "session_present", False))
+        if self._subscriptions:
+            # Re-subscribing is harmless when the broker kept the session, and restores it when not.
+            client.subscribe([(t, SubscribeOptions(qos=q)) for t, q in self._subscriptions])
+        self.last_error = None
+        self.connected.set()
+        if self._on_connect_cb is not None:
+            self._on_connect_cb(session_present)
+
+    def _on_disconnect(
+        self, _client: paho.Client, _ud: Any, _flags: Any, reason: ReasonCode, _props: Any
+    ) -> None:
+        self.connected.clear()
+        if reason.is_failure:
+            self.last_error = str(reason)
+            log.warning("MQTT disconnected: %s", reason)
+        if self._on_disconnect_cb is not None:
+            self._on_disconnect_cb()
+
+    def _on_message(self, _client: paho.Client, _ud: Any, message: paho.MQTTMessage) -> None:
+        if self._on_message_cb is not None:
+            self._on_message_cb(message)
+
+    # -- public API ------------------------------------------------------------------------------
+    def start(self) -> MqttConnection:
+        """Connect in the background; paho keeps reconnecting until `stop()`."""
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        if self.config.session_expiry_s:
+            props.SessionExpiryInterval = self.config.session_expiry_s
+        self.client.connect_async(
+            self.config.host,
+            self.config.port,
+            keepalive=self.config.keepalive_s,
+            clean_start=self.config.clean_start,
+            properties=props,
+        )
+        self.client.loop_start()
+        return self
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        return self.connected.wait(timeout)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> paho.MQTTMessageInfo:
+        return self.client.publish(topic, payload, qos=qos)
+
+    def ack(self, mid: int, qos: int) -> None:
+        """Acknowledge a message received with manual acks, once its effect is durable."""
+        if qos > 0:
+            self.client.ack(mid, qos)
+
+    def subscribe(self, topic: str, qos: int = 1) -> None:
+        self._subscriptions.append((topic, qos))
+        if self.connected.is_set():
+            self.client.subscribe(topic, qos=qos)
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.connected.clear()
+
+
+def shared(group: str | None, topic_filter: str) -> str:
+    """`$share/{group}/{filter}` so that replicas split the load; the filter itself if no group."""
+    return f"$share/{group}/{topic_filter}" if group else topic_filter

@@ -1,0 +1,77 @@
+"""Settings shared by every MSM service: one object per service, read from `MSM_*` variables.
+
+Defaults describe the local stack (`make run`). In production mode (`MSM_ENV=production`) every
+setting listed by a service's `required_in_production()` must be given explicitly: nothing falls
+back to a local default or a generated secret.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from pymongo.uri_parser import parse_uri
+
+LOCAL_PKI = Path(".local/pki")
+
+
+class SettingsError(RuntimeError):
+    """A service cannot start with the configuration it was given."""
+
+
+class CommonSettings(BaseSettings):
+    """What every service needs: environment, database, broker, MQTT identity, logging."""
+
+    model_config = SettingsConfigDict(env_prefix="MSM_", extra="ignore", frozen=True)
+
+    env: Literal["local", "test", "production"] = "local"
+    service_name: str = "msm"
+    log_level: str = "INFO"
+    bind_host: str = "127.0.0.1"
+    metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="0 disables the metrics server"
+    )
+
+    mongo_uri: str = "mongodb://127.0.0.1:27017/msm"
+    mongo_db: str = ""  # empty: the database named in mongo_uri, else "msm"
+    telemetry_retention_days: int = Field(default=400, ge=1)
+
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 8883
+    mqtt_ca_file: Path = LOCAL_PKI / "ca.crt"
+    mqtt_cert_file: Path = LOCAL_PKI / "backend.crt"
+    mqtt_key_file: Path = LOCAL_PKI / "backend.key"
+    mqtt_client_id: str = ""
+    mqtt_keepalive_s: int = 30
+
+    aws_region: str = "us-east-1"
+    aws_endpoint_url: str | None = "http://127.0.0.1:5055"
+    iot_data_endpoint: str | None = "http://127.0.0.1:5056"
+
+    def required_in_production(self) -> tuple[str, ...]:
+        """Names of settings that must be set explicitly when `env` is production."""
+        return ("mongo_uri", "amqp_url")
+
+    @property
+    def database_name(self) -> str:
+        return self.mongo_db or parse_uri(self.mongo_uri).get("database") or "msm"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @model_validator(mode="after")
+    def _check_production(self) -> CommonSettings:
+        if not self.is_production:
+            return self
+        missing = [n for n in self.required_in_production() if n not in self.model_fields_set]
+        if missing:
+            names = ", ".join("MSM_" + n.upper() for n in missing)
+            raise SettingsError(f"production mode needs explicit settings: {names}")
+        if "guest:guest@" in self.amqp_url:
+            raise SettingsError("production mode refuses the default RabbitMQ guest account")
+        return self
