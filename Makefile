@@ -1,0 +1,76 @@
+# MSM — the two commands: `make run` and `make test`. Everything else is a step they use.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
+TOOLS := $(CURDIR)/.local/tools
+UV := $(TOOLS)/bin/uv
+PY := $(CURDIR)/.venv/bin/python
+STACK := deploy/local/stack.sh
+WITH_ENV := source deploy/local/env.sh &&
+PYTEST := $(WITH_ENV) $(PY) -m pytest -p no:cacheprovider
+
+.PHONY: help setup run up down test test-unit test-integration test-e2e bench lint fmt \
+        stack-up stack-down stack-status clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(UV):
+	@command -v python3 >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv; }
+	@python3 -m venv $(TOOLS) 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv && python3 -m venv $(TOOLS); }
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check 'uv==0.13.9'
+
+.venv/.synced: $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml devkit/*/pyproject.toml)
+	$(UV) sync --frozen --python python3 --all-packages
+	@touch $@
+
+setup: .venv/.synced ## install Python, uv and every package (locked)
+
+stack-up: setup ## start MongoDB-protocol server, RabbitMQ, our mosquitto (mTLS 8883), moto
+	bash $(STACK) up
+
+stack-down: ## stop the parts of the local stack that we started
+	bash $(STACK) down
+
+stack-status: ## show each part of the local stack
+	bash $(STACK) status
+
+run: stack-up ## the whole local stack + every service + a simulated fleet, in the foreground
+	@$(WITH_ENV) $(PY) deploy/runner.py
+
+up: stack-up ## the same, detached (logs in .local/logs)
+	@$(WITH_ENV) $(PY) deploy/runner.py --detach
+
+down: ## stop the services and the local stack
+	@$(PY) deploy/runner.py --stop 2>/dev/null || true
+	bash $(STACK) down
+
+test: stack-up ## install what is missing, start what the tests need, run every test
+	$(PYTEST) tests
+
+test-unit: setup ## unit tests only (no I/O)
+	$(PYTEST) tests/unit
+
+test-integration: stack-up ## integration tests against the real local services
+	$(PYTEST) tests/integration
+
+test-e2e: stack-up ## the whole stack with the meter simulator
+	$(PYTEST) tests/e2e
+
+bench: stack-up ## every benchmark under bench/ (prints figures; never pass/fail)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(WITH_ENV) $(PY) $$b; done
+
+lint: setup ## ruff + mypy (strict on libs/, services/, devkit/)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+fmt: setup
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+clean: down ## stop everything and remove local state (.local, .venv)
+	rm -rf .local .venv

@@ -1,0 +1,161 @@
+"""Run the local MSM processes in the foreground, like a Procfile runner.
+
+Reads `deploy/Procfile.local` (`name: command`), starts every process whose entry point is
+installed, prefixes their output with the name, and on Ctrl-C / SIGTERM stops them all
+(SIGTERM, then SIGKILL after a grace period). `--detach` starts them in the background with
+pid files under `.local/run/`; `--stop` stops those.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROCFILE = ROOT / "deploy" / "Procfile.local"
+RUN_DIR = ROOT / ".local" / "run"
+LOG_DIR = ROOT / ".local" / "logs"
+SECRETS = ROOT / ".local" / "secrets.env"
+GRACE_S = 15.0
+
+
+def read_procfile(path: Path = PROCFILE) -> list[tuple[str, list[str]]]:
+    procs = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, command = line.partition(":")
+        argv = shlex.split(os.path.expandvars(command.strip()))
+        exe = ROOT / ".venv" / "bin" / argv[0]
+        if exe.exists():
+            procs.append((name.strip(), [str(exe), *argv[1:]]))
+        elif shutil.which(argv[0]):
+            procs.append((name.strip(), argv))
+        else:
+            print(f"runner: skipping {name}: {argv[0]} is not installed", file=sys.stderr)
+    return procs
+
+
+def ensure_local_secrets() -> dict[str, str]:
+    """Generate the local stack's secrets once (never used in production mode)."""
+    if not SECRETS.exists():
+        SECRETS.parent.mkdir(parents=True, exist_ok=True)
+        values = {
+            "MSM_ADMIN_EMAIL": "admin@msm.local",
+            "MSM_ADMIN_PASSWORD": secrets.token_urlsafe(12),
+            "MSM_HOOK_TOKEN": secrets.token_urlsafe(24),
+        }
+        SECRETS.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+        SECRETS.chmod(0o600)
+    pairs = (line.split("=", 1) for line in SECRETS.read_text().splitlines() if "=" in line)
+    return {k: v for k, v in pairs}
+
+
+def pump(name: str, stream: object, width: int) -> None:
+    for raw in iter(stream.readline, b""):  # type: ignore[attr-defined]
+        sys.stdout.write(f"{name:<{width}} | {raw.decode(errors='replace')}")
+        sys.stdout.flush()
+
+
+def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + GRACE_S
+    for p in procs:
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def foreground(procs: list[tuple[str, list[str]]], env: dict[str, str]) -> int:
+    width = max((len(n) for n, _ in procs), default=4)
+    running: list[subprocess.Popen[bytes]] = []
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for name, argv in procs:
+        p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
+        running.append(p)
+        threading.Thread(target=pump, args=(name, p.stdout, width), daemon=True).start()
+    try:
+        while not stop.is_set():
+            for (name, _), p in zip(procs, running, strict=True):
+                if p.poll() is not None:
+                    print(f"runner: {name} exited with {p.returncode}; stopping everything")
+                    stop.set()
+            stop.wait(0.5)
+    except KeyboardInterrupt:
+        pass
+    print("runner: stopping…")
+    stop_all(running)
+    return 0
+
+
+def detach(procs: list[tuple[str, list[str]]], env: dict[str, str]) -> int:
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    for name, argv in procs:
+        pidfile = RUN_DIR / f"{name}.pid"
+        if pidfile.exists() and _alive(int(pidfile.read_text())):
+            print(f"runner: {name} already running (pid {pidfile.read_text().strip()})")
+            continue
+        with (LOG_DIR / f"{name}.log").open("ab") as log:
+            p = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                                 start_new_session=True)
+        pidfile.write_text(str(p.pid))
+        print(f"runner: started {name} (pid {p.pid}, log .local/logs/{name}.log)")
+    return 0
+
+
+def stop_detached() -> int:
+    for pidfile in sorted(RUN_DIR.glob("*.pid")):
+        pid = int(pidfile.read_text())
+        if _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + GRACE_S
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+            print(f"runner: stopped {pidfile.stem}")
+        pidfile.unlink()
+    return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--detach", action="store_true")
+    parser.add_argument("--stop", action="store_true")
+    args = parser.parse_args()
+    if args.stop:
+        return stop_detached()
+    env = {**ensure_local_secrets(), **os.environ}
+    procs = read_procfile()
+    if not procs:
+        print("runner: no processes to start")
+        return 0
+    return detach(procs, env) if args.detach else foreground(procs, env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
