@@ -1,0 +1,121 @@
+"""The AMQP adapter against the real RabbitMQ: confirms, manual acks, dead-lettering."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pika
+import pytest
+from msm_common.adapters import amqp, amqp_topology
+from msm_common.adapters.amqp_topology import QueueSpec
+
+pytestmark = pytest.mark.integration
+
+
+def _queue(amqp_url: str, spec: QueueSpec) -> None:
+    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    amqp_topology.declare(conn.channel(), (spec,))
+    conn.close()
+
+
+def _drain(amqp_url: str, queue: str, want: int, timeout: float = 10.0) -> list[bytes]:
+    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    ch = conn.channel()
+    got: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < want and time.monotonic() < deadline:
+        method, _props, body = ch.basic_get(queue, auto_ack=True)
+        if method is None:
+            time.sleep(0.05)
+            continue
+        got.append(body)
+    conn.close()
+    return got
+
+
+@pytest.fixture
+def publisher(amqp_url: str):
+    pub = amqp.ConfirmingPublisher(amqp_url, name="test").start(timeout=15)
+    assert pub.ready
+    yield pub
+    pub.close()
+
+
+def test_confirmed_publish_lands_on_a_bound_queue(amqp_url: str, publisher) -> None:
+    spec = QueueSpec("t.events.confirm", amqp_topology.EVENTS_EXCHANGE, ("telemetry.received.#",))
+    _queue(amqp_url, spec)
+    msgs = [
+        amqp.OutgoingMessage(amqp_topology.EVENTS_EXCHANGE, f"telemetry.received.dev-{i}", b"%d" % i)
+        for i in range(500)
+    ]
+    confirmed = publisher.publish_confirmed(msgs, timeout=30)
+
+    assert all(confirmed)
+    bodies = _drain(amqp_url, spec.name, 500)
+    assert sorted(int(b) for b in bodies) == list(range(500))
+
+
+def test_publish_without_a_connection_is_reported_not_lost_silently() -> None:
+    pub = amqp.ConfirmingPublisher("amqp://guest:guest@127.0.0.1:1/%2F").start(timeout=0.5)
+    try:
+        msg = amqp.OutgoingMessage(amqp_topology.EVENTS_EXCHANGE, "x", b"{}")
+        assert pub.publish_confirmed([msg], timeout=1) == [False]
+    finally:
+        pub.close()
+
+
+def test_consumer_acks_good_messages_and_dead_letters_poison(amqp_url: str, publisher) -> None:
+    spec = QueueSpec("t.commands.poison", amqp_topology.COMMANDS_EXCHANGE, ("t.poison",))
+    dlq = QueueSpec("t.dead.poison", amqp_topology.DEAD_LETTER_EXCHANGE, ("dead.t.commands.poison",),
+                    dead_letter=False)
+    _queue(amqp_url, dlq)
+    seen: list[bytes] = []
+    done = threading.Event()
+
+    def handle(_method, body: bytes, _props) -> None:
+        if body == b"poison":
+            raise amqp.PoisonMessage("cannot be parsed")
+        seen.append(body)
+        if len(seen) == 2:
+            done.set()
+
+    consumer = amqp.Consumer(amqp_url, [(spec, handle)], prefetch=10, name="test")
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    assert consumer.connected.wait(15)
+    msgs = [amqp.OutgoingMessage(amqp_topology.COMMANDS_EXCHANGE, "t.poison", b)
+            for b in (b"one", b"poison", b"two")]
+    assert all(publisher.publish_confirmed(msgs))
+
+    assert done.wait(10)
+    assert seen == [b"one", b"two"]
+    assert _drain(amqp_url, dlq.name, 1) == [b"poison"]
+    consumer.stop()
+    thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue(amqp_url: str, publisher) -> None:
+    spec = QueueSpec("t.commands.flaky", amqp_topology.COMMANDS_EXCHANGE, ("t.flaky",),
+                     delivery_limit=2)
+    dlq = QueueSpec("t.dead.flaky", amqp_topology.DEAD_LETTER_EXCHANGE, ("dead.t.commands.flaky",),
+                    dead_letter=False)
+    _queue(amqp_url, dlq)
+    attempts: list[int] = []
+
+    def handle(_method, _body: bytes, _props) -> None:
+        attempts.append(1)
+        raise RuntimeError("database down")
+
+    consumer = amqp.Consumer(amqp_url, [(spec, handle)], name="test")
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    assert consumer.connected.wait(15)
+    assert all(publisher.publish_confirmed(
+        [amqp.OutgoingMessage(amqp_topology.COMMANDS_EXCHANGE, "t.flaky", b"x")]))
+
+    assert _drain(amqp_url, dlq.name, 1, timeout=20) == [b"x"]
+    assert len(attempts) == 3  # first delivery + two redeliveries, then dead-lettered
+    consumer.stop()
+    thread.join(10)

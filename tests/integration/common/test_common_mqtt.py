@@ -1,0 +1,89 @@
+"""Our mosquitto: mTLS identities and per-device topic rights, through the MQTT adapter."""
+
+from __future__ import annotations
+
+import queue
+
+import paho.mqtt.client as paho
+import pytest
+from msm_common.adapters.mqtt import MqttConfig, MqttConnection
+from support.services import unique
+
+pytestmark = pytest.mark.integration
+
+
+def _conn(endpoints, cert, key, **kw) -> MqttConnection:
+    cfg = MqttConfig(endpoints.mqtt_host, endpoints.mqtt_port, endpoints.pki("ca.crt"), cert, key,
+                     client_id=unique("t"))
+    return MqttConnection(cfg, **kw)
+
+
+@pytest.fixture
+def backend_inbox(endpoints):
+    inbox: queue.Queue[paho.MQTTMessage] = queue.Queue()
+    conn = _conn(endpoints, endpoints.pki("backend.crt"), endpoints.pki("backend.key"),
+                 subscriptions=[("msm/+/telemetry", 1)], on_message=inbox.put).start()
+    assert conn.wait_connected(10), conn.last_error
+    yield inbox
+    conn.stop()
+
+
+def test_backend_identity_connects_over_mtls_and_receives_device_telemetry(
+    endpoints, issue_device_cert, backend_inbox
+) -> None:
+    device = unique("dev")
+    cert, key = issue_device_cert(device)
+    meter = _conn(endpoints, cert, key).start()
+    assert meter.wait_connected(10), meter.last_error
+    meter.publish(f"msm/{device}/telemetry", b'{"v": 1}', qos=1).wait_for_publish(5)
+
+    msg = backend_inbox.get(timeout=5)
+    assert (msg.topic, msg.payload) == (f"msm/{device}/telemetry", b'{"v": 1}')
+    meter.stop()
+
+
+def test_a_device_cannot_publish_on_another_devices_topic(
+    endpoints, issue_device_cert, backend_inbox
+) -> None:
+    mine, other = unique("dev"), unique("dev")
+    cert, key = issue_device_cert(mine)
+    meter = _conn(endpoints, cert, key).start()
+    assert meter.wait_connected(10)
+    meter.publish(f"msm/{other}/telemetry", b'{"forged": true}', qos=1).wait_for_publish(5)
+    meter.publish(f"msm/{mine}/telemetry", b'{"own": true}', qos=1).wait_for_publish(5)
+
+    first = backend_inbox.get(timeout=5)
+    assert first.topic == f"msm/{mine}/telemetry"  # the forged one never arrived
+    assert backend_inbox.empty()
+    meter.stop()
+
+
+def test_the_claim_certificate_cannot_publish_telemetry(endpoints, backend_inbox) -> None:
+    claim = _conn(endpoints, endpoints.pki("claim.crt"), endpoints.pki("claim.key")).start()
+    assert claim.wait_connected(10)
+    claim.publish("msm/some-meter/telemetry", b"{}", qos=1).wait_for_publish(5)
+    with pytest.raises(queue.Empty):
+        backend_inbox.get(timeout=1.5)
+    claim.stop()
+
+
+def test_a_client_without_a_certificate_is_refused(endpoints) -> None:
+    anonymous = _conn(endpoints, None, None).start()
+    try:
+        assert not anonymous.wait_connected(3), "broker accepted a client without a certificate"
+    finally:
+        anonymous.stop()
+
+
+def test_a_certificate_from_another_ca_is_refused(endpoints, tmp_path) -> None:
+    import subprocess
+
+    key, crt = tmp_path / "k.pem", tmp_path / "c.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", str(key), "-out", str(crt), "-days", "1",
+                    "-subj", "/CN=backend"], check=True, capture_output=True)
+    forged = _conn(endpoints, crt, key).start()
+    try:
+        assert not forged.wait_connected(3), "broker accepted a self-signed 'backend' certificate"
+    finally:
+        forged.stop()
