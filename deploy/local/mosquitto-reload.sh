@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Rebuild .local/mosquitto/acl from acl.base + acl.d/*.acl and SIGHUP our mosquitto, which then
+# re-reads the ACL and the CRL. Safe to call concurrently (serialised by a lock) and when the
+# broker is not running (then only the ACL file is rebuilt).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$HERE/parts/mosquitto.sh"
+
+[[ -s $MOSQ_DIR/acl.base ]] || die "no $MOSQ_DIR/acl.base (run stack.sh up first)"
+exec 9>"$MOSQ_DIR/.reload.lock"
+flock -w 30 9 || die "could not lock $MOSQ_DIR/.reload.lock"
+mosquitto_build_acl
+if pid=$(pid_of "$MOSQ_PID" "$MOSQ_MATCH"); then
+    kill -HUP "$pid"
+    log "mosquitto: ACL rebuilt, reloaded pid $pid"
+else
+    log "mosquitto: ACL rebuilt (broker not running)"
+fi

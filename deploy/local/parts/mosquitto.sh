@@ -1,0 +1,70 @@
+# Our mosquitto: mTLS on 127.0.0.1:8883 with per-device ACLs. Source after lib.sh and pki.sh.
+
+MOSQ_PORT=8883
+MOSQ_DIR="$LOCAL/mosquitto"
+MOSQ_CONF="$MOSQ_DIR/mosquitto.conf"
+MOSQ_PID="$MOSQ_DIR/mosquitto.pid"   # written by mosquitto itself (pid_file)
+MOSQ_MATCH="$MOSQ_CONF"              # our process is the one running this config
+
+# mosquitto_build_acl: acl = acl.base + acl.d/*.acl, written atomically. A fragment whose
+# `topic` lines come before any `user` line would extend the previous user's rights, so such
+# fragments are skipped with an error.
+mosquitto_build_acl() {
+    local tmp="$MOSQ_DIR/acl.tmp" frag
+    mkdir -p "$MOSQ_DIR/acl.d"
+    cp "$MOSQ_DIR/acl.base" "$tmp"
+    for frag in "$MOSQ_DIR"/acl.d/*.acl; do
+        [[ -e $frag ]] || continue
+        if awk '/^[[:space:]]*user[[:space:]]/{u=1} /^[[:space:]]*topic[[:space:]]/ && !u{bad=1} END{exit !bad}' "$frag"; then
+            log "ERROR: skipping $frag: 'topic' line before any 'user' line"
+            continue
+        fi
+        printf '\n# --- %s\n' "${frag##*/}" >>"$tmp"
+        cat "$frag" >>"$tmp"
+    done
+    mv -f "$tmp" "$MOSQ_DIR/acl"
+}
+
+_mosquitto_render() {
+    mkdir -p "$MOSQ_DIR/data" "$MOSQ_DIR/acl.d"
+    cp "$HERE/mosquitto/acl.base" "$MOSQ_DIR/acl.base"
+    sed -e "s|@LOCAL@|$LOCAL|g" -e "s|@PKI@|$PKI|g" -e "s|@USER@|$(id -un)|g" \
+        "$HERE/mosquitto/mosquitto.conf.in" >"$MOSQ_CONF"
+    mosquitto_build_acl
+}
+
+mosquitto_up() {
+    if pid_of "$MOSQ_PID" "$MOSQ_MATCH" >/dev/null; then
+        log "mosquitto: already running (ours) on $MOSQ_PORT"; return
+    fi
+    if port_open "$MOSQ_PORT"; then
+        log "mosquitto: port $MOSQ_PORT is served by something else; using it as is"; return
+    fi
+    [[ -x /usr/sbin/mosquitto ]] || apt_install mosquitto
+    _mosquitto_render
+    rm -f "$MOSQ_PID"
+    # Startup messages (incl. the "should not be run as root" warning) go to the log.
+    /usr/sbin/mosquitto -d -c "$MOSQ_CONF" 2>>"$LOGS/mosquitto.log" || { log_tail "$LOGS/mosquitto.log"; die "mosquitto failed to start"; }
+    if ! wait_for 15 port_open "$MOSQ_PORT"; then
+        log_tail "$LOGS/mosquitto.log"; die "mosquitto did not listen on $MOSQ_PORT within 15 s"
+    fi
+    log "mosquitto: started on 127.0.0.1:$MOSQ_PORT (pid $(<"$MOSQ_PID"))"
+}
+
+mosquitto_down() {
+    if pid_of "$MOSQ_PID" "$MOSQ_MATCH" >/dev/null; then
+        log "mosquitto: stopping"
+        stop_pid "$MOSQ_PID" "$MOSQ_MATCH"
+    fi
+}
+
+mosquitto_status() {
+    local pid
+    if pid=$(pid_of "$MOSQ_PID" "$MOSQ_MATCH"); then
+        status_line mosquitto "127.0.0.1:$MOSQ_PORT" up "ours (pid $pid)"
+    elif port_open "$MOSQ_PORT"; then
+        status_line mosquitto "127.0.0.1:$MOSQ_PORT" up external
+    else
+        status_line mosquitto "127.0.0.1:$MOSQ_PORT" down -
+    fi
+}

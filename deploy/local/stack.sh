@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Local stack for MSM: MongoDB-protocol server (SecantusDB), RabbitMQ, our mTLS mosquitto, moto.
+# Usage: deploy/local/stack.sh up|down|status
+#   up      start every part whose port is not already served (idempotent)
+#   down    stop only what `up` started (pid files / markers under .local/)
+#   status  one line per part: address, up/down, ours or external
+# State, pids and logs live in .local/ (logs in .local/logs/). Environment: deploy/local/env.sh.
+set -euo pipefail
+
+SECANTUS_VERSION=0.7.0b3   # PyPI secantusdb, pinned exactly
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$HERE/pki.sh"
+source "$HERE/parts/mongo.sh"
+source "$HERE/parts/rabbitmq.sh"
+source "$HERE/parts/mosquitto.sh"
+source "$HERE/parts/moto.sh"
+
+PARTS=(mongo rabbitmq mosquitto moto)
+
+cmd_up() {
+    ensure_dirs
+    pki_init
+    local part
+    for part in "${PARTS[@]}"; do "${part}_up"; done
+    cmd_status
+}
+
+cmd_down() {
+    local part
+    for ((i = ${#PARTS[@]} - 1; i >= 0; i--)); do "${PARTS[i]}_down"; done
+}
+
+cmd_status() {
+    local part
+    for part in "${PARTS[@]}"; do "${part}_status"; done
+}
+
+case "${1:-}" in
+    up) cmd_up ;;
+    down) cmd_down ;;
+    status) cmd_status ;;
+    *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac
