@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # the variables are used by the scripts that source this
 # Shared helpers for the local-stack scripts. Source it; do not execute it.
 # Sets ROOT (repo root), LOCAL (state dir), LOGS and RUN (pid files).
 

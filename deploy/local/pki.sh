@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Local PKI for the mTLS mosquitto listener. Source after lib.sh.
 # Layout under $PKI (.local/pki):
 #   ca.crt ca.key                 local CA (EC P-256, 10 years)

@@ -27,8 +27,9 @@ cmd_up() {
 }
 
 cmd_down() {
-    local part
+    local i
     for ((i = ${#PARTS[@]} - 1; i >= 0; i--)); do "${PARTS[i]}_down"; done
+    log "down: nothing of ours is running"
 }
 
 cmd_status() {

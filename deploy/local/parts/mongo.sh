@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # MongoDB wire-protocol server: SecantusDB in its own venv (GPL-2.0: run as a separate process,
 # never a dependency of our packages). Source after lib.sh.
 

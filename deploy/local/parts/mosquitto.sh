@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Our mosquitto: mTLS on 127.0.0.1:8883 with per-device ACLs. Source after lib.sh and pki.sh.
 
 MOSQ_PORT=8883
@@ -6,23 +7,40 @@ MOSQ_CONF="$MOSQ_DIR/mosquitto.conf"
 MOSQ_PID="$MOSQ_DIR/mosquitto.pid"   # written by mosquitto itself (pid_file)
 MOSQ_MATCH="$MOSQ_CONF"              # our process is the one running this config
 
-# mosquitto_build_acl: acl = acl.base + acl.d/*.acl, written atomically. A fragment whose
-# `topic` lines come before any `user` line would extend the previous user's rights, so such
-# fragments are skipped with an error.
+# _acl_fragment_error FILE: print why an acl.d fragment is unsafe, or nothing if it is fine.
+# mosquitto denies everything after a syntax error on reload, and a `topic` line before any
+# `user` line would extend the previous user's rights.
+_acl_fragment_error() {
+    awk '
+        /^[[:space:]]*(#|$)/ { next }
+        /^user [^[:space:]]+[[:space:]]*$/ { user = 1; next }
+        /^(topic|pattern) ((read|write|readwrite|deny) )?[^[:space:]]+[[:space:]]*$/ {
+            if ($1 == "topic" && !user) { print "line " NR ": topic before any user line"; exit }
+            next
+        }
+        { print "line " NR ": not an ACL line: " $0; exit }
+    ' "$1"
+}
+
+# mosquitto_build_acl: acl = acl.base + acl.d/*.acl, written atomically. Unsafe fragments are
+# left out and make it return 1 (the rest still applies).
 mosquitto_build_acl() {
-    local tmp="$MOSQ_DIR/acl.tmp" frag
+    local tmp="$MOSQ_DIR/acl.tmp" frag err rc=0
     mkdir -p "$MOSQ_DIR/acl.d"
     cp "$MOSQ_DIR/acl.base" "$tmp"
     for frag in "$MOSQ_DIR"/acl.d/*.acl; do
         [[ -e $frag ]] || continue
-        if awk '/^[[:space:]]*user[[:space:]]/{u=1} /^[[:space:]]*topic[[:space:]]/ && !u{bad=1} END{exit !bad}' "$frag"; then
-            log "ERROR: skipping $frag: 'topic' line before any 'user' line"
+        err=$(_acl_fragment_error "$frag")
+        if [[ -n $err ]]; then
+            log "ERROR: skipping $frag: $err"
+            rc=1
             continue
         fi
         printf '\n# --- %s\n' "${frag##*/}" >>"$tmp"
         cat "$frag" >>"$tmp"
     done
     mv -f "$tmp" "$MOSQ_DIR/acl"
+    return "$rc"
 }
 
 _mosquitto_render() {
@@ -30,7 +48,7 @@ _mosquitto_render() {
     cp "$HERE/mosquitto/acl.base" "$MOSQ_DIR/acl.base"
     sed -e "s|@LOCAL@|$LOCAL|g" -e "s|@PKI@|$PKI|g" -e "s|@USER@|$(id -un)|g" \
         "$HERE/mosquitto/mosquitto.conf.in" >"$MOSQ_CONF"
-    mosquitto_build_acl
+    mosquitto_build_acl || true   # skipped fragments are reported; start with the rest
 }
 
 mosquitto_up() {

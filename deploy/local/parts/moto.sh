@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # moto server (AWS IoT registry / iot-data stand-in) from the project venv. Source after lib.sh.
 
 MOTO_PORT=5055

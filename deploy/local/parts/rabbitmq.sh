@@ -1,10 +1,11 @@
+# shellcheck shell=bash
 # RabbitMQ: use whatever serves 127.0.0.1:5672; otherwise start Debian's rabbitmq-server as our
 # own node (msm@localhost) with its data, logs and config under .local/rabbitmq.
 # Source after lib.sh. MSM_LOCAL_RABBIT_PORT moves it (only for testing this script).
 
 RABBIT_PORT=${MSM_LOCAL_RABBIT_PORT:-5672}
 RABBIT_DIR="$LOCAL/rabbitmq"
-RABBIT_MARK="$RUN/rabbitmq.started"   # exists only while a node we started runs
+RABBIT_MARK="$RUN/rabbitmq.started"   # holds our node's port; exists only while it runs
 RABBIT_NODE="msm@localhost"
 
 # Environment for the rabbitmq commands (`env "${RABBIT_ENV[@]}" cmd`). The Debian wrappers su to
@@ -43,7 +44,7 @@ rabbitmq_up() {
     command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
     _rabbit_prepare
     port_open 4369 || touch "$RUN/epmd.started"   # our node will start epmd: stop it on down
-    touch "$RABBIT_MARK"
+    echo "$RABBIT_PORT" >"$RABBIT_MARK"
     env "${RABBIT_ENV[@]}" rabbitmq-server -detached >>"$LOGS/rabbitmq.log" 2>&1 ||
         { log_tail "$LOGS/rabbitmq.log"; die "rabbitmq-server -detached failed"; }
     if ! wait_for 90 port_open "$RABBIT_PORT"; then
@@ -55,6 +56,7 @@ rabbitmq_up() {
 
 rabbitmq_down() {
     [[ -e $RABBIT_MARK ]] || return 0
+    RABBIT_PORT=$(<"$RABBIT_MARK")
     log "rabbitmq: stopping node $RABBIT_NODE"
     timeout 60 env "${RABBIT_ENV[@]}" rabbitmqctl -n "$RABBIT_NODE" stop >>"$LOGS/rabbitmq.log" 2>&1 ||
         log "rabbitmq: rabbitmqctl stop failed (see $LOGS/rabbitmq.log)"
