@@ -1,0 +1,170 @@
+"""What MSM publishes on RabbitMQ: CloudEvents 1.0 envelopes on `msm.events`, and its topology."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Final, Literal
+
+import orjson
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+# The names are declared once, by the topology module; re-exported here with the contracts.
+from msm_common.adapters.amqp_topology import (
+    COMMAND_REQUEST_KEY,
+    COMMANDS_EXCHANGE,
+    DEAD_LETTER_EXCHANGE,
+    EVENTS_EXCHANGE,
+)
+from msm_common.contracts import _checks
+from msm_common.contracts.errors import from_validation_error
+from msm_common.contracts.telemetry import Reading
+from msm_common.contracts.timeparse import as_utc
+
+__all__ = [
+    "COMMANDS_EXCHANGE",
+    "COMMANDS_EXCHANGE_TYPE",
+    "COMMAND_ACK",
+    "COMMAND_REQUEST_ROUTING_KEY",
+    "COMMAND_STATUS",
+    "DEAD_LETTER_EXCHANGE",
+    "DEVICE_INFO",
+    "DEVICE_PRESENCE",
+    "DEVICE_PROVISIONED",
+    "EVENTS_EXCHANGE",
+    "EVENTS_EXCHANGE_TYPE",
+    "EVENT_TYPES",
+    "TELEMETRY_RECEIVED",
+    "CloudEvent",
+    "command_ack_key",
+    "command_status_key",
+    "device_info_key",
+    "device_presence_key",
+    "device_provisioned_key",
+    "make_event",
+    "routing_key",
+    "telemetry_event",
+    "telemetry_received_key",
+]
+
+# --- AMQP ------------------------------------------------------------------------------------
+EVENTS_EXCHANGE_TYPE: Final = "topic"
+COMMANDS_EXCHANGE_TYPE: Final = "direct"
+COMMAND_REQUEST_ROUTING_KEY: Final = COMMAND_REQUEST_KEY
+
+# --- event types; the routing key is the type without `msm.`, then `.{device_uuid}` ------------
+TELEMETRY_RECEIVED: Final = "msm.telemetry.received"
+DEVICE_INFO: Final = "msm.device.info"
+DEVICE_PRESENCE: Final = "msm.device.presence"
+COMMAND_ACK: Final = "msm.command.ack"
+COMMAND_STATUS: Final = "msm.command.status"
+DEVICE_PROVISIONED: Final = "msm.device.provisioned"
+EVENT_TYPES: Final = frozenset(
+    {
+        TELEMETRY_RECEIVED,
+        DEVICE_INFO,
+        DEVICE_PRESENCE,
+        COMMAND_ACK,
+        COMMAND_STATUS,
+        DEVICE_PROVISIONED,
+    }
+)
+
+
+def routing_key(event_type: str, device_uuid: str) -> str:
+    """`msm.telemetry.received` + `dev-1` -> `telemetry.received.dev-1`."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"{event_type!r} is not an MSM event type")
+    return f"{event_type.removeprefix('msm.')}.{_checks.check_device_uuid(device_uuid)}"
+
+
+def telemetry_received_key(device_uuid: str) -> str:
+    return routing_key(TELEMETRY_RECEIVED, device_uuid)
+
+
+def device_info_key(device_uuid: str) -> str:
+    return routing_key(DEVICE_INFO, device_uuid)
+
+
+def device_presence_key(device_uuid: str) -> str:
+    return routing_key(DEVICE_PRESENCE, device_uuid)
+
+
+def command_ack_key(device_uuid: str) -> str:
+    return routing_key(COMMAND_ACK, device_uuid)
+
+
+def command_status_key(device_uuid: str) -> str:
+    return routing_key(COMMAND_STATUS, device_uuid)
+
+
+def device_provisioned_key(device_uuid: str) -> str:
+    return routing_key(DEVICE_PROVISIONED, device_uuid)
+
+
+# --- the envelope ------------------------------------------------------------------------------
+
+_Text = Annotated[str, Field(strict=True, min_length=1, max_length=512)]
+
+
+class CloudEvent(BaseModel):
+    """A CloudEvents 1.0 event in structured JSON mode; `subject` is the device uuid."""
+
+    # Unknown (extension) attributes from other producers are tolerated and dropped.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: _Text
+    source: _Text
+    type: _Text
+    subject: _Text | None = None
+    time: Annotated[datetime, AfterValidator(as_utc)]
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: Any = None
+
+    @property
+    def routing_key(self) -> str:
+        """Where this event goes on `msm.events` (needs an MSM type and a device subject)."""
+        return routing_key(self.type, self.subject or "")
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            self.model_dump(exclude_none=True),
+            option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC,
+        )
+
+    @classmethod
+    def from_json(cls, payload: bytes, *, max_bytes: int = _checks.MAX_PAYLOAD_BYTES) -> CloudEvent:
+        """Parse a structured-mode event; raise ContractError if it is not one."""
+        obj = _checks.require_object(_checks.load_json(payload, max_bytes=max_bytes), "event")
+        try:
+            return cls.model_validate(obj)
+        except ValidationError as exc:
+            raise from_validation_error(exc) from None
+
+
+def make_event(
+    type: str,
+    source: str,
+    subject: str | None,
+    data: Any,
+    *,
+    id: str | None = None,
+    time: datetime,
+) -> CloudEvent:
+    """Build an event; `id` defaults to a random UUID (pass a deterministic one to dedupe)."""
+    return CloudEvent(
+        id=id or str(uuid.uuid4()), source=source, type=type, subject=subject, time=time, data=data
+    )
+
+
+def telemetry_event(reading: Reading, *, source: str) -> CloudEvent:
+    """One reading's event; its id is the reading id, so consumers can deduplicate redeliveries."""
+    return make_event(
+        TELEMETRY_RECEIVED,
+        source,
+        reading.device_uuid,
+        reading.to_event_data(),
+        id=reading.reading_id,
+        time=reading.timestamp,
+    )

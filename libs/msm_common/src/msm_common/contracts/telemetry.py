@@ -1,0 +1,144 @@
+"""Telemetry from `msm/{uuid}/telemetry`: one reading, or a batch under `readings`.
+
+This is the ingest hot path, so readings are checked with plain Python, not a model per reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, NamedTuple
+
+from msm_common.contracts import _checks
+from msm_common.contracts.errors import FIELD_INVALID, ContractError, field_error, short_repr
+from msm_common.contracts.timeparse import (
+    TimeWindow,
+    epoch_ms,
+    format_timestamp,
+    parse_in_window,
+)
+
+MAX_READINGS: Final = 64
+MAX_CHANNEL_ID: Final = 64
+# Phases as the firmware may name them -> the name we store.
+PHASES: Final[dict[str, str]] = {"A": "A", "B": "B", "C": "C", "L1": "A", "L2": "B", "L3": "C"}
+
+# (field, low, high): the seed's measurements and the bounds a meter can physically report.
+MEASURES: Final[tuple[tuple[str, float, float], ...]] = (
+    ("temperature", -40.0, 150.0),  # degC
+    ("line_voltage", 0.0, 1000.0),  # V
+    ("current", 0.0, 10_000.0),  # A
+    ("active_power", -10_000_000.0, 10_000_000.0),  # W, negative when exporting
+    ("reactive_power", -10_000_000.0, 10_000_000.0),  # var
+)
+
+
+class Reading(NamedTuple):
+    """One channel/phase measurement at one instant (immutable; a NamedTuple for speed)."""
+
+    device_uuid: str
+    timestamp: datetime
+    channel_id: int
+    phase: str
+    temperature: float
+    line_voltage: float
+    current: float
+    active_power: float
+    reactive_power: float
+
+    @property
+    def reading_id(self) -> str:
+        """Deterministic id: a redelivered reading gets the same id (Mongo `_id`, event id)."""
+        return f"{self.device_uuid}:{self.channel_id}:{self.phase}:{epoch_ms(self.timestamp)}"
+
+    def to_document(self, device_uuid: str | None = None) -> dict[str, Any]:
+        """The `telemetry` collection document, not yet processed (the outbox flag).
+
+        `device_uuid` may be passed for symmetry with callers that hold it; it must match.
+        """
+        if device_uuid is not None and device_uuid != self.device_uuid:
+            raise ValueError(f"reading belongs to {self.device_uuid!r}, not {device_uuid!r}")
+        return {
+            "_id": self.reading_id,
+            "device_uuid": self.device_uuid,
+            "timestamp": self.timestamp,
+            "channel_id": self.channel_id,
+            "phase": self.phase,
+            "temperature": self.temperature,
+            "line_voltage": self.line_voltage,
+            "current": self.current,
+            "active_power": self.active_power,
+            "reactive_power": self.reactive_power,
+            "processed": False,
+        }
+
+    def to_event_data(self) -> dict[str, Any]:
+        """The JSON-ready `data` of this reading's `msm.telemetry.received` event."""
+        document = self.to_document()
+        del document["_id"], document["processed"]
+        document["reading_id"] = self.reading_id
+        document["timestamp"] = format_timestamp(self.timestamp)
+        return document
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetryMessage:
+    """The readings of one telemetry publish, duplicates (same reading id) dropped."""
+
+    device_uuid: str
+    readings: tuple[Reading, ...]
+
+
+def parse_telemetry(device_uuid: str, data: object, *, received_at: datetime) -> TelemetryMessage:
+    """Validate a decoded telemetry payload; raise ContractError naming the first bad field."""
+    obj = _checks.require_object(data, "telemetry payload")
+    window = TimeWindow.around(received_at)
+    if "readings" not in obj:
+        return TelemetryMessage(device_uuid, (_reading(device_uuid, obj, None, window),))
+
+    items = obj["readings"]
+    if type(items) is not list or not 1 <= len(items) <= MAX_READINGS:
+        raise field_error("readings", f"must be an array of 1..{MAX_READINGS} reading objects")
+    shared = obj.get("timestamp")
+    shared_at = None if shared is None else parse_in_window(shared, window, "timestamp")
+    readings: list[Reading] = []
+    seen: set[tuple[int, str, datetime]] = set()
+    for index, item in enumerate(items):
+        try:
+            if type(item) is not dict:
+                raise ContractError(FIELD_INVALID, "must be a reading object")
+            reading = _reading(device_uuid, item, shared_at, window)
+        except ContractError as exc:
+            raise exc.within(f"readings[{index}]") from None
+        key = (reading.channel_id, reading.phase, reading.timestamp)
+        if key not in seen:
+            seen.add(key)
+            readings.append(reading)
+    return TelemetryMessage(device_uuid, tuple(readings))
+
+
+def _reading(
+    device_uuid: str, obj: dict[str, Any], shared_at: datetime | None, window: TimeWindow
+) -> Reading:
+    raw_time = obj.get("timestamp")
+    if raw_time is not None:
+        timestamp = parse_in_window(raw_time, window, "timestamp")
+    elif shared_at is not None:
+        timestamp = shared_at
+    else:
+        raise field_error("timestamp", "required (on the reading or the batch)", missing=True)
+    channel_id = _checks.integer(obj, "channel_id", "", 0, MAX_CHANNEL_ID)
+    phase = obj.get("phase")
+    stored_phase = PHASES.get(phase) if type(phase) is str else None
+    if stored_phase is None:
+        if "phase" not in obj:
+            raise field_error("phase", "required", missing=True)
+        raise field_error("phase", f"must be one of A, B, C, L1, L2, L3, got {short_repr(phase)}")
+    values: list[float] = []
+    for name, low, high in MEASURES:
+        value = obj.get(name)
+        if (type(value) is float or type(value) is int) and low <= value <= high:
+            values.append(float(value))
+        else:
+            raise _checks.number_error(obj, name, "", low, high)
+    return Reading(device_uuid, timestamp, channel_id, stored_phase, *values)
