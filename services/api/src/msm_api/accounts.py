@@ -1,0 +1,193 @@
+"""Handlers for accounts: login, token rotation, logout, users and the first admin."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import uuid
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from msm_common.settings import SettingsError
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from msm_api.context import Deps
+from msm_api.problems import ApiError
+from msm_api.security.throttle import keys_for
+from msm_api.security.tokens import TokenError
+
+log = logging.getLogger(__name__)
+INVALID_LOGIN = "invalid credentials"
+INVALID_REFRESH = "the refresh token is invalid, expired or already used"
+
+
+def find_user(d: Deps, identity: str) -> dict[str, Any] | None:
+    field = "email" if "@" in identity else "username"
+    value = identity.strip().lower() if field == "email" else identity.strip()
+    return d.db["users"].find_one({field: value})
+
+
+def user_by_id(d: Deps, user_id: str) -> dict[str, Any] | None:
+    try:
+        oid = ObjectId(user_id)
+    except (InvalidId, TypeError):
+        return None
+    return d.db["users"].find_one({"_id": oid})
+
+
+def public_user(doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(doc["_id"]),
+        "username": doc["username"],
+        "email": doc["email"],
+        "roles": list(doc.get("roles") or []),
+        "disabled": bool(doc.get("disabled", False)),
+        "created_at": doc.get("created_at"),
+    }
+
+
+def issue_pair(d: Deps, user: dict[str, Any], family: str, now: datetime) -> dict[str, Any]:
+    user_id = str(user["_id"])
+    access = d.tokens.issue_access(
+        user_id=user_id, username=user["username"], roles=list(user.get("roles") or []), now=now
+    )
+    refresh = d.tokens.issue_refresh(user_id=user_id, family=family, now=now)
+    d.db["refresh_tokens"].insert_one(
+        {
+            "_id": refresh.jti,
+            "family": family,
+            "user_id": user_id,
+            "issued_at": now,
+            "expires_at": refresh.expires_at,
+            "revoked": False,
+            "replaced_by": None,
+        }
+    )
+    return {
+        "access_token": access.token,
+        "refresh_token": refresh.token,
+        "token_type": "Bearer",
+        "expires_in": int(d.tokens.access_ttl.total_seconds()),
+    }
+
+
+def login(d: Deps, identity: str, password: str, address: str, now: datetime) -> dict[str, Any]:
+    """Tokens for a good password; one generic 401 otherwise, 429 when throttled."""
+    account_key, address_key = keys_for(identity, address)
+    wait = d.throttle.retry_after((account_key, address_key), now)
+    if wait:
+        d.metrics.login_failures.labels("throttled").inc()
+        raise ApiError(429, "too many failed logins; try again later",
+                       headers={"Retry-After": str(wait)})
+    user = find_user(d, identity)
+    ok = d.passwords.verify(password, user.get("password") if user else None)
+    if user is None or not ok or user.get("disabled"):
+        d.throttle.record_failure((account_key, address_key), now)
+        d.metrics.login_failures.labels("invalid").inc()
+        raise ApiError(401, INVALID_LOGIN)
+    d.throttle.reset(account_key)
+    return issue_pair(d, user, uuid.uuid4().hex, now)
+
+
+def refresh(d: Deps, token: str, now: datetime) -> dict[str, Any]:
+    """Rotate: the old token is spent; a spent token presented again revokes its family."""
+    try:
+        claims = d.tokens.verify_refresh(token)
+    except TokenError:
+        raise ApiError(401, INVALID_REFRESH) from None
+    new_jti_placeholder = uuid.uuid4().hex
+    spent = d.db["refresh_tokens"].find_one_and_update(
+        {"_id": claims.jti, "revoked": False, "replaced_by": None},
+        {"$set": {"replaced_by": new_jti_placeholder, "used_at": now}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if spent is None:
+        known = d.db["refresh_tokens"].find_one({"_id": claims.jti}, {"family": 1})
+        if known is not None:
+            revoke_family(d, claims.family)
+            log.warning("refresh token reuse; family %s revoked", claims.family)
+        raise ApiError(401, INVALID_REFRESH)
+    user = user_by_id(d, claims.user_id)
+    if user is None or user.get("disabled"):
+        revoke_family(d, claims.family)
+        raise ApiError(401, INVALID_REFRESH)
+    pair = issue_pair(d, user, claims.family, now)
+    new_jti = d.tokens.verify_refresh(pair["refresh_token"]).jti
+    d.db["refresh_tokens"].update_one({"_id": claims.jti}, {"$set": {"replaced_by": new_jti}})
+    return pair
+
+
+def revoke_family(d: Deps, family: str) -> None:
+    d.db["refresh_tokens"].update_many({"family": family}, {"$set": {"revoked": True}})
+
+
+def logout(d: Deps, token: str) -> None:
+    try:
+        claims = d.tokens.verify_refresh(token)
+    except TokenError:
+        raise ApiError(401, INVALID_REFRESH) from None
+    revoke_family(d, claims.family)
+
+
+def check_roles_exist(d: Deps, roles: list[str]) -> None:
+    known = {doc["name"] for doc in d.db["roles"].find({"name": {"$in": roles}}, {"name": 1})}
+    missing = [r for r in roles if r not in known]
+    if missing:
+        raise ApiError(400, f"roles: unknown role {missing[0]!r}", field="roles")
+
+
+def create_user(
+    d: Deps, *, username: str, email: str, password: str, roles: list[str], now: datetime
+) -> dict[str, Any]:
+    check_roles_exist(d, roles)
+    doc = {
+        "username": username,
+        "email": email.strip().lower(),
+        "password": d.passwords.hash(password),
+        "roles": sorted(set(roles)),
+        "created_at": now,
+        "disabled": False,
+    }
+    try:
+        d.db["users"].insert_one(doc)
+    except DuplicateKeyError:
+        raise ApiError(409, "a user with this username or email already exists") from None
+    return doc
+
+
+def ensure_first_admin(d: Deps, now: datetime) -> bool:
+    """Create the admin from MSM_ADMIN_EMAIL / MSM_ADMIN_PASSWORD when there is no user yet."""
+    if d.db["users"].find_one({}, {"_id": 1}) is not None:
+        return False
+    s = d.settings
+    email = s.admin_email
+    password = s.admin_password.get_secret_value() if s.admin_password else None
+    generated = False
+    if email is None or password is None:
+        if s.is_production:
+            raise SettingsError("no user exists: set MSM_ADMIN_EMAIL and MSM_ADMIN_PASSWORD")
+        if s.env != "local":
+            log.warning("no user exists and MSM_ADMIN_EMAIL / MSM_ADMIN_PASSWORD are not set")
+            return False
+        email, password, generated = email or "admin@localhost", secrets.token_urlsafe(18), True
+    try:
+        create_user(
+            d, username=s.admin_username, email=email, password=password, roles=["admin"], now=now
+        )
+    except ApiError as exc:  # another worker created it first
+        if exc.status != 409:
+            raise
+        return False
+    if generated:  # the local stack only: keep the password where the developer finds it
+        path = s.secrets_dir / "admin-password"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(password + "\n")
+        log.warning("created admin %s; its password is in %s", email, path)
+    log.info("created the first admin %s", s.admin_username)
+    return True

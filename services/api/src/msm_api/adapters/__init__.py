@@ -1,0 +1,1 @@
+"""The api's adapters: the command publisher, the role table."""

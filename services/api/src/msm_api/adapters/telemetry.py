@@ -1,0 +1,100 @@
+"""Telemetry reads: keyset pages of readings and pages of time buckets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo.database import Database
+
+from msm_api import paging
+from msm_api.domain import telemetry as dt
+from msm_api.domain.cursor import CursorCodec
+from msm_api.domain.timerange import truncate
+
+Page = tuple[list[dict[str, Any]], str | None]
+_ORDER = [("timestamp", 1), ("_id", 1)]
+
+
+class TelemetryReader:
+    def __init__(self, db: Database[dict[str, Any]], codec: CursorCodec) -> None:
+        self._coll = db["telemetry"]
+        self._codec = codec
+
+    def readings(
+        self,
+        base: dict[str, Any],
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        """Readings in (timestamp, _id) order; the cursor is the last one returned."""
+        proj = {**dt.READING_PROJECTION, "_id": 1}
+        docs: list[dict[str, Any]] = []
+        if cursor is not None:
+            at, last_id = self._codec.decode("readings", cursor)
+            t = paging.when(at)
+            # Two index range scans instead of one $or: readings sharing the cursor's
+            # timestamp after its _id, then everything later.
+            same = {**base, "timestamp": t, "_id": {"$gt": str(last_id)}}
+            docs = list(self._coll.find(same, proj).sort("_id", 1).limit(limit + 1))
+            bounds: dict[str, Any] = {"$gt": t} if end is None else {"$gt": t, "$lt": end}
+            later = {**base, "timestamp": bounds}
+        else:
+            later = {**base, **dt.time_filter(start, end)}
+        if len(docs) <= limit:
+            rest = self._coll.find(later, proj).sort(_ORDER).limit(limit + 1 - len(docs))
+            docs.extend(rest)
+        docs, more = paging.page(docs, limit)
+        next_cursor = None
+        if more:
+            last = docs[-1]
+            position = [last["timestamp"].isoformat(), last["_id"]]
+            next_cursor = self._codec.encode("readings", position)
+        return [{k: doc.get(k) for k in dt.READING_FIELDS} for doc in docs], next_cursor
+
+    def buckets(
+        self,
+        base: dict[str, Any],
+        *,
+        start: datetime,
+        end: datetime,
+        interval: str,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        """Rows of (bucket, series) in order; one page scans at most `limit` buckets of time."""
+        key: dt.SeriesKey | None = None
+        if cursor is not None:
+            at, raw_key = self._codec.decode(f"buckets:{interval}", cursor)
+            position = paging.when(at)
+            if raw_key is not None:
+                key = (str(raw_key[0]), int(raw_key[1]), str(raw_key[2]))
+        else:
+            position = start
+        if key is None:  # skip empty time: start at the first reading's bucket
+            first = self._coll.find_one(
+                {**base, "timestamp": {"$gte": position, "$lt": end}},
+                {"timestamp": 1},
+                sort=_ORDER,
+            )
+            if first is None:
+                return [], None
+            window_start = truncate(first["timestamp"], interval)
+        else:
+            window_start = position
+        w0, w1 = dt.bucket_window(window_start, end, interval, limit)
+        match = {**base, "timestamp": {"$gte": max(start, w0), "$lt": w1}}
+        rows = [dt.bucket_row(doc, interval) for doc in
+                self._coll.aggregate(dt.bucket_pipeline(match, interval))]
+        if key is not None:
+            rows = [r for r in rows if dt.after_position(r, position, key)]
+        kind = f"buckets:{interval}"
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            return rows, self._codec.encode(
+                kind, [last["start"].isoformat(), list(dt.series_key(last))]
+            )
+        return rows, (self._codec.encode(kind, [w1.isoformat(), None]) if w1 < end else None)

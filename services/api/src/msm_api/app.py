@@ -1,0 +1,50 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from msm_api import audit, problems
+from msm_api.blueprints import audit_log, auth, commands, configs, devices, ops, roles, telemetry
+from msm_api.bootstrap import bootstrap, prepare
+from msm_api.context import EXTENSION
+from msm_api.settings import ApiSettings
+
+BLUEPRINTS = (
+    auth.bp, roles.bp, devices.bp, commands.bp, telemetry.bp, configs.bp, audit_log.bp, ops.bp
+)
+
+
+def create_app(settings: ApiSettings | None = None, **overrides: Any) -> Flask:
+    """Build the app; `overrides` go to `bootstrap` (db, publisher, clock, signing_key, ...)."""
+    settings = settings or ApiSettings()
+    app = Flask("msm_api")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    deps = bootstrap(settings, **overrides)
+    app.extensions[EXTENSION] = deps
+    if settings.trusted_proxies:
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    problems.register(app)
+    deps.metrics.init_app(app)
+    audit.init_app(app)
+    for bp in BLUEPRINTS:
+        app.register_blueprint(bp)
+
+    @app.after_request
+    def _headers(resp: Response) -> Response:
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return resp
+
+    if overrides.get("prepare", True):
+        prepare(deps)
+    return app
+
+
+def close_app(app: Flask) -> None:
+    """Release the app's connections (tests; gunicorn workers exit with their process)."""
+    for close in app.extensions[EXTENSION].closers:
+        close()

@@ -1,0 +1,43 @@
+"""/api/audit: who did what, when, from where, with what result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+from flask import Blueprint, Response
+
+from msm_api import paging
+from msm_api.context import deps
+from msm_api.domain.permissions import AUDIT_READ
+from msm_api.domain.timerange import check_range
+from msm_api.models.data import AuditPage, AuditQuery
+from msm_api.routing import endpoint, json_response
+
+bp = Blueprint("audit", __name__, url_prefix="/api")
+
+
+@endpoint(bp, "/audit", "GET", summary="The audit log, newest first", access=AUDIT_READ,
+          tag="audit", query=AuditQuery, response=AuditPage)
+def audit_log(query: AuditQuery) -> Response:
+    d = deps()
+    rng = check_range(query.from_, query.to)
+    filt: dict[str, Any] = {}
+    if query.cursor is not None:
+        at, last_id = d.cursors.decode("audit", query.cursor)
+        t, oid = paging.when(at), ObjectId(str(last_id))
+        filt["$or"] = [{"at": {"$lt": t}}, {"at": t, "_id": {"$lt": oid}}]
+    if query.actor is not None:
+        filt["actor"] = query.actor
+    if query.action is not None:
+        filt["action"] = query.action
+    bounds = {k: v for k, v in (("$gte", rng.start), ("$lt", rng.end)) if v is not None}
+    if bounds:
+        filt = {"$and": [filt, {"at": bounds}]} if filt else {"at": bounds}
+    found = d.db["audit_log"].find(filt).sort([("at", -1), ("_id", -1)]).limit(query.limit + 1)
+    docs, more = paging.page(list(found), query.limit)
+    cursor = None
+    if more and docs:
+        cursor = d.cursors.encode("audit", [docs[-1]["at"].isoformat(), str(docs[-1]["_id"])])
+    items = [{**{k: v for k, v in x.items() if k != "_id"}, "id": str(x["_id"])} for x in docs]
+    return json_response({"items": items, "next_cursor": cursor})

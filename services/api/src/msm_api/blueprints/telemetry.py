@@ -1,0 +1,106 @@
+"""/api/telemetry: readings or time buckets (JSON pages, or CSV streamed), latest per device."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from msm_api.adapters.telemetry import Page, TelemetryReader
+from msm_api.blueprints.devices import _latest
+from msm_api.context import deps, now
+from msm_api.domain import telemetry as dt
+from msm_api.domain.permissions import TELEMETRY_READ
+from msm_api.domain.timerange import bucket_range, check_range
+from msm_api.models.data import MAX_TELEMETRY_LIMIT, LatestQuery, TelemetryPage, TelemetryQuery
+from msm_api.problems import ApiError
+from msm_api.routing import endpoint, json_response
+
+bp = Blueprint("telemetry", __name__, url_prefix="/api")
+CSV_MAX_ROWS = 5_000_000
+
+
+def _wants_csv() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/csv"])
+    return best == "text/csv"
+
+
+def _csv(fetch: Callable[[str | None], Page], first: str | None, interval: str | None) -> Response:
+    def rows() -> Iterator[str]:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(dt.csv_header(interval))
+        cursor, sent = first, 0
+        while True:
+            items, cursor = fetch(cursor)
+            for item in items:
+                writer.writerow(dt.csv_values(item, interval))
+            sent += len(items)
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+            if cursor is None or sent >= CSV_MAX_ROWS:
+                return
+
+    headers = {"Content-Disposition": 'attachment; filename="telemetry.csv"'}
+    return Response(rows(), mimetype="text/csv", headers=headers)
+
+
+@endpoint(bp, "/telemetry", "GET", summary="Readings, or avg/min/max/count buckets with interval",
+          access=TELEMETRY_READ, tag="telemetry", query=TelemetryQuery, response=TelemetryPage,
+          csv=True)
+def telemetry(query: TelemetryQuery) -> Response:
+    d = deps()
+    reader = TelemetryReader(d.db, d.cursors)
+    base = dt.base_filter(query.device_uuid, query.channel_id, query.phase)
+    rng = check_range(query.from_, query.to)
+    interval = query.interval
+    fetch: Callable[[str | None], Page]
+    if interval is None:
+        def fetch(cursor: str | None, limit: int = query.limit) -> Page:
+            return reader.readings(base, rng.start, rng.end, limit, cursor)
+    else:
+        start, end = bucket_range(rng, now())
+
+        def fetch(cursor: str | None, limit: int = query.limit) -> Page:
+            return reader.buckets(
+                base, start=start, end=end, interval=interval, limit=limit, cursor=cursor
+            )
+
+    if _wants_csv():
+        return _csv(lambda c: fetch(c, MAX_TELEMETRY_LIMIT), query.cursor, interval)
+    items, next_cursor = fetch(query.cursor)
+    body: dict[str, Any] = {"items": items, "next_cursor": next_cursor}
+    if interval is not None:
+        body["interval"] = interval
+    return json_response(body)
+
+
+@endpoint(bp, "/telemetry/latest", "GET", summary="Latest reading per channel/phase, per device",
+          access=TELEMETRY_READ, tag="telemetry", query=LatestQuery, response=TelemetryPage,
+          errors=(404,))
+def latest(query: LatestQuery) -> Response:
+    d = deps()
+    proj = {"latest": 1, "last_seen": 1}
+    if query.device_uuid is not None:
+        doc = d.db["devices"].find_one({"_id": query.device_uuid}, proj)
+        if doc is None:
+            raise ApiError(404, "no such device")
+        docs, cursor = [doc], None
+    else:
+        filt: dict[str, Any] = {}
+        if query.cursor is not None:
+            (last,) = d.cursors.decode("latest", query.cursor)
+            filt["_id"] = {"$gt": str(last)}
+        found = list(d.db["devices"].find(filt, proj).sort("_id", 1).limit(query.limit + 1))
+        docs = found[: query.limit]
+        cursor = d.cursors.encode("latest", [docs[-1]["_id"]]) if len(found) > query.limit else None
+    items = [
+        {"device_uuid": x["_id"], "last_seen": x.get("last_seen"),
+         "readings": _latest(x.get("latest") or {})}
+        for x in docs
+    ]
+    return json_response({"items": items, "next_cursor": cursor})

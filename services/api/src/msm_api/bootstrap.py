@@ -1,0 +1,75 @@
+"""The composition root: settings in, every dependency of the API out. Nothing runs at import."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from msm_common.adapters import mongo
+from pymongo.database import Database
+
+from msm_api import accounts
+from msm_api.adapters.publisher import AmqpCommandPublisher
+from msm_api.adapters.roles import RoleTable, seed_builtin_roles
+from msm_api.context import CommandPublisher, Deps
+from msm_api.domain.cursor import CursorCodec
+from msm_api.metrics import ApiMetrics
+from msm_api.security import keys, throttle
+from msm_api.security.passwords import PasswordHasher
+from msm_api.security.throttle import LoginThrottle, ThrottlePolicy
+from msm_api.security.tokens import TokenService
+from msm_api.settings import ApiSettings
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def bootstrap(settings: ApiSettings, **overrides: Any) -> Deps:
+    """Build the API's dependencies; `overrides` replaces any of them (tests pass fakes)."""
+    closers: list[Callable[[], None]] = []
+    db: Database[dict[str, Any]] | None = overrides.get("db")
+    if db is None:
+        client = mongo.connect(settings.mongo_uri, app_name=settings.service_name)
+        closers.append(client.close)
+        db = client[settings.database_name]
+    key: keys.SigningKey = overrides.get("signing_key") or keys.for_settings(settings)
+    publisher: CommandPublisher = overrides.get("publisher") or AmqpCommandPublisher(
+        settings.amqp_url, timeout_s=settings.publish_timeout_s
+    )
+    closers.insert(0, publisher.close)
+    policy = ThrottlePolicy(
+        window=timedelta(seconds=settings.login_window_s),
+        max_account_failures=settings.login_max_account_failures,
+        max_address_failures=settings.login_max_address_failures,
+    )
+    return Deps(
+        settings=settings,
+        db=db,
+        publisher=publisher,
+        tokens=TokenService(
+            key,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            access_ttl=timedelta(seconds=settings.access_token_ttl_s),
+            refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_s),
+        ),
+        passwords=overrides.get("passwords") or PasswordHasher(settings.bcrypt_rounds),
+        cursors=CursorCodec(key.derive_secret("cursor")),
+        throttle=LoginThrottle(db, policy),
+        roles=RoleTable(db),
+        metrics=ApiMetrics(),
+        clock=overrides.get("clock") or utcnow,
+        digest_secret=key.derive_secret("idempotency"),
+        closers=closers,
+    )
+
+
+def prepare(d: Deps) -> None:
+    """Idempotent start-up work (every replica may run it): indexes, built-in roles, first admin."""
+    mongo.ensure_indexes(d.db, d.settings.telemetry_retention_days)
+    d.db[throttle.COLLECTION].create_indexes(throttle.INDEXES)
+    now = d.clock()
+    seed_builtin_roles(d.db, now)
+    accounts.ensure_first_admin(d, now)

@@ -1,0 +1,105 @@
+"""Handlers for command requests: validate, store `queued`, publish with confirms; cancel."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from msm_common.contracts.command_request import CommandRequest
+from msm_common.contracts.commands import CommandType, secret_fields, validate_params
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from msm_api.context import Deps
+from msm_api.domain import commands as dc
+from msm_api.problems import ApiError
+
+log = logging.getLogger(__name__)
+NOT_PUBLISHED = "not_published: the message broker did not confirm the request"
+
+
+def _replay(existing: dict[str, Any], actor: str, digest: str) -> dict[str, Any]:
+    if existing.get("requested_by") != actor or existing.get("request_digest") != digest:
+        raise ApiError(
+            422, "this Idempotency-Key was already used for a different request",
+            field="Idempotency-Key",
+        )
+    return existing
+
+
+def request_command(
+    d: Deps,
+    *,
+    device_uuid: str,
+    type_: CommandType,
+    raw_params: dict[str, Any],
+    actor: str,
+    idempotency_key: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The stored command (new, or the earlier one for a replayed Idempotency-Key)."""
+    params = validate_params(type_, raw_params).model_dump(exclude_none=True)
+    if d.db["devices"].find_one({"_id": device_uuid}, {"_id": 1}) is None:
+        raise ApiError(404, "no such device")
+    digest = dc.request_digest(d.digest_secret, device_uuid, type_.value, params)
+    commands = d.db["commands"]
+    if idempotency_key is not None:
+        existing = commands.find_one({"idempotency_key": idempotency_key})
+        if existing is not None:
+            return _replay(existing, actor, digest)
+    doc = dc.new_command(
+        command_id=dc.new_command_id(), device_uuid=device_uuid, type_=type_, params=params,
+        requested_by=actor, now=now, ttl=timedelta(seconds=d.settings.command_ttl_s),
+        idempotency_key=idempotency_key, digest=digest,
+    )
+    try:
+        commands.insert_one(doc)
+    except DuplicateKeyError:  # a concurrent request with the same key won
+        existing = commands.find_one({"idempotency_key": idempotency_key})
+        if existing is None:
+            raise
+        return _replay(existing, actor, digest)
+    request = CommandRequest(
+        command_id=doc["_id"], device_uuid=device_uuid, type=type_, params=params,
+        requested_by=actor, requested_at=now, expires_at=doc["expires_at"],
+        idempotency_key=idempotency_key,
+    )
+    if not d.publisher.publish(request.to_json(), doc["_id"]):
+        _mark_unpublished(d, doc, now)
+        raise ApiError(503, "the command could not be queued; try again",
+                       headers={"Retry-After": "5"})
+    d.metrics.commands.labels(type_.value).inc()
+    return doc
+
+
+def _mark_unpublished(d: Deps, doc: dict[str, Any], now: datetime) -> None:
+    """Fail a command RabbitMQ never confirmed; free its key so the client can retry with it."""
+    unset: dict[str, str] = {"idempotency_key": ""}
+    unset.update({f"params.{name}": "" for name in secret_fields(doc["type"])})
+    d.db["commands"].update_one(
+        {"_id": doc["_id"], "status": dc.QUEUED},
+        {
+            "$set": {"status": "failed", "updated_at": now},
+            "$push": {"history": {"status": "failed", "at": now, "reason": NOT_PUBLISHED}},
+            "$unset": unset,
+        },
+    )
+    log.error("command %s not confirmed by RabbitMQ", doc["_id"], extra={"command_id": doc["_id"]})
+
+
+def cancel(d: Deps, command_id: str, actor: str, now: datetime) -> dict[str, Any]:
+    """Only a queued command can be cancelled (the commander re-checks before sending)."""
+    current = d.db["commands"].find_one({"_id": command_id}, {"type": 1, "status": 1})
+    if current is None:
+        raise ApiError(404, "no such command")
+    updated = d.db["commands"].find_one_and_update(
+        {"_id": command_id, "status": dc.QUEUED},
+        dc.cancel_update(str(current.get("type")), actor, now),
+        return_document=ReturnDocument.AFTER,
+    )
+    if updated is None:
+        status = d.db["commands"].find_one({"_id": command_id}, {"status": 1}) or current
+        raise ApiError(409, f"only a queued command can be cancelled; this one is "
+                            f"{status.get('status')}")
+    return updated

@@ -1,0 +1,71 @@
+"""What a request handler can reach: the service's dependencies and the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from flask import current_app, g
+from pymongo.database import Database
+
+from msm_api.domain.cursor import CursorCodec
+from msm_api.security.passwords import PasswordHasher
+from msm_api.security.throttle import LoginThrottle
+from msm_api.security.tokens import TokenService
+from msm_api.settings import ApiSettings
+
+if TYPE_CHECKING:
+    from msm_api.adapters.roles import RoleTable
+    from msm_api.metrics import ApiMetrics
+
+EXTENSION = "msm"
+
+
+class CommandPublisher(Protocol):
+    """Puts a command request on `msm.commands` and says whether RabbitMQ confirmed it."""
+
+    def publish(self, body: bytes, message_id: str) -> bool: ...
+
+    def ready(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Deps:
+    settings: ApiSettings
+    db: Database[dict[str, Any]]
+    publisher: CommandPublisher
+    tokens: TokenService
+    passwords: PasswordHasher
+    cursors: CursorCodec
+    throttle: LoginThrottle
+    roles: RoleTable
+    metrics: ApiMetrics
+    clock: Callable[[], datetime]
+    digest_secret: bytes
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    username: str
+    roles: tuple[str, ...]
+    permissions: frozenset[str]
+
+
+def deps() -> Deps:
+    found: Deps = current_app.extensions[EXTENSION]
+    return found
+
+
+def principal() -> Principal:
+    found: Principal = g.principal
+    return found
+
+
+def now() -> datetime:
+    return deps().clock()

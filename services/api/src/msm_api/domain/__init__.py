@@ -1,0 +1,1 @@
+"""Pure logic: permissions, cursors, redaction, time ranges, telemetry buckets, commands."""

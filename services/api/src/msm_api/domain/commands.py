@@ -1,0 +1,90 @@
+"""The `commands` document as the API creates, shows and cancels it."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from msm_common.contracts.commands import CommandType, secret_fields
+
+from msm_api.domain.redact import redact
+
+QUEUED: Final = "queued"
+CANCELLED: Final = "cancelled"
+IN_FLIGHT: Final = ("queued", "sent")
+
+
+def new_command_id() -> str:
+    return uuid.uuid4().hex
+
+
+def request_digest(secret: bytes, device_uuid: str, type_: str, params: dict[str, Any]) -> str:
+    """Fingerprint of a request, to tell a replay from a reused Idempotency-Key (keyed: no leak)."""
+    body = json.dumps([device_uuid, type_, params], sort_keys=True, separators=(",", ":"))
+    return hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()
+
+
+def new_command(
+    *,
+    command_id: str,
+    device_uuid: str,
+    type_: CommandType,
+    params: dict[str, Any],
+    requested_by: str,
+    now: datetime,
+    ttl: timedelta,
+    idempotency_key: str | None,
+    digest: str,
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "_id": command_id,
+        "device_uuid": device_uuid,
+        "type": type_.value,
+        "params": params,
+        "status": QUEUED,
+        "history": [{"status": QUEUED, "at": now, "reason": "requested"}],
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+        "expires_at": now + ttl,
+        "requested_by": requested_by,
+        "request_digest": digest,
+    }
+    if idempotency_key is not None:
+        doc["idempotency_key"] = idempotency_key
+    return doc
+
+
+def cancel_update(type_: str, actor: str, now: datetime) -> dict[str, Any]:
+    """Queued -> cancelled, recorded in history; the secrets go with it."""
+    update: dict[str, Any] = {
+        "$set": {"status": CANCELLED, "updated_at": now},
+        "$push": {"history": {"status": CANCELLED, "at": now, "reason": f"cancelled by {actor}"}},
+    }
+    hidden = secret_fields(type_)
+    if hidden:
+        update["$unset"] = {f"params.{name}": "" for name in hidden}
+    return update
+
+
+def public_command(doc: dict[str, Any]) -> dict[str, Any]:
+    """What the API shows of a command: never its secrets nor internal bookkeeping."""
+    out = {
+        "command_id": doc["_id"],
+        "device_uuid": doc.get("device_uuid"),
+        "type": doc.get("type"),
+        "params": redact(str(doc.get("type")), doc.get("params") or {}, purged=True),
+        "status": doc.get("status"),
+        "history": doc.get("history") or [],
+        "attempts": doc.get("attempts", 0),
+        "requested_by": doc.get("requested_by"),
+    }
+    for name in ("created_at", "updated_at", "expires_at", "sent_at", "deadline_at", "ack"):
+        out[name] = doc.get(name)
+    if "idempotency_key" in doc:
+        out["idempotency_key"] = doc["idempotency_key"]
+    return out

@@ -1,0 +1,1 @@
+"""Request and response models: they validate requests and generate the OpenAPI document."""

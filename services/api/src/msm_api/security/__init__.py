@@ -1,0 +1,1 @@
+"""Keys, tokens, passwords and login throttling."""

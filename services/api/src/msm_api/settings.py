@@ -1,0 +1,67 @@
+"""The api service's settings (`MSM_*` variables), on top of what every service shares."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from msm_common.settings import CommonSettings, SettingsError
+from pydantic import Field, SecretStr, model_validator
+
+LOCAL_SECRETS = Path(".local/secrets")
+
+
+class ApiSettings(CommonSettings):
+    """REST API: port, JWT keys and lifetimes, first admin, gunicorn, limits, login throttling."""
+
+    service_name: str = "msm-api"
+    api_port: int = Field(default=8080, ge=1, le=65535)
+
+    # A PEM private key (RSA -> RS256, Ed25519 -> EdDSA). Generated once under .local/secrets
+    # outside production; production refuses to start without it.
+    jwt_private_key_file: Path | None = None
+    jwt_issuer: str = "msm-api"
+    jwt_audience: str = "msm"
+    access_token_ttl_s: int = Field(default=900, ge=30, le=86_400)
+    refresh_token_ttl_s: int = Field(default=14 * 86_400, ge=300)
+
+    admin_email: str | None = None
+    admin_password: SecretStr | None = None
+    admin_username: str = "admin"
+
+    workers: int = Field(default=0, ge=0, description="0: 2 x CPU cores")
+    threads: int = Field(default=8, ge=1)
+    graceful_timeout_s: int = Field(default=20, ge=1)
+    trusted_proxies: int = Field(default=0, ge=0, description="X-Forwarded-For hops to trust")
+
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    command_ttl_s: int = Field(default=86_400, ge=60)
+    publish_timeout_s: float = Field(default=5.0, gt=0)
+
+    login_window_s: int = Field(default=900, ge=1)
+    login_max_account_failures: int = Field(default=5, ge=1)
+    login_max_address_failures: int = Field(default=20, ge=1)
+
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+
+    def required_in_production(self) -> tuple[str, ...]:
+        return (*super().required_in_production(), "jwt_private_key_file", "jwt_issuer")
+
+    @property
+    def secrets_dir(self) -> Path:
+        return Path(os.environ.get("MSM_SECRETS_DIR", str(LOCAL_SECRETS)))
+
+    @property
+    def gunicorn_workers(self) -> int:
+        return self.workers or 2 * (os.cpu_count() or 1)
+
+    @model_validator(mode="after")
+    def _check_api_production(self) -> ApiSettings:
+        if not self.is_production:
+            return self
+        key = self.jwt_private_key_file
+        if key is None or not key.is_file():
+            raise SettingsError(f"production needs a readable MSM_JWT_PRIVATE_KEY_FILE ({key})")
+        if self.admin_password is not None and len(self.admin_password.get_secret_value()) < 12:
+            raise SettingsError("MSM_ADMIN_PASSWORD must have at least 12 characters")
+        return self
