@@ -98,7 +98,8 @@ def test_bucket_pipeline_groups_each_series_per_bucket():
     row = dt.bucket_row({"_id": {"t": T0, "d": "d1", "c": 1, "p": "A"}, "count": 3,
                          "line_voltage_avg": 230.0}, "5m")
     assert row["line_voltage"] == {"avg": 230.0, "min": None, "max": None}
-    assert dt.after_position(row, T0, ("d1", 0, "A")) and not dt.after_position(row, T0, ("d1", 1, "A"))
+    assert dt.after_position(row, T0, ("d1", 0, "A"))
+    assert not dt.after_position(row, T0, ("d1", 1, "A"))
 
 
 def test_permissions_of_builtin_roles():

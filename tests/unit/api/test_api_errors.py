@@ -36,7 +36,8 @@ def test_unknown_route_and_method_are_problems(unit_app):
     ],
 )
 def test_bad_command_bodies_name_the_field(unit_app, bearer, body, field):
-    resp = unit_app.test_client().post("/api/devices/d1/mqtt", json=body, headers=bearer("operator"))
+    client = unit_app.test_client()
+    resp = client.post("/api/devices/d1/mqtt", json=body, headers=bearer("operator"))
     assert problem(resp, 400)["field"] == field
 
 

@@ -33,11 +33,12 @@ def test_every_declared_route_is_in_the_matrix(unit_app):
 def test_bad_tokens_get_401_on_every_protected_endpoint(unit_app, bearer, case):
     client = unit_app.test_client()
     good = bearer("admin")["Authorization"].split(" ", 1)[1]
+    tampered = good[:-4] + ("BBBB" if good[-4:] == "AAAA" else "AAAA")
     header = {
         "none": {},
         "garbage": {"Authorization": "Bearer not-a-jwt"},
         "expired": bearer("admin", now=datetime.now(UTC) - timedelta(hours=1)),
-        "tampered": {"Authorization": f"Bearer {good[:-4]}{'AAAA' if good[-4:] != 'AAAA' else 'BBBB'}"},
+        "tampered": {"Authorization": f"Bearer {tampered}"},
         "wrong_scheme": {"Authorization": f"Basic {good}"},
     }[case]
     for path, spec in routes(unit_app):

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from msm_api.security import keys
 from msm_api.security.tokens import TokenError, TokenService
+from msm_common.settings import SettingsError
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -77,8 +80,6 @@ def test_alg_none_and_hs256_confusion_are_refused(key):
     )
     header = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').decode().rstrip("=")
     body = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
-    import hashlib
-    import hmac
     sig = hmac.new(public_pem, f"{header}.{body}".encode(), hashlib.sha256).digest()
     confused = f"{header}.{body}.{base64.urlsafe_b64encode(sig).decode().rstrip('=')}"
     with pytest.raises(TokenError):
@@ -109,7 +110,6 @@ def test_generated_key_is_private_and_reused(tmp_path):
 
 
 def test_small_rsa_key_is_refused():
-    from msm_common.settings import SettingsError
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     with pytest.raises(SettingsError):
         keys.from_private_key(small)
