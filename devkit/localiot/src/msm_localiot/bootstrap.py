@@ -1,0 +1,229 @@
+"""The composition root: build localiot's parts from settings; tests pass overrides.
+
+    app = bootstrap(settings).start()   ...   app.stop()
+
+Overrides: `clock` (epoch seconds), `mongo_db`, `shadow_store`, `certificate_store`,
+`iot_client` (boto3 "iot") or `registry`, `broker`, `hook`, `ca`, and `publisher` — given a
+publisher, localiot makes no MQTT connection at all (no MQTT requests, presence or revocation
+sync): the HTTP side alone, for tests of the data plane.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import paho.mqtt.client as paho
+from msm_common.adapters import mongo
+from msm_common.adapters.mqtt import MqttConfig, MqttConnection
+
+from .http_side import HttpServer, IotDataApp
+from .mqtt_side import Deps, MqttPublisher, Router, subscriptions
+from .presence import PresenceTracker
+from .provisioning import certificates as certs
+from .provisioning.broker import Kicker, MosquittoAccess, kick_config
+from .provisioning.ca import LocalCA, certificate_fingerprint
+from .provisioning.hook import HttpHook
+from .provisioning.registry import Boto3Registry, Registry
+from .provisioning.revocation import PeriodicSync, sync_certificate_status
+from .provisioning.service import ProvisioningConfig, ProvisioningService
+from .provisioning.templates import TemplateDirectory
+from .publishing import Publisher
+from .settings import LocaliotSettings
+from .shadow import store as shadow_store
+from .shadow.service import ShadowService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Localiot:
+    settings: LocaliotSettings
+    shadows: ShadowService
+    provisioning: ProvisioningService
+    tracker: PresenceTracker
+    http: HttpServer
+    publisher: Publisher
+    sync_certificates: Callable[[], list[str]]
+    mqtt: MqttConnection | None = None
+    router: Router | None = None
+    periodic_sync: PeriodicSync | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def start(self, timeout_s: float = 20.0) -> Localiot:
+        if self.mqtt is not None:
+            self.mqtt.start()
+            if not self.mqtt.wait_connected(timeout_s):
+                self.mqtt.stop()
+                raise RuntimeError(f"MQTT broker not reachable: {self.mqtt.last_error}")
+        self.http.start()
+        if self.periodic_sync is not None:
+            self.periodic_sync.start()
+        log.info("localiot started")
+        return self
+
+    def stop(self) -> None:
+        """Stop taking requests, finish the queued ones, then close everything."""
+        self.http.stop()
+        if self.mqtt is not None:
+            self.mqtt.client.unsubscribe([t for t, _ in subscriptions(self._group)])
+        if self.router is not None:
+            self.router.stop()
+        if self.periodic_sync is not None:
+            self.periodic_sync.stop()
+        if self.mqtt is not None:
+            self.mqtt.stop()
+        for close in self.closers:
+            close()
+        log.info("localiot stopped")
+
+    @property
+    def _group(self) -> str | None:
+        return self.settings.localiot_share_group or None
+
+
+def bootstrap(settings: LocaliotSettings, **overrides: Any) -> Localiot:
+    clock: Callable[[], float] = overrides.get("clock", time.time)
+    closers: list[Callable[[], None]] = []
+    db = overrides.get("mongo_db")
+    if db is None and not {"shadow_store", "certificate_store"} <= overrides.keys():
+        client = mongo.connect(settings.mongo_uri, app_name="msm-localiot")
+        closers.append(client.close)
+        db = client[settings.database_name]
+
+    store = overrides.get("shadow_store") or _mongo_shadow_store(db)
+    certificate_store = overrides.get("certificate_store") or _mongo_certificate_store(db)
+    shadows = ShadowService(store, clock)
+
+    mqtt_config = _mqtt_config(settings)
+    holder: dict[str, Router] = {}
+    mqtt: MqttConnection | None = None
+    publisher: Publisher | None = overrides.get("publisher")
+    if publisher is None:
+        mqtt = MqttConnection(
+            mqtt_config,
+            subscriptions=subscriptions(settings.localiot_share_group or None),
+            on_message=lambda message: _route(holder, message),
+        )
+        publisher = MqttPublisher(mqtt)
+
+    registry: Registry = overrides.get("registry") or Boto3Registry(
+        overrides.get("iot_client") or _iot_client(settings)
+    )
+    broker = overrides.get("broker") or MosquittoAccess(
+        settings.mosquitto_acl_dir,
+        settings.mosquitto_reload,
+        settings.localiot_revoke_command,
+        settings.issued_cert_dir,
+    )
+    provisioning = ProvisioningService(
+        _provisioning_config(settings),
+        ca=overrides.get("ca") or LocalCA.from_files(settings.ca_cert_file, settings.ca_key_file),
+        certificates=certificate_store,
+        registry=registry,
+        broker=broker,
+        templates=TemplateDirectory(settings.localiot_template_dirs),
+        hook=overrides.get("hook")
+        or HttpHook(settings.hook_token.get_secret_value(), settings.hook_timeout_s),
+        publisher=publisher,
+        clock=lambda: datetime.fromtimestamp(clock(), tz=UTC),
+    )
+    tracker = PresenceTracker()
+    kicker = Kicker(kick_config(mqtt_config), tracker.expect_kick)
+
+    def sync() -> list[str]:
+        return sync_certificate_status(
+            certificate_store,
+            registry,
+            broker,
+            connected_clients=tracker.clients_of,
+            kick=kicker.kick,
+            now=datetime.fromtimestamp(clock(), tz=UTC),
+        )
+
+    app = IotDataApp(
+        shadows, publisher, clock, ready=lambda: mqtt is None or mqtt.connected.is_set()
+    )
+    host, port = settings.http_address
+    localiot = Localiot(
+        settings=settings,
+        shadows=shadows,
+        provisioning=provisioning,
+        tracker=tracker,
+        http=HttpServer(app, host, port),
+        publisher=publisher,
+        sync_certificates=sync,
+        mqtt=mqtt,
+        closers=closers,
+    )
+    if mqtt is not None:
+        deps = Deps(shadows, provisioning, tracker, publisher, lambda: int(clock() * 1000))
+        holder["router"] = localiot.router = Router(
+            deps,
+            shadow_workers=settings.localiot_workers,
+            provisioning_workers=max(2, settings.localiot_workers // 2),
+        )
+        localiot.periodic_sync = PeriodicSync(sync, settings.localiot_cert_sync_interval_s)
+    return localiot
+
+
+def _route(holder: dict[str, Router], message: paho.MQTTMessage) -> None:
+    router = holder.get("router")
+    if router is not None:
+        router.on_message(message)
+
+
+def _mongo_shadow_store(db: Any) -> shadow_store.MongoShadowStore:
+    found = shadow_store.MongoShadowStore(db[shadow_store.COLLECTION])
+    found.ensure_indexes()
+    return found
+
+
+def _mongo_certificate_store(db: Any) -> certs.MongoCertificateStore:
+    found = certs.MongoCertificateStore(db[certs.COLLECTION])
+    found.ensure_indexes()
+    return found
+
+
+def _mqtt_config(settings: LocaliotSettings) -> MqttConfig:
+    return MqttConfig(
+        host=settings.mqtt_host,
+        port=settings.mqtt_port,
+        ca_file=settings.mqtt_ca_file,
+        cert_file=settings.mqtt_cert_file,
+        key_file=settings.mqtt_key_file,
+        client_id=settings.mqtt_client_id or f"msm-localiot-{uuid.uuid4().hex[:8]}",
+        keepalive_s=settings.mqtt_keepalive_s,
+    )
+
+
+def _iot_client(settings: LocaliotSettings) -> Any:
+    session = boto3.session.Session()
+    local_credentials: dict[str, str] = {}
+    if session.get_credentials() is None and settings.aws_endpoint_url:
+        # moto takes any credentials; a machine without AWS configuration has none.
+        local_credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    return session.client(
+        "iot",
+        endpoint_url=settings.aws_endpoint_url,
+        region_name=settings.aws_region,
+        **local_credentials,
+    )
+
+
+def _provisioning_config(settings: LocaliotSettings) -> ProvisioningConfig:
+    claim = settings.claim_cert_file
+    claim_id = certificate_fingerprint(claim.read_text()) if claim.is_file() else ""
+    return ProvisioningConfig(
+        default_template=settings.provisioning_template,
+        default_hook_url=settings.provisioning_hook_url,
+        token_ttl=timedelta(seconds=settings.ownership_token_ttl_s),
+        claim_certificate_id=claim_id,
+        region=settings.aws_region,
+    )

@@ -1,0 +1,1 @@
+"""Fleet provisioning by claim: templates, the local CA, certificates, registry and broker."""
