@@ -50,6 +50,7 @@ from msm_common.contracts.events import (
     CloudEvent,
     make_event,
     routing_key,
+    telemetry_event,
 )
 from msm_common.contracts.presence import PresenceEvent, parse_presence
 from msm_common.contracts.telemetry import Reading, TelemetryMessage, parse_telemetry
@@ -102,5 +103,6 @@ __all__ = [
     "routing_key",
     "secret_fields",
     "strip_secrets",
+    "telemetry_event",
     "validate_params",
 ]

@@ -18,7 +18,7 @@ from msm_common.contracts.errors import (
     from_validation_error,
     short_repr,
 )
-from msm_common.contracts.timeparse import as_utc, format_timestamp
+from msm_common.contracts.timeparse import format_timestamp, utc_ms
 
 
 class CommandType(StrEnum):
@@ -37,19 +37,13 @@ def _host(value: str) -> str:
     return host
 
 
-def _utc_ms(value: datetime) -> datetime:
-    # Milliseconds are what the wire format and Mongo keep; truncating makes round trips exact.
-    value = as_utc(value)
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
-
-
 Host = Annotated[str, Field(strict=True), AfterValidator(_host)]
 Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
 Interval = Annotated[int, Field(strict=True, ge=1, le=86_400, description="seconds")]
 Name = Annotated[str, Field(strict=True, min_length=1, max_length=128)]
 Secret = Annotated[str, Field(strict=True, max_length=256, repr=False)]
 CommandId = Annotated[str, Field(strict=True, pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
-UtcDatetime = Annotated[datetime, AfterValidator(_utc_ms)]
+UtcDatetime = Annotated[datetime, AfterValidator(utc_ms)]
 
 _PARAMS_CONFIG: Final = ConfigDict(extra="forbid", frozen=True)
 

@@ -19,7 +19,7 @@ from msm_common.adapters.amqp_topology import (
 from msm_common.contracts import _checks
 from msm_common.contracts.errors import from_validation_error
 from msm_common.contracts.telemetry import Reading
-from msm_common.contracts.timeparse import as_utc
+from msm_common.contracts.timeparse import utc_ms
 
 __all__ = [
     "COMMANDS_EXCHANGE",
@@ -118,7 +118,7 @@ class CloudEvent(BaseModel):
     source: _Text
     type: _Text
     subject: _Text | None = None
-    time: Annotated[datetime, AfterValidator(as_utc)]
+    time: Annotated[datetime, AfterValidator(utc_ms)]
     datacontenttype: Literal["application/json"] = "application/json"
     data: Any = None
 

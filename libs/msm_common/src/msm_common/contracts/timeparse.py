@@ -42,6 +42,17 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def utc_ms(value: datetime) -> datetime:
+    """Model validator: UTC, truncated to milliseconds (what the wire format and Mongo keep)."""
+    try:
+        value = as_utc(value)
+    except OverflowError:  # e.g. year 1 with a positive offset
+        raise ValueError("datetime is out of range once converted to UTC") from None
+    if value.microsecond % 1000:
+        value = value.replace(microsecond=value.microsecond // 1000 * 1000)
+    return value
+
+
 def parse_timestamp(value: object, *, received_at: datetime, field: str = "timestamp") -> datetime:
     """Read a device timestamp; the result is UTC, truncated to milliseconds (what Mongo keeps)."""
     return parse_in_window(value, TimeWindow.around(received_at), field)

@@ -1,0 +1,225 @@
+"""Whatever arrives, the parsers answer with a message or a ContractError, never anything else."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from msm_common import topics
+from msm_common.contracts import (
+    CloudEvent,
+    CommandRequest,
+    ContractError,
+    DeviceCommand,
+    parse_device_message,
+)
+
+NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
+FUZZ = settings(
+    max_examples=250,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+DEVICE_TOPICS = [
+    "msm/dev-1/telemetry",
+    "msm/dev-1/device_info",
+    "msm/dev-1/reboot",
+    "msm/dev-1/ntp",
+    "msm/dev-1/mqtt",
+    "msm/dev-1/sftp",
+    "$aws/events/presence/connected/dev-1",
+    "$aws/events/presence/disconnected/dev-1",
+]
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40)
+    | st.sampled_from(
+        [
+            "A",
+            "L2",
+            "N",
+            "ok",
+            "OK",
+            "error",
+            "connected",
+            "disconnected",
+            "cloud",
+            "success",
+            "in_progress",
+            "10.0.0.1",
+            "::1",
+            "356938035643809",
+            "reboot",
+            "ntp",
+            "2025-06-01T11:59:58Z",
+            "2025-06-01T11:59:58+14:00",
+            "0001-01-01T00:00:00+01:00",
+            "9999-12-31T23:59:59-23:59",
+        ]
+    )
+    | st.sampled_from([1748779198, 1748779198123, 1748779198.5, 1e11, 1e300, -1e300, 0, 64])
+)
+json_values = st.recursive(
+    scalars,
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=6)
+    ),
+    max_leaves=30,
+)
+CONTRACT_KEYS = [
+    "timestamp",
+    "readings",
+    "channel_id",
+    "phase",
+    "temperature",
+    "line_voltage",
+    "current",
+    "active_power",
+    "reactive_power",
+    "device_imei",
+    "device_ip",
+    "firmware_version",
+    "mqtt_status",
+    "sftp_status",
+    "command_id",
+    "status",
+    "message",
+    "origin",
+    "type",
+    "clientId",
+    "eventType",
+    "versionNumber",
+    "disconnectReason",
+    "sessionIdentifier",
+    "principalIdentifier",
+    "ipAddress",
+]
+# Objects using the contract's own keys, so the fuzzing gets past the first field check.
+field_values = st.recursive(
+    scalars,
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
+    max_leaves=5,
+)
+contract_objects = st.dictionaries(st.sampled_from(CONTRACT_KEYS), field_values, max_size=12)
+telemetry_batches = st.builds(
+    lambda ts, items: {"timestamp": ts, "readings": items},
+    field_values,
+    st.lists(contract_objects, min_size=1, max_size=4),
+)
+
+
+def survives(topic: str, payload: bytes) -> None:
+    try:
+        parse_device_message(topic, payload, received_at=NOW)
+    except ContractError as exc:
+        assert exc.reason and exc.detail
+
+
+# Each generated payload goes to every topic kind: generating is the slow part.
+
+
+@FUZZ
+@given(payload=st.binary(max_size=300))
+def test_arbitrary_bytes(payload: bytes) -> None:
+    for topic in DEVICE_TOPICS:
+        survives(topic, payload)
+
+
+@FUZZ
+@given(value=json_values)
+def test_arbitrary_json(value: Any) -> None:
+    for topic in DEVICE_TOPICS:
+        survives(topic, orjson.dumps(value))
+
+
+@FUZZ
+@given(value=contract_objects | telemetry_batches, with_client=st.booleans())
+def test_objects_with_contract_keys(value: dict[str, Any], with_client: bool) -> None:
+    if with_client:  # lets presence events get past the clientId check
+        value = {**value, "clientId": "dev-1"}
+    for topic in DEVICE_TOPICS:
+        survives(topic, orjson.dumps(value))
+
+
+@FUZZ
+@given(
+    topic=st.text(max_size=80)
+    | st.lists(
+        st.sampled_from(
+            [
+                "msm",
+                "$aws",
+                "things",
+                "shadow",
+                "name",
+                "update",
+                "accepted",
+                "events",
+                "presence",
+                "connected",
+                "thing",
+                "created",
+                "certificates",
+                "create",
+                "json",
+                "provisioning-templates",
+                "provision",
+                "dev-1",
+                "+",
+                "#",
+                "",
+                "telemetry",
+                "reboot",
+            ]
+        ),
+        max_size=8,
+    ).map("/".join)
+)
+def test_arbitrary_topics(topic: str) -> None:
+    try:
+        parsed = topics.parse(topic)
+    except ContractError as exc:
+        assert exc.reason == "unknown_topic"
+        return
+    assert parsed.kind in topics.TopicKind
+    survives(topic, b"{}")
+
+
+@FUZZ
+@given(payload=st.binary(max_size=200) | json_values.map(orjson.dumps))
+def test_other_parsers_raise_only_contract_errors(payload: bytes) -> None:
+    for parse in (DeviceCommand.from_payload, CommandRequest.from_json, CloudEvent.from_json):
+        with contextlib.suppress(ContractError):
+            parse(payload)
+
+
+@FUZZ
+@given(
+    value=st.fixed_dictionaries(
+        {"command_id": st.text(max_size=10), "type": st.sampled_from(["ntp", "mqtt", "x"])},
+        optional={
+            "origin": json_values,
+            "issued_at": json_values,
+            "expires_at": json_values,
+            "server_1": json_values,
+            "broker_port": json_values,
+            "params": json_values,
+            "device_uuid": json_values,
+            "requested_at": json_values,
+        },
+    )
+)
+def test_command_shaped_payloads(value: dict[str, Any]) -> None:
+    payload = orjson.dumps(value)
+    for parse in (DeviceCommand.from_payload, CommandRequest.from_json):
+        with contextlib.suppress(ContractError):
+            parse(payload)
