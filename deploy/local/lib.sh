@@ -33,29 +33,39 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-# pid_of PIDFILE MATCH: print the pid if the file names a live process whose command line
-# contains MATCH (guards against a stale file whose pid was reused).
+_cmdline_has() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"; }
+
+# pid_of PIDFILE MATCH [PORT]: print the pid if the file names a live process whose command
+# line contains MATCH (guards against a stale file whose pid was reused). With PORT, a process
+# listening there whose command line contains MATCH (ours, but its pid file was lost, e.g. to
+# an `rm -rf .local` while running) is adopted: its pid is written back to PIDFILE.
 pid_of() {
-    local file=$1 match=$2 pid
-    [[ -s $file ]] || return 1
-    pid=$(<"$file")
-    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$match" || return 1
+    local file=$1 match=$2 port=${3:-} pid=""
+    [[ -s $file ]] && pid=$(<"$file")
+    if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && _cmdline_has "$pid" "$match"; then
+        echo "$pid"; return 0
+    fi
+    [[ -n $port ]] || return 1
+    pid=$(ss -ltnpH "sport = :$port" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2)
+    [[ -n $pid ]] && _cmdline_has "$pid" "$match" || return 1
+    mkdir -p "$(dirname "$file")" && echo "$pid" >"$file"
+    log "adopted pid $pid on port $port (its pid file $file was missing)"
     echo "$pid"
 }
 
 # start_bg NAME CMD...: start CMD detached in its own session, log to $LOGS/NAME.log,
 # pid to $RUN/NAME.pid. setsid execs (no fork) here, so $! is the server's own pid.
+# Servers must not inherit fd 8, stack.sh's lock (`8>&-` wherever one is spawned).
 start_bg() {
     local name=$1; shift
-    (cd "$LOCAL" && exec setsid nohup "$@" >>"$LOGS/$name.log" 2>&1 </dev/null) &
+    (cd "$LOCAL" && exec setsid nohup "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 8>&-) &
     echo $! >"$RUN/$name.pid"
 }
 
 pid_gone() { ! kill -0 "$1" 2>/dev/null; }
 
 # stop_pid PIDFILE MATCH [GROUP]: SIGTERM the process (its whole process group if GROUP=group),
-# wait up to 15 s, then SIGKILL. Removes the pid file.
+# wait up to 15 s, then SIGKILL. Removes the pid file. Call pid_of first to adopt a lost one.
 stop_pid() {
     local file=$1 match=$2 target pid
     if pid=$(pid_of "$file" "$match"); then

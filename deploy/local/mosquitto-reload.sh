@@ -12,7 +12,7 @@ exec 9>"$MOSQ_DIR/.reload.lock"
 flock -w 30 9 || die "could not lock $MOSQ_DIR/.reload.lock"
 rc=0
 mosquitto_build_acl || rc=1
-if pid=$(pid_of "$MOSQ_PID" "$MOSQ_MATCH"); then
+if pid=$(pid_of "$MOSQ_PID" "$MOSQ_MATCH" "$MOSQ_PORT"); then
     kill -HUP "$pid"
     log "mosquitto: ACL rebuilt, reloaded pid $pid"
 else

@@ -37,9 +37,16 @@ cmd_status() {
     for part in "${PARTS[@]}"; do "${part}_status"; done
 }
 
+# One up/down at a time (parallel test targets may all call `up`).
+lock() {
+    ensure_dirs
+    exec 8>"$RUN/stack.lock"
+    flock -w 180 8 || die "another stack.sh up/down holds $RUN/stack.lock"
+}
+
 case "${1:-}" in
-    up) cmd_up ;;
-    down) cmd_down ;;
+    up) lock && cmd_up ;;
+    down) lock && cmd_down ;;
     status) cmd_status ;;
     *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
 esac

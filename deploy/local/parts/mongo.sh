@@ -46,13 +46,13 @@ client.admin.command("ping")
 PY
 }
 
-_mongo_started_or_dead() { _mongo_ping || ! pid_of "$MONGO_PIDFILE" "$MONGO_MATCH" >/dev/null; }
+_mongo_started_or_dead() { _mongo_ping || ! pid_of "$MONGO_PIDFILE" "$MONGO_MATCH" "$MONGO_PORT" >/dev/null; }
 
 mongo_up() {
     if ! _mongo_wanted; then
         log "mongo: MSM_MONGO_URI points to $(_mongo_uri_hostport); not starting SecantusDB"; return
     fi
-    if pid_of "$MONGO_PIDFILE" "$MONGO_MATCH" >/dev/null; then
+    if pid_of "$MONGO_PIDFILE" "$MONGO_MATCH" "$MONGO_PORT" >/dev/null; then
         log "mongo: already running (ours) on $MONGO_PORT"; return
     fi
     if port_open "$MONGO_PORT"; then
@@ -72,7 +72,7 @@ mongo_up() {
 }
 
 mongo_down() {
-    if pid_of "$MONGO_PIDFILE" "$MONGO_MATCH" >/dev/null; then
+    if pid_of "$MONGO_PIDFILE" "$MONGO_MATCH" "$MONGO_PORT" >/dev/null; then
         log "mongo: stopping"
         stop_pid "$MONGO_PIDFILE" "$MONGO_MATCH" group
     fi
@@ -83,7 +83,7 @@ mongo_status() {
     local pid
     if ! _mongo_wanted; then
         status_line mongo - skip "external (MSM_MONGO_URI -> $(_mongo_uri_hostport))"
-    elif pid=$(pid_of "$MONGO_PIDFILE" "$MONGO_MATCH"); then
+    elif pid=$(pid_of "$MONGO_PIDFILE" "$MONGO_MATCH" "$MONGO_PORT"); then
         status_line mongo "127.0.0.1:$MONGO_PORT" up "ours (pid $pid)"
     elif port_open "$MONGO_PORT"; then
         status_line mongo "127.0.0.1:$MONGO_PORT" up external

@@ -52,7 +52,7 @@ _mosquitto_render() {
 }
 
 mosquitto_up() {
-    if pid_of "$MOSQ_PID" "$MOSQ_MATCH" >/dev/null; then
+    if pid_of "$MOSQ_PID" "$MOSQ_MATCH" "$MOSQ_PORT" >/dev/null; then
         log "mosquitto: already running (ours) on $MOSQ_PORT"; return
     fi
     if port_open "$MOSQ_PORT"; then
@@ -62,7 +62,7 @@ mosquitto_up() {
     _mosquitto_render
     rm -f "$MOSQ_PID"
     # Startup messages (incl. the "should not be run as root" warning) go to the log.
-    /usr/sbin/mosquitto -d -c "$MOSQ_CONF" 2>>"$LOGS/mosquitto.log" || { log_tail "$LOGS/mosquitto.log"; die "mosquitto failed to start"; }
+    /usr/sbin/mosquitto -d -c "$MOSQ_CONF" 2>>"$LOGS/mosquitto.log" 8>&- || { log_tail "$LOGS/mosquitto.log"; die "mosquitto failed to start"; }
     if ! wait_for 15 port_open "$MOSQ_PORT"; then
         log_tail "$LOGS/mosquitto.log"; die "mosquitto did not listen on $MOSQ_PORT within 15 s"
     fi
@@ -70,7 +70,7 @@ mosquitto_up() {
 }
 
 mosquitto_down() {
-    if pid_of "$MOSQ_PID" "$MOSQ_MATCH" >/dev/null; then
+    if pid_of "$MOSQ_PID" "$MOSQ_MATCH" "$MOSQ_PORT" >/dev/null; then
         log "mosquitto: stopping"
         stop_pid "$MOSQ_PID" "$MOSQ_MATCH"
     fi
@@ -78,7 +78,7 @@ mosquitto_down() {
 
 mosquitto_status() {
     local pid
-    if pid=$(pid_of "$MOSQ_PID" "$MOSQ_MATCH"); then
+    if pid=$(pid_of "$MOSQ_PID" "$MOSQ_MATCH" "$MOSQ_PORT"); then
         status_line mosquitto "127.0.0.1:$MOSQ_PORT" up "ours (pid $pid)"
     elif port_open "$MOSQ_PORT"; then
         status_line mosquitto "127.0.0.1:$MOSQ_PORT" up external

@@ -4,13 +4,13 @@
 MOTO_PORT=5055
 MOTO_BIN="$ROOT/.venv/bin/moto_server"
 MOTO_PIDFILE="$RUN/moto.pid"
-MOTO_MATCH="moto_server -H 127.0.0.1 -p $MOTO_PORT"
+MOTO_MATCH="$MOTO_BIN -H 127.0.0.1 -p $MOTO_PORT"   # this checkout's moto only
 
 _moto_answers() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$MOTO_PORT/moto-api/" 2>/dev/null; }
-_moto_started_or_dead() { _moto_answers || ! pid_of "$MOTO_PIDFILE" "$MOTO_MATCH" >/dev/null; }
+_moto_started_or_dead() { _moto_answers || ! pid_of "$MOTO_PIDFILE" "$MOTO_MATCH" "$MOTO_PORT" >/dev/null; }
 
 moto_up() {
-    if pid_of "$MOTO_PIDFILE" "$MOTO_MATCH" >/dev/null; then
+    if pid_of "$MOTO_PIDFILE" "$MOTO_MATCH" "$MOTO_PORT" >/dev/null; then
         log "moto: already running (ours) on $MOTO_PORT"; return
     fi
     if port_open "$MOTO_PORT"; then
@@ -27,7 +27,7 @@ moto_up() {
 }
 
 moto_down() {
-    if pid_of "$MOTO_PIDFILE" "$MOTO_MATCH" >/dev/null; then
+    if pid_of "$MOTO_PIDFILE" "$MOTO_MATCH" "$MOTO_PORT" >/dev/null; then
         log "moto: stopping"
         stop_pid "$MOTO_PIDFILE" "$MOTO_MATCH" group
     fi
@@ -36,7 +36,7 @@ moto_down() {
 
 moto_status() {
     local pid
-    if pid=$(pid_of "$MOTO_PIDFILE" "$MOTO_MATCH"); then
+    if pid=$(pid_of "$MOTO_PIDFILE" "$MOTO_MATCH" "$MOTO_PORT"); then
         status_line moto "127.0.0.1:$MOTO_PORT" up "ours (pid $pid)"
     elif port_open "$MOTO_PORT"; then
         status_line moto "127.0.0.1:$MOTO_PORT" up external

@@ -45,7 +45,7 @@ rabbitmq_up() {
     _rabbit_prepare
     port_open 4369 || touch "$RUN/epmd.started"   # our node will start epmd: stop it on down
     echo "$RABBIT_PORT" >"$RABBIT_MARK"
-    env "${RABBIT_ENV[@]}" rabbitmq-server -detached >>"$LOGS/rabbitmq.log" 2>&1 ||
+    env "${RABBIT_ENV[@]}" rabbitmq-server -detached >>"$LOGS/rabbitmq.log" 2>&1 8>&- ||
         { log_tail "$LOGS/rabbitmq.log"; die "rabbitmq-server -detached failed"; }
     if ! wait_for 90 port_open "$RABBIT_PORT"; then
         log_tail "$LOGS/rabbitmq.log"
