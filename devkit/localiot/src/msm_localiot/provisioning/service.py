@@ -29,8 +29,8 @@ from .registry import RegisteredCertificate, RegisteredThing, Registry
 from .templates import (
     ProvisioningPlan,
     ProvisioningTemplate,
-    TemplateDirectory,
     TemplateError,
+    TemplateSource,
     plan,
 )
 
@@ -75,7 +75,7 @@ class ProvisioningService:
         certificates: CertificateStore,
         registry: Registry,
         broker: BrokerAccess,
-        templates: TemplateDirectory,
+        templates: TemplateSource,
         hook: Hook,
         publisher: Publisher,
         clock: Callable[[], datetime],

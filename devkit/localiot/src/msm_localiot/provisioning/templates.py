@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 JsonObject = dict[str, Any]
 
@@ -68,6 +68,10 @@ class ProvisioningPlan:
     policy_name: str | None = None
     policy_document: str | None = None
     device_configuration: JsonObject = field(default_factory=dict)
+
+
+class TemplateSource(Protocol):
+    def find(self, name: str) -> ProvisioningTemplate | None: ...
 
 
 class TemplateDirectory:
