@@ -1,0 +1,228 @@
+"""One MQTT 5 connection (paho client over mTLS) driven by an `IoLoop` instead of its own thread.
+
+It reconnects with backoff while it is wanted online, restores its subscriptions on connect
+(with No Local, so a meter never hears its own acks), and counts what the broker refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as paho
+from msm_common.adapters.mqtt import MqttConfig
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from msm_metersim.netloop import IoLoop, Pollable, Timer
+
+log = logging.getLogger(__name__)
+SUBSCRIBE_BATCH = 100  # filters per SUBSCRIBE packet
+MIN_BACKOFF_S = 1.0
+MAX_BACKOFF_S = 15.0
+
+
+@dataclass
+class LinkCounters:
+    sent: int = 0
+    confirmed: int = 0  # PUBACK with success
+    refused: int = 0  # PUBACK with a failure code (e.g. 0x87 not authorized)
+    unsent: int = 0  # publish attempted while disconnected
+    connects: int = 0
+    connect_failures: int = 0
+
+
+class Link(Pollable):
+    def __init__(
+        self,
+        loop: IoLoop,
+        config: MqttConfig,
+        *,
+        on_message: Callable[[str, bytes], None],
+        on_up: Callable[[], None],
+        on_down: Callable[[], None],
+    ) -> None:
+        self.loop = loop
+        self.config = config
+        self.counters = LinkCounters()
+        self.connected = False
+        self.wanted = False
+        self._filters: list[str] = []
+        self._on_message_cb = on_message
+        self._on_up = on_up
+        self._on_down = on_down
+        self._retry: Timer | None = None
+        self._backoff = MIN_BACKOFF_S
+        self.client = self._build()
+        loop.add(self)
+
+    def _build(self) -> paho.Client:
+        cfg = self.config
+        client = paho.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=cfg.client_id,
+            protocol=paho.MQTTv5,
+        )
+        if cfg.ca_file is not None:
+            client.tls_set(
+                ca_certs=str(cfg.ca_file),
+                certfile=str(cfg.cert_file) if cfg.cert_file else None,
+                keyfile=str(cfg.key_file) if cfg.key_file else None,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        client.max_inflight_messages_set(cfg.max_inflight)
+        client.max_queued_messages_set(cfg.max_queued)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        if cfg.session_expiry_s:
+            props.SessionExpiryInterval = cfg.session_expiry_s
+        client.connect_async(
+            cfg.host,
+            cfg.port,
+            keepalive=cfg.keepalive_s,
+            clean_start=cfg.clean_start,
+            properties=props,
+        )
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        client.on_socket_open = self._on_socket_open
+        client.on_socket_close = self._on_socket_close
+        client.on_socket_register_write = self._on_register_write
+        client.on_socket_unregister_write = self._on_unregister_write
+        return client
+
+    # -- loop thread: commands -------------------------------------------------------------------
+    def add_filters(self, filters: Sequence[str]) -> None:
+        """Subscribe now (if connected) and again after every reconnect."""
+        self._filters.extend(filters)
+        if self.connected:
+            self._subscribe(filters)
+
+    def connect(self) -> None:
+        self.wanted = True
+        if not self.connected and self._retry is None:
+            self._attempt()
+
+    def disconnect(self, *, abrupt: bool = False) -> None:
+        """Leave: a clean DISCONNECT, or (abrupt) drop the TCP connection like a power cut."""
+        self.wanted = False
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        sock = self.client.socket()
+        if abrupt and isinstance(sock, socket.socket):
+            sock.shutdown(
+                socket.SHUT_RDWR
+            )  # the broker sees the connection lost; paho notices on its next read
+            self.loop.mark_dirty(self)
+        elif sock is not None:
+            self.client.disconnect()
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> bool:
+        if not self.connected:
+            self.counters.unsent += 1
+            return False
+        self.client.publish(topic, payload, qos=qos)
+        self.counters.sent += 1
+        return True
+
+    def close(self) -> None:
+        self.disconnect()
+        self.loop.remove(self)
+
+    # -- loop thread: Pollable -------------------------------------------------------------------
+    def on_readable(self) -> None:
+        self.client.loop_read()
+        sock = self.client.socket()
+        # TLS may hold whole records the kernel no longer signals as readable.
+        while sock is not None and isinstance(sock, ssl.SSLSocket) and sock.pending():
+            self.client.loop_read()
+            sock = self.client.socket()
+
+    def on_writable(self) -> None:
+        self.client.loop_write()
+
+    def flush(self) -> bool:
+        if self.client.socket() is None:
+            return False
+        self.client.loop_write()
+        return self.client.want_write()
+
+    def misc(self) -> None:
+        self.client.loop_misc()
+
+    # -- internals -------------------------------------------------------------------------------
+    def _attempt(self) -> None:
+        self._retry = None
+        if not self.wanted or self.connected:
+            return
+        try:
+            self.client.reconnect()  # blocking TCP connect + TLS handshake, then non-blocking
+        except (OSError, ValueError) as exc:  # refused, TLS failure, broker gone
+            self.counters.connect_failures += 1
+            log.warning("%s: connect failed: %s", self.config.client_id, exc)
+            self._schedule_retry()
+
+    def _schedule_retry(self) -> None:
+        if self.wanted and self._retry is None:
+            self._retry = self.loop.call_later(self._backoff, self._attempt)
+            self._backoff = min(self._backoff * 2, MAX_BACKOFF_S)
+
+    def _subscribe(self, filters: Sequence[str]) -> None:
+        options = SubscribeOptions(qos=1, noLocal=True)
+        for start in range(0, len(filters), SUBSCRIBE_BATCH):
+            chunk = filters[start : start + SUBSCRIBE_BATCH]
+            self.client.subscribe([(topic, options) for topic in chunk])
+
+    def _on_connect(
+        self, _c: paho.Client, _u: Any, _flags: Any, reason: ReasonCode, _p: Any
+    ) -> None:
+        if reason.is_failure:
+            self.counters.connect_failures += 1
+            log.warning("%s: connection refused: %s", self.config.client_id, reason)
+            return  # the broker closes the socket; _on_disconnect schedules the retry
+        self.connected = True
+        self.counters.connects += 1
+        self._backoff = MIN_BACKOFF_S
+        if self._filters:
+            self._subscribe(self._filters)
+        self._on_up()
+
+    def _on_disconnect(
+        self, _c: paho.Client, _u: Any, _flags: Any, reason: ReasonCode, _p: Any
+    ) -> None:
+        was_connected, self.connected = self.connected, False
+        if was_connected:
+            self._on_down()
+        if self.wanted:
+            log.info("%s: disconnected (%s); reconnecting", self.config.client_id, reason)
+            self._schedule_retry()
+
+    def _on_message(self, _c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
+        self._on_message_cb(message.topic, bytes(message.payload))
+
+    def _on_publish(self, _c: paho.Client, _u: Any, _mid: int, reason: ReasonCode, _p: Any) -> None:
+        if reason.is_failure:
+            self.counters.refused += 1
+        else:
+            self.counters.confirmed += 1
+
+    def _on_socket_open(self, _c: paho.Client, _u: Any, sock: Any) -> None:
+        self.loop.watch(self, sock)
+
+    def _on_socket_close(self, _c: paho.Client, _u: Any, _sock: Any) -> None:
+        self.loop.unwatch(self)
+
+    def _on_register_write(self, _c: paho.Client, _u: Any, _sock: Any) -> None:
+        self.loop.mark_dirty(self)
+
+    def _on_unregister_write(self, _c: paho.Client, _u: Any, _sock: Any) -> None:
+        pass  # the loop drops EVENT_WRITE itself once flush() reports nothing left
