@@ -69,7 +69,7 @@ def test_event_json_round_trip() -> None:
         "source": "/msm/commander",
         "type": "msm.command.status",
         "subject": "dev-1",
-        "time": "2025-06-01T12:00:00Z",
+        "time": "2025-06-01T12:00:00.000Z",
         "datacontenttype": "application/json",
         "data": {"command_id": "c", "status": "sent"},
     }

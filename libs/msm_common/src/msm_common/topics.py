@@ -259,56 +259,47 @@ def _thing(segment: str, topic: str) -> str:
     return segment
 
 
-def _parse_shadow(parts: list[str], topic: str) -> ParsedTopic:
-    # $aws/things/{thing}/shadow[/name/{name}]/{op}[/{suffix}]
-    if parts[3] != "shadow":
-        raise _unknown(topic)
-    rest = parts[4:]
-    name = None
-    if rest[:1] == ["name"] and len(rest) >= 3:
-        name = rest[1]
-        if _SHADOW_NAME_RE.fullmatch(name) is None:
-            raise _unknown(topic)
-        rest = rest[2:]
-    if not 1 <= len(rest) <= 2:
-        raise _unknown(topic)
+def _known(enum: type[_E], segment: str, topic: str) -> _E:
     try:
-        op = ShadowOp(rest[0])
-        suffix = ShadowSuffix(rest[1]) if len(rest) == 2 else None
+        return enum(segment)
     except ValueError:
         raise _unknown(topic) from None
+
+
+def _parse_shadow(parts: list[str], topic: str) -> ParsedTopic:
+    # $aws/things/{thing}/shadow[/name/{name}]/{op}[/{suffix}]
+    rest = parts[4:]
+    name = None
+    if len(rest) >= 3 and rest[0] == "name":
+        name, rest = rest[1], rest[2:]
+        if _SHADOW_NAME_RE.fullmatch(name) is None:
+            raise _unknown(topic)
+    if parts[3] != "shadow" or not 1 <= len(rest) <= 2:
+        raise _unknown(topic)
+    op = _known(ShadowOp, rest[0], topic)
+    suffix = _known(ShadowSuffix, rest[1], topic) if len(rest) == 2 else None
     if suffix not in SHADOW_SUFFIXES[op]:
         raise _unknown(topic)
+    thing = _thing(parts[2], topic)
     return ParsedTopic(
-        TopicKind.SHADOW,
-        _thing(parts[2], topic),
-        shadow_op=op,
-        shadow_suffix=suffix,
-        shadow_name=name,
+        TopicKind.SHADOW, thing, shadow_op=op, shadow_suffix=suffix, shadow_name=name
     )
 
 
 def _parse_events(parts: list[str], topic: str) -> ParsedTopic:
     # $aws/events/presence/{connected|disconnected}/{clientId}
     # $aws/events/thing/{thingName}/{created|updated|deleted}
-    if len(parts) != 5:
-        raise _unknown(topic)
-    try:
-        if parts[2] == "presence":
-            event = PresenceEventType(parts[3])
-            client_id = parts[4]
-            if _CLIENT_ID_RE.fullmatch(client_id) is None:
-                raise _unknown(topic)
-            device = client_id if _THING_RE.fullmatch(client_id) else None
-            return ParsedTopic(
-                TopicKind.PRESENCE, device, presence_event=event, client_id=client_id
-            )
-        if parts[2] == "thing":
-            thing_event_type = ThingEventType(parts[4])
-            thing = _thing(parts[3], topic)
-            return ParsedTopic(TopicKind.THING_EVENT, thing, thing_event=thing_event_type)
-    except ValueError:
-        raise _unknown(topic) from None
+    if len(parts) == 5 and parts[2] == "presence":
+        event = _known(PresenceEventType, parts[3], topic)
+        client_id = parts[4]
+        if _CLIENT_ID_RE.fullmatch(client_id) is None:
+            raise _unknown(topic)
+        device = client_id if _THING_RE.fullmatch(client_id) else None
+        return ParsedTopic(TopicKind.PRESENCE, device, presence_event=event, client_id=client_id)
+    if len(parts) == 5 and parts[2] == "thing":
+        thing_event_type = _known(ThingEventType, parts[4], topic)
+        thing = _thing(parts[3], topic)
+        return ParsedTopic(TopicKind.THING_EVENT, thing, thing_event=thing_event_type)
     raise _unknown(topic)
 
 

@@ -19,7 +19,7 @@ from msm_common.adapters.amqp_topology import (
 from msm_common.contracts import _checks
 from msm_common.contracts.errors import from_validation_error
 from msm_common.contracts.telemetry import Reading
-from msm_common.contracts.timeparse import utc_ms
+from msm_common.contracts.timeparse import format_timestamp, utc_ms
 
 __all__ = [
     "COMMANDS_EXCHANGE",
@@ -128,10 +128,9 @@ class CloudEvent(BaseModel):
         return routing_key(self.type, self.subject or "")
 
     def to_json(self) -> bytes:
-        return orjson.dumps(
-            self.model_dump(exclude_none=True),
-            option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC,
-        )
+        body = self.model_dump(exclude_none=True)
+        body["time"] = format_timestamp(self.time)
+        return orjson.dumps(body, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
 
     @classmethod
     def from_json(cls, payload: bytes, *, max_bytes: int = _checks.MAX_PAYLOAD_BYTES) -> CloudEvent:
