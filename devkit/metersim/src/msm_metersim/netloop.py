@@ -110,8 +110,7 @@ class IoLoop:
         self._pollables.add(pollable)
 
     def remove(self, pollable: Pollable) -> None:
-        self._pollables.discard(pollable)
-        self._dirty.discard(pollable)
+        self._pollables.discard(pollable)  # queued bytes (a DISCONNECT) are still written
 
     def watch(self, pollable: Pollable, sock: socket.socket) -> None:
         self._selector.register(sock, selectors.EVENT_READ, pollable)
