@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import FakePublisher, add_device
+from api_helpers import AuthActions, FakePublisher, add_device
 from msm_common.contracts.command_request import CommandRequest
 
 pytestmark = pytest.mark.integration
@@ -52,7 +52,8 @@ def test_command_is_stored_queued_and_published(auth, client, mongo_db, publishe
     assert body["params"]["broker_password_set"] is True and body["status"] == "queued"
     stored = mongo_db["commands"].find_one({"_id": command_id})
     assert stored["status"] == "queued" and stored["params"]["broker_password"] == "hunter2-secret"
-    assert stored["history"][0]["reason"] == "requested" and stored["requested_by"] == "operator-user"
+    assert stored["history"][0]["reason"] == "requested"
+    assert stored["requested_by"] == "operator-user"
     (sent, message_id), = publisher.sent
     request = CommandRequest.from_json(sent)
     assert message_id == command_id and request.command_id == command_id
@@ -87,7 +88,6 @@ def test_idempotency_key_returns_the_same_command(auth, client, mongo_db, publis
 def test_unconfirmed_publish_fails_the_command_and_frees_the_key(make_app, mongo_db):
     app = make_app(publisher=FakePublisher(ok=False))
     client = app.test_client()
-    from api_helpers import AuthActions
     auth = AuthActions(app, client)
     add_device(mongo_db, "dev-f")
     headers = {**auth.headers("operator"), "Idempotency-Key": "k-1"}
