@@ -13,6 +13,7 @@ WITH_ENV := source deploy/local/env.sh &&
 PYTEST := $(WITH_ENV) $(PY) -m pytest -p no:cacheprovider
 
 .PHONY: help setup run up down test test-unit test-integration test-e2e bench lint fmt \
+        bench-ingest bench-api bench-commands bench-metersim \
         stack-up stack-down stack-status clean
 
 help: ## list the targets
@@ -60,8 +61,19 @@ test-integration: stack-up ## integration tests against the real local services
 test-e2e: stack-up ## the whole stack with the meter simulator
 	$(PYTEST) tests/e2e
 
-bench: stack-up ## every benchmark under bench/ (prints figures; never pass/fail)
-	@for b in bench/bench_*.py; do echo "== $$b"; $(WITH_ENV) $(PY) $$b; done
+bench: bench-ingest bench-api bench-commands bench-metersim ## every benchmark (prints figures; never pass/fail)
+
+bench-ingest: stack-up ## ingest pipeline vs raw broker pipe and raw database rate
+	$(WITH_ENV) $(PY) bench/bench_ingest.py
+
+bench-api: stack-up ## API req/s and latency vs a bare Flask endpoint
+	$(WITH_ENV) $(PY) bench/bench_api.py
+
+bench-commands: stack-up ## command round trip through API + commander vs raw MQTT round trip
+	$(WITH_ENV) $(PY) bench/bench_commands.py
+
+bench-metersim: stack-up ## 1,000 simulated meters: CPU and msg/s vs a bare publisher
+	$(WITH_ENV) $(PY) bench/bench_metersim.py
 
 lint: setup ## ruff + mypy (strict on libs/, services/, devkit/)
 	$(PY) -m ruff check .

@@ -18,6 +18,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,8 +32,8 @@ GRACE_S = 15.0
 
 def read_procfile(path: Path = PROCFILE) -> list[tuple[str, list[str]]]:
     procs = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
         if not line or line.startswith("#"):
             continue
         name, _, command = line.partition(":")
@@ -80,15 +82,45 @@ def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
             p.wait()
 
 
+def banner(env: dict[str, str], timeout_s: float = 60.0) -> None:
+    """Once the API answers, say where it is and how to log in."""
+    port = env.get("MSM_API_PORT", "8080")
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2):  # noqa: S310 - loopback
+                break
+        except (urllib.error.URLError, OSError):
+            time.sleep(1)
+    else:
+        print(f"runner: the API did not answer on {base} within {timeout_s:.0f}s (see its output)")
+        return
+    email, password = env.get("MSM_ADMIN_EMAIL", ""), env.get("MSM_ADMIN_PASSWORD", "")
+    print(
+        "\n"
+        f"  MSM API     {base}/api   (docs: {base}/api/docs)\n"
+        f"  log in      curl -s {base}/api/auth/login -H 'Content-Type: application/json' \\\n"
+        f'                -d \'{{"email": "{email}", "password": "{password}"}}\'\n'
+        f"  credentials {email} / {password}   (kept in .local/secrets.env)\n"
+        "  stop        Ctrl-C\n",
+        flush=True,
+    )
+
+
 def foreground(procs: list[tuple[str, list[str]]], env: dict[str, str]) -> int:
     width = max((len(n) for n, _ in procs), default=4)
     running: list[subprocess.Popen[bytes]] = []
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     for name, argv in procs:
-        p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
+        p = subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT
+        )
         running.append(p)
         threading.Thread(target=pump, args=(name, p.stdout, width), daemon=True).start()
+    if any(name == "api" for name, _ in procs):
+        threading.Thread(target=banner, args=(env,), daemon=True).start()
     try:
         while not stop.is_set():
             for (name, _), p in zip(procs, running, strict=True):
@@ -112,10 +144,18 @@ def detach(procs: list[tuple[str, list[str]]], env: dict[str, str]) -> int:
             print(f"runner: {name} already running (pid {pidfile.read_text().strip()})")
             continue
         with (LOG_DIR / f"{name}.log").open("ab") as log:
-            p = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                                 start_new_session=True)
+            p = subprocess.Popen(
+                argv,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                start_new_session=True,
+            )
         pidfile.write_text(str(p.pid))
         print(f"runner: started {name} (pid {p.pid}, log .local/logs/{name}.log)")
+    if any(name == "api" for name, _ in procs):
+        banner(env)
     return 0
 
 
