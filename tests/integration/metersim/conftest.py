@@ -1,0 +1,47 @@
+"""Fixtures: a backend-side observer of the broker and a factory of small simulated fleets."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from metersim_support import Backend
+from msm_metersim import Fleet, MetersimSettings
+from support.services import unique
+
+
+@pytest.fixture
+def backend(endpoints: Any) -> Iterator[Backend]:
+    observer = Backend(endpoints)
+    observer.conn.start()
+    assert observer.conn.wait_connected(10), observer.conn.last_error
+    time.sleep(0.2)  # SUBACK: let the subscriptions settle before meters start talking
+    yield observer
+    observer.conn.stop()
+
+
+@pytest.fixture
+def settings(endpoints: Any) -> MetersimSettings:
+    return MetersimSettings(
+        mqtt_host=endpoints.mqtt_host, mqtt_port=endpoints.mqtt_port,
+        mqtt_ca_file=endpoints.pki("ca.crt"), pki_dir=endpoints.pki_dir,
+    )
+
+
+@pytest.fixture
+def start_fleet(settings: MetersimSettings) -> Iterator[Callable[..., Fleet]]:
+    """Start a fleet with this test's own serial numbers (so its own uuids); stopped after."""
+    fleets: list[Fleet] = []
+
+    def start(n: int = 1, **options: Any) -> Fleet:
+        options.setdefault("serial_prefix", unique("T").upper() + "-")
+        options.setdefault("reboot_downtime_s", 0.5)
+        fleet = Fleet.start(n, settings=settings, wait_s=20, **options)
+        fleets.append(fleet)
+        return fleet
+
+    yield start
+    for fleet in fleets:
+        fleet.stop()
