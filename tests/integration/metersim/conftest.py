@@ -25,8 +25,10 @@ def backend(endpoints: Any) -> Iterator[Backend]:
 @pytest.fixture
 def settings(endpoints: Any) -> MetersimSettings:
     return MetersimSettings(
-        mqtt_host=endpoints.mqtt_host, mqtt_port=endpoints.mqtt_port,
-        mqtt_ca_file=endpoints.pki("ca.crt"), pki_dir=endpoints.pki_dir,
+        mqtt_host=endpoints.mqtt_host,
+        mqtt_port=endpoints.mqtt_port,
+        mqtt_ca_file=endpoints.pki("ca.crt"),
+        pki_dir=endpoints.pki_dir,
     )
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from msm_common.adapters.mqtt import MqttConfig, MqttConnection
-from msm_common.contracts import DeviceCommand, parse_device_message
+from msm_common.contracts import DeviceCommand, parse_device_message, validate_params
 from support.services import unique
 
 
@@ -34,8 +34,12 @@ class Backend:
         self._cond = threading.Condition()
         self.seen: list[Seen] = []
         config = MqttConfig(
-            endpoints.mqtt_host, endpoints.mqtt_port, endpoints.pki("ca.crt"),
-            endpoints.pki("backend.crt"), endpoints.pki("backend.key"), client_id=unique("be"),
+            endpoints.mqtt_host,
+            endpoints.mqtt_port,
+            endpoints.pki("ca.crt"),
+            endpoints.pki("backend.crt"),
+            endpoints.pki("backend.key"),
+            client_id=unique("be"),
         )
         self.conn = MqttConnection(
             config, subscriptions=[(f, 1) for f in self.FILTERS], on_message=self._on_message
@@ -51,7 +55,10 @@ class Backend:
             return [s for s in self.seen if s.at >= since and predicate(s)]
 
     def wait_for(
-        self, predicate: Callable[[Seen], bool], n: int = 1, timeout: float = 10.0,
+        self,
+        predicate: Callable[[Seen], bool],
+        n: int = 1,
+        timeout: float = 10.0,
         since: float = 0.0,
     ) -> list[Seen]:
         with self._cond:
@@ -67,7 +74,8 @@ class Backend:
         """mosquitto's $SYS log lines containing `text` (connects, disconnects)."""
         return self.wait_for(
             lambda s: s.topic.startswith("$SYS/") and text in s.payload.decode(errors="replace"),
-            timeout=timeout, since=since,
+            timeout=timeout,
+            since=since,
         )
 
     def send(self, device_uuid: str, command: DeviceCommand) -> None:
@@ -76,16 +84,20 @@ class Backend:
 
 
 def command(type_: str, command_id: str | None = None, **params: Any) -> DeviceCommand:
-    from msm_common.contracts import validate_params
-
     now = datetime.now(UTC)
     return DeviceCommand(
-        command_id=command_id or uuidlib.uuid4().hex, type=type_, issued_at=now,
-        expires_at=now + timedelta(minutes=5), params=validate_params(type_, params),
+        command_id=command_id or uuidlib.uuid4().hex,
+        type=type_,
+        issued_at=now,
+        expires_at=now + timedelta(minutes=5),
+        params=validate_params(type_, params),
     )
 
 
-MQTT_PARAMS = {"broker_ip": "10.1.2.3", "broker_port": 8883, "broker_user": "meter",
-               "broker_password": "s3cret", "data_interval": 1}
-
-
+MQTT_PARAMS = {
+    "broker_ip": "10.1.2.3",
+    "broker_port": 8883,
+    "broker_user": "meter",
+    "broker_password": "s3cret",
+    "data_interval": 1,
+}

@@ -1,4 +1,4 @@
-"""`msm-metersim` as an operator runs it: meters publish, stats print, SIGTERM disconnects cleanly."""
+"""`msm-metersim` as an operator runs it: meters publish, stats print, SIGTERM leaves cleanly."""
 
 from __future__ import annotations
 
@@ -20,8 +20,17 @@ def test_the_cli_runs_a_fleet_prints_stats_and_leaves_cleanly_on_sigterm(backend
     prefix = unique("CLI").upper() + "-"
     uuids = [uuid_for(s) for s in serials(prefix, 1, 2)]
     env = {**os.environ, "MSM_SIM_DEVICES": "2", "MSM_PKI_DIR": str(settings.pki_dir)}
-    argv = [sys.executable, "-m", "msm_metersim.main", "--interval", "1", "--stats-interval", "1",
-            "--serial-prefix", prefix]
+    argv = [
+        sys.executable,
+        "-m",
+        "msm_metersim.main",
+        "--interval",
+        "1",
+        "--stats-interval",
+        "1",
+        "--serial-prefix",
+        prefix,
+    ]
     proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         for uuid in uuids:  # MSM_SIM_DEVICES=2: both meters publish

@@ -13,6 +13,7 @@ from msm_common.contracts import (
     DeviceInfoMessage,
     TelemetryMessage,
 )
+from msm_metersim import AckPolicy
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +74,7 @@ def test_an_mqtt_config_command_sets_the_telemetry_interval(backend, start_fleet
 
 
 def test_legacy_acks_carry_no_command_id(backend, start_fleet):
-    fleet = start_fleet(1, interval_s=60, policy=_policy(legacy=True))
+    fleet = start_fleet(1, interval_s=60, policy=AckPolicy(legacy=True))
     uuid = fleet.uuids[0]
 
     backend.send(uuid, command("ntp", server_1="pool.ntp.org"))
@@ -161,14 +162,10 @@ def test_a_shadow_delta_changes_the_interval_and_is_reported_back(backend, start
     backend.conn.publish(delta, b'{"version": 2, "state": {"data_interval": 1}}', qos=1)
 
     reports = backend.wait_for(
-        lambda s: s.topic == f"$aws/things/{uuid}/shadow/update"
-        and s.payload == b'{"state":{"reported":{"data_interval":1}}}'
+        lambda s: (
+            s.topic == f"$aws/things/{uuid}/shadow/update"
+            and s.payload == b'{"state":{"reported":{"data_interval":1}}}'
+        )
     )
     assert backend.on_topic(f"msm/{uuid}/telemetry", n=3, timeout=5, since=reports[0].at)
     assert fleet.meters[uuid].data_interval == 1
-
-
-def _policy(**fields):
-    from msm_metersim import AckPolicy
-
-    return AckPolicy(**fields)
