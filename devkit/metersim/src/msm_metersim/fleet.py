@@ -278,7 +278,7 @@ class Fleet:
         totals: dict[str, int] = {
             "meters": len(self._runtimes),
             "online": len(self.journal.online()),
-            "connections": sum(1 for h in self._hubs if h.link.connected),
+            "connections": sum(1 for h in self._hubs if h.link.up),
         }
         for counters in self._counters:
             for key, value in asdict(counters).items():

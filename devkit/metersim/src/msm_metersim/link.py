@@ -59,6 +59,7 @@ class Link(Pollable):
         self._on_up = on_up
         self._on_down = on_down
         self._retry: Timer | None = None
+        self._unacked_subscribes: set[int] = set()
         self._backoff = MIN_BACKOFF_S
         self.client = self._build()
         loop.add(self)
@@ -93,11 +94,17 @@ class Link(Pollable):
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_publish = self._on_publish
+        client.on_subscribe = self._on_subscribe
         client.on_socket_open = self._on_socket_open
         client.on_socket_close = self._on_socket_close
         client.on_socket_register_write = self._on_register_write
         client.on_socket_unregister_write = self._on_unregister_write
         return client
+
+    @property
+    def up(self) -> bool:
+        """Connected and subscribed: ready to carry its meters."""
+        return self.connected and not self._unacked_subscribes
 
     # -- loop thread: commands -------------------------------------------------------------------
     def add_filters(self, filters: Sequence[str]) -> None:
@@ -176,11 +183,15 @@ class Link(Pollable):
             self._retry = self.loop.call_later(self._backoff, self._attempt)
             self._backoff = min(self._backoff * 2, MAX_BACKOFF_S)
 
-    def _subscribe(self, filters: Sequence[str]) -> None:
+    def _subscribe(self, filters: Sequence[str]) -> set[int]:
         options = SubscribeOptions(qos=1, noLocal=True)
+        mids = set()
         for start in range(0, len(filters), SUBSCRIBE_BATCH):
             chunk = filters[start : start + SUBSCRIBE_BATCH]
-            self.client.subscribe([(topic, options) for topic in chunk])
+            _rc, mid = self.client.subscribe([(topic, options) for topic in chunk])
+            if mid is not None:
+                mids.add(mid)
+        return mids
 
     def _on_connect(
         self, _c: paho.Client, _u: Any, _flags: Any, reason: ReasonCode, _p: Any
@@ -192,15 +203,24 @@ class Link(Pollable):
         self.connected = True
         self.counters.connects += 1
         self._backoff = MIN_BACKOFF_S
-        if self._filters:
-            self._subscribe(self._filters)
-        self._on_up()
+        # Up once the broker confirmed the subscriptions: a command sent then is not missed.
+        self._unacked_subscribes = self._subscribe(self._filters)
+        if not self._unacked_subscribes:
+            self._on_up()
+
+    def _on_subscribe(self, _c: paho.Client, _u: Any, mid: int, _reasons: Any, _p: Any) -> None:
+        if mid in self._unacked_subscribes:
+            self._unacked_subscribes.discard(mid)
+            if not self._unacked_subscribes and self.connected:
+                self._on_up()
 
     def _on_disconnect(
         self, _c: paho.Client, _u: Any, _flags: Any, reason: ReasonCode, _p: Any
     ) -> None:
-        was_connected, self.connected = self.connected, False
-        if was_connected:
+        was_up = self.up
+        self.connected = False
+        self._unacked_subscribes = set()
+        if was_up:
             self._on_down()
         if self.wanted:
             log.info("%s: disconnected (%s); reconnecting", self.config.client_id, reason)

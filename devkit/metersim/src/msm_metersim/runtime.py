@@ -75,7 +75,7 @@ class MeterRuntime:
         self.wanted = True
         if self.hub.owns_link:
             self.hub.link.connect()
-        elif self.hub.link.connected:
+        elif self.hub.link.up:
             self.on_link_up()
 
     def go_offline(self, *, abrupt: bool = False) -> None:
