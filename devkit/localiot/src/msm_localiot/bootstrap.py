@@ -72,7 +72,7 @@ class Localiot:
         """Stop taking requests, finish the queued ones, then close everything."""
         self.http.stop()
         if self.mqtt is not None:
-            self.mqtt.client.unsubscribe([t for t, _ in subscriptions(self._group)])
+            self.mqtt.client.unsubscribe([t for t, _ in subscriptions()])
         if self.router is not None:
             self.router.stop()
         if self.periodic_sync is not None:
@@ -82,10 +82,6 @@ class Localiot:
         for close in self.closers:
             close()
         log.info("localiot stopped")
-
-    @property
-    def _group(self) -> str | None:
-        return self.settings.localiot_share_group or None
 
 
 def bootstrap(settings: LocaliotSettings, **overrides: Any) -> Localiot:
@@ -108,7 +104,7 @@ def bootstrap(settings: LocaliotSettings, **overrides: Any) -> Localiot:
     if publisher is None:
         mqtt = MqttConnection(
             mqtt_config,
-            subscriptions=subscriptions(settings.localiot_share_group or None),
+            subscriptions=subscriptions(),
             on_message=lambda message: _route(holder, message),
         )
         publisher = MqttPublisher(mqtt)

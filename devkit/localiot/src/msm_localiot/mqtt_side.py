@@ -2,8 +2,8 @@
 
 Subscribed: the shadow request topics (`.../update|get|delete`, classic and named — never the
 `/accepted`, `/delta`... replies localiot itself publishes), the three fleet-provisioning request
-topics, and `$SYS/broker/log/#` for presence. Request topics are shared subscriptions: a second
-localiot on the same broker splits the work instead of answering twice (state is in MongoDB).
+topics, and `$SYS/broker/log/#` for presence. Run one localiot per broker: mosquitto 2.0 does not
+deliver `$`-topics to shared subscriptions, so a second instance would answer every request again.
 
 paho's callback only enqueues: shadow requests go to a worker chosen by thing name (one thing's
 requests stay in order), provisioning to its own workers (a hook may take seconds), presence to
@@ -50,14 +50,9 @@ _SHADOW_OPS: Final[dict[ShadowOp, Operation]] = {
 }
 
 
-def subscriptions(share_group: str | None) -> list[tuple[str, int]]:
-    """Request filters (shared when a group is given) and the broker log (never shared:
-    mosquitto does not deliver `$SYS` topics to shared subscriptions)."""
-    shared = [
-        (topics.shared_subscription(f, share_group) if share_group else f, 1)
-        for f in REQUEST_FILTERS
-    ]
-    return [*shared, (LOG_TOPIC_FILTER, 0)]
+def subscriptions() -> list[tuple[str, int]]:
+    """The request filters and the broker log."""
+    return [*((f, 1) for f in REQUEST_FILTERS), (LOG_TOPIC_FILTER, 0)]
 
 
 class MqttPublisher:

@@ -35,8 +35,6 @@ class LocaliotSettings(CommonSettings):
     localiot_state_dir: Path = Path(".local/localiot")
     localiot_cert_sync_interval_s: float = Field(default=5.0, gt=0)
 
-    # Request topics are shared subscriptions so that a second instance never answers twice.
-    localiot_share_group: str = "msm-localiot"
     localiot_workers: int = Field(default=4, ge=1, le=64)
     localiot_http_listen: str = ""  # host:port; empty: the host and port of iot_data_endpoint
 

@@ -1,0 +1,105 @@
+"""localiot under test: the one already running on the iot-data port (`make run`), or one this
+session starts in-process with the local stack's settings and a one-second certificate sync."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from localiot_support import Listener
+from msm_localiot.bootstrap import Localiot, bootstrap
+from msm_localiot.settings import LocaliotSettings
+from support.services import ROOT, Endpoints, unique
+
+TEMPLATES = ROOT / ".local" / "localiot" / "templates"
+
+
+def _answers(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, port)) == 0
+
+
+def local_settings(**overrides: Any) -> LocaliotSettings:
+    """The local stack's settings, with paths made absolute (tests may run from anywhere)."""
+    paths: dict[str, Any] = {
+        "localiot_template_dirs": [ROOT / "deploy/local/provisioning", TEMPLATES],
+        "localiot_revoke_command": str(ROOT / "deploy/local/revoke-cert.sh"),
+        "localiot_state_dir": ROOT / ".local/localiot",
+        "localiot_cert_sync_interval_s": 1.0,
+    }
+    return LocaliotSettings(**{**paths, **overrides})
+
+
+@pytest.fixture(scope="session")
+def localiot(endpoints: Endpoints) -> Iterator[LocaliotSettings]:
+    settings = local_settings()
+    host, port = settings.http_address
+    if _answers(host, port):
+        yield settings  # someone runs localiot already: test that one
+        return
+    app: Localiot = bootstrap(settings).start()
+    try:
+        yield settings
+    finally:
+        app.stop()
+
+
+@pytest.fixture(scope="session")
+def iot_data(localiot: LocaliotSettings) -> Any:
+    return boto3.client(
+        "iot-data", endpoint_url=localiot.iot_data_endpoint, region_name=localiot.aws_region
+    )
+
+
+@pytest.fixture(scope="session")
+def iot(localiot: LocaliotSettings) -> Any:
+    return boto3.client(
+        "iot", endpoint_url=localiot.aws_endpoint_url, region_name=localiot.aws_region
+    )
+
+
+@pytest.fixture
+def listener(endpoints: Endpoints) -> Iterator[Any]:
+    """listener("topic/filter", ...) -> a backend subscriber, stopped after the test."""
+    made: list[Listener] = []
+
+    def make(*filters: str) -> Listener:
+        found = Listener(endpoints.pki_dir, endpoints.mqtt_host, endpoints.mqtt_port, *filters)
+        made.append(found)
+        return found
+
+    yield make
+    for each in made:
+        each.stop()
+
+
+@pytest.fixture
+def serial() -> str:
+    return unique("meter")
+
+
+@pytest.fixture
+def template_file() -> Iterator[Any]:
+    """template_file(hook_url) -> the name of a fresh copy of msm-meter calling that hook."""
+    written: list[Path] = []
+
+    def write(hook_url: str) -> str:
+        name = unique("t")
+        document = json.loads((ROOT / "deploy/local/provisioning/msm-meter.json").read_text())
+        document["templateName"] = name
+        document["preProvisioningHook"] = {"targetArn": hook_url, "payloadVersion": "2020-04-01"}
+        TEMPLATES.mkdir(parents=True, exist_ok=True)
+        path = TEMPLATES / f"{name}.json"
+        path.write_text(json.dumps(document))
+        written.append(path)
+        return name
+
+    yield write
+    for path in written:
+        path.unlink(missing_ok=True)

@@ -1,0 +1,311 @@
+"""Helpers for localiot's integration tests: AWS's device SDK as a device, a backend listener,
+a tiny pre-provisioning hook server."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from awscrt import mqtt, mqtt5
+from awsiot import iotidentity, mqtt5_client_builder
+from msm_common.adapters.mqtt import MqttConfig, MqttConnection
+
+TIMEOUT = 15.0
+QOS1 = mqtt.QoS.AT_LEAST_ONCE
+
+
+class ConnectFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class SdkDevice:
+    """An awsiotsdk MQTT 5 client over mTLS, as firmware would use it."""
+
+    client: mqtt5.Client
+    client_id: str
+    stopped: Future[None] = field(default_factory=Future)
+
+    @classmethod
+    def connect(
+        cls, cert: Path, key: Path, ca: Path, client_id: str, port: int = 8883
+    ) -> SdkDevice:
+        connected: Future[bool] = Future()
+        stopped: Future[None] = Future()
+
+        def failed(data: mqtt5.LifecycleConnectFailureData) -> None:
+            if not connected.done():
+                connected.set_exception(ConnectFailed(str(data.exception)))
+
+        def disconnected(_data: mqtt5.LifecycleDisconnectData) -> None:
+            if not stopped.done():
+                stopped.set_result(None)
+
+        client = mqtt5_client_builder.mtls_from_path(
+            endpoint="localhost",  # the broker certificate names localhost and 127.0.0.1
+            port=port,
+            cert_filepath=str(cert),
+            pri_key_filepath=str(key),
+            ca_filepath=str(ca),
+            client_id=client_id,
+            on_lifecycle_connection_success=lambda _d: (
+                connected.done() or connected.set_result(True)
+            ),
+            on_lifecycle_connection_failure=failed,
+            on_lifecycle_disconnection=disconnected,
+        )
+        client.start()
+        try:
+            connected.result(TIMEOUT)
+        except BaseException:
+            client.stop()
+            raise
+        return cls(client, client_id, stopped)
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        packet = mqtt5.PublishPacket(topic=topic, payload=payload, qos=mqtt5.QoS.AT_LEAST_ONCE)
+        self.client.publish(packet).result(TIMEOUT)
+
+    def stop(self, *, clean: bool = True) -> None:
+        """Disconnect with a DISCONNECT packet, or (clean=False) just drop the connection."""
+        self.client.stop(mqtt5.DisconnectPacket() if clean else None)
+
+
+@dataclass
+class Provisioned:
+    thing_name: str
+    certificate_id: str
+    cert: Path
+    key: Path
+
+
+class ClaimSession:
+    """The claim identity with AWS's identity client: CreateKeysAndCertificate, RegisterThing."""
+
+    def __init__(self, device: SdkDevice) -> None:
+        self.device = device
+        self.identity = iotidentity.IotIdentityClient(device.client)
+
+    def create_keys_and_certificate(self) -> iotidentity.CreateKeysAndCertificateResponse:
+        answer: Future[Any] = Future()
+        request = iotidentity.CreateKeysAndCertificateSubscriptionRequest()
+        self._subscribe(
+            self.identity.subscribe_to_create_keys_and_certificate_accepted, request, answer, True
+        )
+        self._subscribe(
+            self.identity.subscribe_to_create_keys_and_certificate_rejected, request, answer, False
+        )
+        self.identity.publish_create_keys_and_certificate(
+            iotidentity.CreateKeysAndCertificateRequest(), QOS1
+        ).result(TIMEOUT)
+        return _outcome(answer)
+
+    def create_certificate_from_csr(
+        self, csr_pem: str
+    ) -> iotidentity.CreateCertificateFromCsrResponse:
+        answer: Future[Any] = Future()
+        request = iotidentity.CreateCertificateFromCsrSubscriptionRequest()
+        self._subscribe(
+            self.identity.subscribe_to_create_certificate_from_csr_accepted, request, answer, True
+        )
+        self._subscribe(
+            self.identity.subscribe_to_create_certificate_from_csr_rejected, request, answer, False
+        )
+        self.identity.publish_create_certificate_from_csr(
+            iotidentity.CreateCertificateFromCsrRequest(certificate_signing_request=csr_pem), QOS1
+        ).result(TIMEOUT)
+        return _outcome(answer)
+
+    def register_thing(
+        self, template: str, token: str, parameters: dict[str, str]
+    ) -> iotidentity.RegisterThingResponse:
+        answer: Future[Any] = Future()
+        request = iotidentity.RegisterThingSubscriptionRequest(template_name=template)
+        self._subscribe(self.identity.subscribe_to_register_thing_accepted, request, answer, True)
+        self._subscribe(self.identity.subscribe_to_register_thing_rejected, request, answer, False)
+        self.identity.publish_register_thing(
+            iotidentity.RegisterThingRequest(
+                template_name=template, certificate_ownership_token=token, parameters=parameters
+            ),
+            QOS1,
+        ).result(TIMEOUT)
+        return _outcome(answer)
+
+    @staticmethod
+    def _subscribe(subscribe: Any, request: Any, answer: Future[Any], accepted: bool) -> None:
+        def on_reply(reply: Any) -> None:
+            if not answer.done():
+                answer.set_result((accepted, reply))
+
+        future, _ = subscribe(request=request, qos=QOS1, callback=on_reply)
+        future.result(TIMEOUT)
+
+
+class Rejected(Exception):
+    def __init__(self, error: iotidentity.ErrorResponse) -> None:
+        super().__init__(f"{error.status_code} {error.error_code}: {error.error_message}")
+        self.error = error
+
+
+def _outcome(answer: Future[Any]) -> Any:
+    accepted, reply = answer.result(TIMEOUT)
+    if not accepted:
+        raise Rejected(reply)
+    return reply
+
+
+def provision(pki: Path, tmp: Path, serial: str, template: str = "msm-meter") -> Provisioned:
+    """The whole fleet-provisioning-by-claim flow, as a device does it."""
+    claim = SdkDevice.connect(pki / "claim.crt", pki / "claim.key", pki / "ca.crt", serial)
+    try:
+        session = ClaimSession(claim)
+        created = session.create_keys_and_certificate()
+        registered = session.register_thing(
+            template, created.certificate_ownership_token, {"SerialNumber": serial}
+        )
+    finally:
+        claim.stop()
+    cert, key = tmp / f"{serial}.crt", tmp / f"{serial}.key"
+    cert.write_text(created.certificate_pem)
+    key.write_text(created.private_key)
+    return Provisioned(registered.thing_name, created.certificate_id, cert, key)
+
+
+class Listener:
+    """A backend-identity subscriber collecting (topic, payload) pairs."""
+
+    def __init__(self, pki: Path, host: str, port: int, *filters: str) -> None:
+        self.messages: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        self.seen: list[tuple[str, Any]] = []
+        config = MqttConfig(
+            host=host,
+            port=port,
+            ca_file=pki / "ca.crt",
+            cert_file=pki / "backend.crt",
+            key_file=pki / "backend.key",
+            client_id=f"test-listener-{uuid.uuid4().hex[:8]}",
+        )
+        subscribed = threading.Event()
+        self.connection = MqttConnection(
+            config,
+            subscriptions=[(f, 1) for f in filters],
+            on_message=lambda m: self.messages.put((m.topic, bytes(m.payload))),
+            on_connect=lambda _s: subscribed.set(),
+        )
+        self.connection.start()
+        assert subscribed.wait(TIMEOUT), self.connection.last_error
+        # The SUBACK follows the CONNACK; a round trip through the broker settles it.
+        probe = f"msm/test-probe-{uuid.uuid4().hex[:8]}/x"
+        self.connection.subscribe(probe)
+        self.connection.publish(probe, b"probe")
+        self.wait_for(lambda t, _p: t == probe)
+
+    def wait_for(self, match: Any, timeout: float = TIMEOUT) -> tuple[str, Any]:
+        """The first message, received so far or within `timeout`, that `match(topic, payload)`
+        accepts (JSON payloads decoded). Messages are kept: several waits may look at one."""
+        for topic, payload in self.seen:
+            if match(topic, payload):
+                return topic, payload
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                topic, raw = self.messages.get(timeout=left)
+            except queue.Empty:
+                break
+            self.seen.append((topic, _decode(raw)))
+            if match(*self.seen[-1]):
+                return self.seen[-1]
+        raise TimeoutError("no matching message")
+
+    def nothing_on(self, topic: str, seconds: float) -> bool:
+        try:
+            self.wait_for(lambda t, _p: t == topic, seconds)
+        except TimeoutError:
+            return True
+        return False
+
+    def stop(self) -> None:
+        self.connection.stop()
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+@dataclass
+class HookServer:
+    """A pre-provisioning hook on 127.0.0.1 answering `answer`; records what it received."""
+
+    answer: dict[str, Any]
+    calls: list[tuple[dict[str, str], dict[str, Any]]] = field(default_factory=list)
+    url: str = ""
+
+
+@contextlib.contextmanager
+def hook_server(answer: dict[str, Any]) -> Iterator[HookServer]:
+    hook = HookServer(answer)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            hook.calls.append((dict(self.headers), body))
+            data = json.dumps(hook.answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    hook.url = f"http://127.0.0.1:{server.server_port}/pre-provisioning"
+    try:
+        yield hook
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def http_ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@dataclass
+class RecordingPublisher:
+    """Stands in for the broker when a test runs localiot's HTTP side alone."""
+
+    sent: list[tuple[str, bytes]] = field(default_factory=list)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        self.sent.append((topic, payload))
