@@ -1,0 +1,53 @@
+"""`msm-commander`: consume command requests, acks and presence; deliver, retry, expire."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from msm_common.logs import configure_logging
+from msm_common.metrics import serve_metrics
+from msm_common.settings import SettingsError
+
+from msm_commander.bootstrap import bootstrap
+from msm_commander.settings import CommanderSettings
+
+log = logging.getLogger("msm_commander")
+
+
+def main() -> None:
+    try:
+        settings = CommanderSettings()
+    except SettingsError as exc:
+        print(f"msm-commander: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    configure_logging(settings.service_name, settings.log_level)
+    commander = bootstrap(settings)
+    serve_metrics(settings.metrics_port, settings.bind_host, commander.metrics.registry)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: draining", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    commander.start()
+    log.info(
+        "msm-commander started: ack timeout %.1fs, %d attempts, %d consumers, metrics on %s:%d",
+        settings.ack_timeout_s,
+        settings.max_attempts,
+        settings.consumers,
+        settings.bind_host,
+        settings.metrics_port,
+    )
+    stop.wait()
+    commander.stop()
+    log.info("msm-commander stopped")
+
+
+if __name__ == "__main__":
+    main()

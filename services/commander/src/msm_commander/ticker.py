@@ -1,0 +1,83 @@
+"""The periodic pass: deadlines, expiry, stalled devices, unpublished events, gauges.
+
+Messages only trigger work; the ticker is what makes the commander crash-safe. Whatever a crash
+left behind is in MongoDB: a `sent` command past its deadline (resent or timed out), a queued one
+past its expiry, a device whose next command nobody sent, a transition whose event was not
+confirmed. Every replica may run it: its writes are the scheduler's guarded writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pymongo.errors import PyMongoError
+
+from msm_commander.adapters.events import StatusEvents
+from msm_commander.adapters.store import MongoStore
+from msm_commander.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Ticker:
+    store: MongoStore
+    scheduler: Scheduler
+    events: StatusEvents
+    interval_s: float = 1.0
+    page: int = 200
+    stall_grace: timedelta = timedelta(seconds=5)
+    outbox_grace: timedelta = timedelta(seconds=10)
+    gauge_interval_s: float = 10.0
+    _cursor: tuple[datetime, str] | None = None
+    _next_gauge: float = 0.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.scheduler.clock
+
+    def tick(self) -> set[str]:
+        """One pass; returns the devices it scheduled."""
+        now = self.clock()
+        devices = self.store.devices_past_deadline(now, self.page)
+        devices |= self.store.devices_with_expired(now, self.page)
+        devices |= self._stalled(now)
+        for device_uuid in sorted(devices):
+            self.scheduler.schedule(device_uuid)
+        self._republish(now)
+        if time.monotonic() >= self._next_gauge:
+            self._next_gauge = time.monotonic() + self.gauge_interval_s
+            self.scheduler.metrics.in_flight.set(self.store.count_in_flight())
+        return devices
+
+    def _stalled(self, now: datetime) -> set[str]:
+        """Walk the queued commands a page per tick; wake their devices that nobody serves."""
+        page = self.store.queued_page(self._cursor, now - self.stall_grace, self.page)
+        if len(page) < self.page:
+            self._cursor = None  # wrapped: start from the oldest again next time
+        else:
+            self._cursor = (page[-1]["updated_at"], str(page[-1]["_id"]))
+        return self.store.stalled(str(d["device_uuid"]) for d in page)
+
+    def _republish(self, now: datetime) -> None:
+        for doc in self.store.pending_events(now - self.outbox_grace, self.page):
+            self.events.publish(doc, range(len(doc.get("history") or [])))
+
+    # -- thread -----------------------------------------------------------------------------------
+    def run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.tick()
+            except PyMongoError as exc:
+                log.warning("tick failed, retrying next tick: %s", exc)
+            except Exception:
+                log.exception("tick failed")
+
+    def stop(self) -> None:
+        self._stop.set()
