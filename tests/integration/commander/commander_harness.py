@@ -23,16 +23,32 @@ from msm_common.adapters.mqtt import MqttConfig, MqttConnection
 from msm_common.contracts import CommandRequest, make_event
 from msm_common.contracts.events import COMMAND_ACK, DEVICE_PRESENCE
 
-MQTT = {"broker_ip": "10.1.2.3", "broker_port": 8883, "broker_user": "meter",
-        "broker_password": "mqtt-secret", "data_interval": 60}
-SFTP = {"server_ip": "sftp.example.com", "server_port": 22, "username": "meter",
-        "password": "sftp-secret", "data_interval": 300}
+MQTT = {
+    "broker_ip": "10.1.2.3",
+    "broker_port": 8883,
+    "broker_user": "meter",
+    "broker_password": "mqtt-secret",
+    "data_interval": 60,
+}
+SFTP = {
+    "server_ip": "sftp.example.com",
+    "server_port": 22,
+    "username": "meter",
+    "password": "sftp-secret",
+    "data_interval": 300,
+}
 NTP = {"server_1": "pool.ntp.org", "server_2": "time.example.com"}
 PARAMS = {"reboot": {}, "ntp": NTP, "mqtt": MQTT, "sftp": SFTP}
 # Small timeouts: an ack window of 0.6 s, then 0.9 s and 1.35 s; a tick every 0.2 s.
-FAST = {"ack_timeout_s": 0.6, "max_attempts": 3, "retry_backoff_factor": 1.5,
-        "tick_interval_s": 0.2, "stall_grace_s": 0.5, "outbox_grace_s": 2.0,
-        "gauge_interval_s": 0.5}
+FAST = {
+    "ack_timeout_s": 0.6,
+    "max_attempts": 3,
+    "retry_backoff_factor": 1.5,
+    "tick_interval_s": 0.2,
+    "stall_grace_s": 0.5,
+    "outbox_grace_s": 2.0,
+    "gauge_interval_s": 0.5,
+}
 
 
 def utcnow() -> datetime:
@@ -82,10 +98,17 @@ class FakeMeter:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def connect(self, endpoints: Any, cert: Any, key: Any) -> FakeMeter:
-        config = MqttConfig(endpoints.mqtt_host, endpoints.mqtt_port, endpoints.pki("ca.crt"),
-                            cert, key, client_id=self.uuid)
-        self.conn = MqttConnection(config, subscriptions=[(f"msm/{self.uuid}/+", 1)],
-                                   on_message=self._on_message).start()
+        config = MqttConfig(
+            endpoints.mqtt_host,
+            endpoints.mqtt_port,
+            endpoints.pki("ca.crt"),
+            cert,
+            key,
+            client_id=self.uuid,
+        )
+        self.conn = MqttConnection(
+            config, subscriptions=[(f"msm/{self.uuid}/+", 1)], on_message=self._on_message
+        ).start()
         assert self.conn.wait_connected(10), self.conn.last_error
         time.sleep(0.2)  # let the SUBACK land before anything is published to us
         return self
@@ -99,10 +122,17 @@ class FakeMeter:
             nth = sum(1 for r in self.received if r.command_id == body["command_id"])
         for ack in self.behaviour(body, nth):
             if ack.status is not None:
-                timer = threading.Timer(ack.delay, self.acks.ack,
-                                        (self.uuid, body["type"],
-                                         None if ack.legacy else body["command_id"],
-                                         ack.status, ack.message))
+                timer = threading.Timer(
+                    ack.delay,
+                    self.acks.ack,
+                    (
+                        self.uuid,
+                        body["type"],
+                        None if ack.legacy else body["command_id"],
+                        ack.status,
+                        ack.message,
+                    ),
+                )
                 timer.daemon = True
                 timer.start()
 
@@ -127,18 +157,39 @@ class AckRelay:
         msg = OutgoingMessage(amqp_topology.EVENTS_EXCHANGE, event.routing_key, event.to_json())
         assert self.publisher.publish_confirmed([msg], timeout=10) == [True]
 
-    def ack(self, device_uuid: str, command_type: str, command_id: str | None, status: str,
-            message: str | None = None) -> None:
-        self._publish(COMMAND_ACK, device_uuid, {
-            "command_id": command_id, "command_type": command_type, "status": status,
-            "message": message, "received_at": utcnow().isoformat()})
+    def ack(
+        self,
+        device_uuid: str,
+        command_type: str,
+        command_id: str | None,
+        status: str,
+        message: str | None = None,
+    ) -> None:
+        self._publish(
+            COMMAND_ACK,
+            device_uuid,
+            {
+                "command_id": command_id,
+                "command_type": command_type,
+                "status": status,
+                "message": message,
+                "received_at": utcnow().isoformat(),
+            },
+        )
 
     def presence(self, device_uuid: str, connected: bool, at: datetime | None = None) -> None:
         stamp = at or utcnow()
-        self._publish(DEVICE_PRESENCE, device_uuid, {
-            "device_uuid": device_uuid, "connected": connected,
-            "timestamp": stamp.isoformat(), "version_number": 1,
-            "disconnect_reason": None if connected else "CLIENT_INITIATED_DISCONNECT"})
+        self._publish(
+            DEVICE_PRESENCE,
+            device_uuid,
+            {
+                "device_uuid": device_uuid,
+                "connected": connected,
+                "timestamp": stamp.isoformat(),
+                "version_number": 1,
+                "disconnect_reason": None if connected else "CLIENT_INITIATED_DISCONNECT",
+            },
+        )
 
     def close(self) -> None:
         self.publisher.close()
@@ -151,40 +202,72 @@ class Api:
         self.db = db
         self.publisher = publisher
 
-    def request(self, device_uuid: str, type_: str, params: dict[str, Any] | None = None, *,
-                ttl: float = 3600, idempotency_key: str | None = None, store: bool = True,
-                created_at: datetime | None = None) -> str:
+    def request(
+        self,
+        device_uuid: str,
+        type_: str,
+        params: dict[str, Any] | None = None,
+        *,
+        ttl: float = 3600,
+        idempotency_key: str | None = None,
+        store: bool = True,
+        created_at: datetime | None = None,
+    ) -> str:
         now = created_at or utcnow()
         now = now.replace(microsecond=now.microsecond // 1000 * 1000)
         command_id = uuid.uuid4().hex
         params = PARAMS[type_] if params is None else params
         expires = now + timedelta(seconds=ttl)
         if store:
-            doc = {"_id": command_id, "device_uuid": device_uuid, "type": type_,
-                   "params": params, "status": "queued",
-                   "history": [{"status": "queued", "at": now, "reason": "requested"}],
-                   "attempts": 0, "created_at": now, "updated_at": now, "expires_at": expires,
-                   "requested_by": "tester"}
+            doc = {
+                "_id": command_id,
+                "device_uuid": device_uuid,
+                "type": type_,
+                "params": params,
+                "status": "queued",
+                "history": [{"status": "queued", "at": now, "reason": "requested"}],
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+                "expires_at": expires,
+                "requested_by": "tester",
+            }
             if idempotency_key:
                 doc["idempotency_key"] = idempotency_key
             self.db["commands"].insert_one(doc)
-        request = CommandRequest(command_id=command_id, device_uuid=device_uuid, type=type_,
-                                 params=params, requested_by="tester", requested_at=now,
-                                 expires_at=expires, idempotency_key=idempotency_key)
+        request = CommandRequest(
+            command_id=command_id,
+            device_uuid=device_uuid,
+            type=type_,
+            params=params,
+            requested_by="tester",
+            requested_at=now,
+            expires_at=expires,
+            idempotency_key=idempotency_key,
+        )
         self.publish_raw(request.to_json())
         return command_id
 
     def publish_raw(self, body: bytes) -> None:
-        msg = OutgoingMessage(amqp_topology.COMMANDS_EXCHANGE, amqp_topology.COMMAND_REQUEST_KEY,
-                              body, content_type="application/json")
+        msg = OutgoingMessage(
+            amqp_topology.COMMANDS_EXCHANGE,
+            amqp_topology.COMMAND_REQUEST_KEY,
+            body,
+            content_type="application/json",
+        )
         assert self.publisher.publish_confirmed([msg], timeout=10) == [True]
 
     def cancel(self, command_id: str) -> bool:
         now = utcnow()
         res = self.db["commands"].update_one(
             {"_id": command_id, "status": "queued"},
-            {"$set": {"status": "cancelled", "updated_at": now},
-             "$push": {"history": {"status": "cancelled", "at": now, "reason": "cancelled by t"}}})
+            {
+                "$set": {"status": "cancelled", "updated_at": now},
+                "$push": {
+                    "history": {"status": "cancelled", "at": now, "reason": "cancelled by t"}
+                },
+            },
+        )
         return res.modified_count == 1
 
 
@@ -201,8 +284,9 @@ class EventTap:
         ch.queue_declare(self.name, exclusive=True, auto_delete=True)
         for key in keys:
             ch.queue_bind(self.name, exchange, routing_key=key)
-        ch.basic_consume(self.name, lambda _c, _m, _p, body: self.bodies.append(body),
-                         auto_ack=True)
+        ch.basic_consume(
+            self.name, lambda _c, _m, _p, body: self.bodies.append(body), auto_ack=True
+        )
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 

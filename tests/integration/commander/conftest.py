@@ -18,21 +18,32 @@ from support.services import unique
 def queue_names() -> dict[str, str]:
     """Queues of this test's own: a stopped commander's leftovers never reach the next test."""
     tag = unique("t")
-    return {"requests_queue": f"{tag}.requests", "acks_queue": f"{tag}.acks",
-            "presence_queue": f"{tag}.presence"}
+    return {
+        "requests_queue": f"{tag}.requests",
+        "acks_queue": f"{tag}.acks",
+        "presence_queue": f"{tag}.presence",
+    }
 
 
 @pytest.fixture
-def commander_settings(endpoints: Any, amqp_url: str, mongo_db: Any,
-                       queue_names: dict[str, str]) -> Any:
+def commander_settings(
+    endpoints: Any, amqp_url: str, mongo_db: Any, queue_names: dict[str, str]
+) -> Any:
     def make(**overrides: Any) -> CommanderSettings:
         fields: dict[str, Any] = {
-            "env": "test", "mongo_uri": endpoints.mongo_uri, "mongo_db": mongo_db.name,
-            "amqp_url": amqp_url, "mqtt_host": endpoints.mqtt_host,
-            "mqtt_port": endpoints.mqtt_port, "mqtt_ca_file": endpoints.pki("ca.crt"),
+            "env": "test",
+            "mongo_uri": endpoints.mongo_uri,
+            "mongo_db": mongo_db.name,
+            "amqp_url": amqp_url,
+            "mqtt_host": endpoints.mqtt_host,
+            "mqtt_port": endpoints.mqtt_port,
+            "mqtt_ca_file": endpoints.pki("ca.crt"),
             "mqtt_cert_file": endpoints.pki("backend.crt"),
-            "mqtt_key_file": endpoints.pki("backend.key"), "metrics_port": 0,
-            "consumers": 2, **FAST, **queue_names,
+            "mqtt_key_file": endpoints.pki("backend.key"),
+            "metrics_port": 0,
+            "consumers": 2,
+            **FAST,
+            **queue_names,
         }
         fields.update(overrides)
         return CommanderSettings(**fields)
@@ -87,13 +98,22 @@ def meter(endpoints: Any, issue_device_cert: Any, relay: AckRelay, mongo_db: Any
     """`meter(behaviour=..., online=True, known=True)`: a registered fake meter, connected."""
     meters: list[FakeMeter] = []
 
-    def make(behaviour: Any = None, *, online: bool | None = True, known: bool = True,
-             connect: bool = True) -> FakeMeter:
+    def make(
+        behaviour: Any = None,
+        *,
+        online: bool | None = True,
+        known: bool = True,
+        connect: bool = True,
+    ) -> FakeMeter:
         device = unique("meter")
         m = FakeMeter(device, relay, behaviour or always())
         if known:
-            doc: dict[str, Any] = {"_id": device, "device_imei": "356938035643809",
-                                   "mqtt_status": False, "sftp_status": False}
+            doc: dict[str, Any] = {
+                "_id": device,
+                "device_imei": "356938035643809",
+                "mqtt_status": False,
+                "sftp_status": False,
+            }
             if online is not None:
                 doc["connectivity"] = {"connected": online}
             mongo_db["devices"].insert_one(doc)

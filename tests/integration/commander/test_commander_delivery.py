@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import time
+
 import pytest
 from commander_harness import MQTT, NTP, SFTP, Ack, always, wait_for
 
@@ -9,9 +12,15 @@ pytestmark = pytest.mark.integration
 
 
 def final(db, command_id: str, timeout: float = 10.0) -> dict:
-    return wait_for(lambda: (d := db["commands"].find_one({"_id": command_id}))
-                    and d["status"] not in ("queued", "sent") and d, timeout,
-                    f"command {command_id} to finish")
+    return wait_for(
+        lambda: (
+            (d := db["commands"].find_one({"_id": command_id}))
+            and d["status"] not in ("queued", "sent")
+            and d
+        ),
+        timeout,
+        f"command {command_id} to finish",
+    )
 
 
 def statuses(doc: dict) -> list[str]:
@@ -44,16 +53,24 @@ def test_every_command_type_succeeds_and_updates_its_config(
     device = mongo_db["devices"].find_one({"_id": m.uuid})
     assert device["mqtt_status"] is True and device["sftp_status"] is True
     # Every transition was announced on msm.events as a command.status CloudEvent.
-    events = wait_for(lambda: len(status_events.events()) >= 8 and status_events.events(), 5,
-                      "8 command.status events")
+    events = wait_for(
+        lambda: len(status_events.events()) >= 8 and status_events.events(),
+        5,
+        "8 command.status events",
+    )
     mine = [e for e in events if e["data"]["command_id"] == ids[1]]
     assert [(e["data"]["previous"], e["data"]["status"]) for e in mine] == [
-        ("queued", "sent"), ("sent", "succeeded")]
+        ("queued", "sent"),
+        ("sent", "succeeded"),
+    ]
     assert all(e["type"] == "msm.command.status" and e["subject"] == m.uuid for e in mine)
     assert mine[0]["data"]["attempts"] == 1 and mine[0]["data"]["type"] == "ntp"
     # ... and the outbox flag is cleared once RabbitMQ confirmed them.
-    wait_for(lambda: mongo_db["commands"].count_documents({"event_pending": True}) == 0, 5,
-             "outbox flags cleared")
+    wait_for(
+        lambda: mongo_db["commands"].count_documents({"event_pending": True}) == 0,
+        5,
+        "outbox flags cleared",
+    )
 
 
 @pytest.mark.parametrize("status", ["failed", "rejected"])
@@ -94,8 +111,11 @@ def test_a_resend_that_is_acknowledged_succeeds(commander, api, meter, mongo_db)
 
 
 def test_in_progress_gives_the_device_a_fresh_ack_window(commander, api, meter, mongo_db) -> None:
-    m = meter(always(Ack("in_progress", delay=0.3), Ack("in_progress", delay=0.7),
-                     Ack("success", delay=1.1)))
+    m = meter(
+        always(
+            Ack("in_progress", delay=0.3), Ack("in_progress", delay=0.7), Ack("success", delay=1.1)
+        )
+    )
     cid = api.request(m.uuid, "mqtt")
     doc = final(mongo_db, cid)
     assert (doc["status"], doc["attempts"], m.ids()) == ("succeeded", 1, [cid])
@@ -106,9 +126,7 @@ def test_duplicate_acks_are_harmless(commander, api, meter, mongo_db, status_eve
     cid = api.request(m.uuid, "reboot")
     doc = final(mongo_db, cid)
     wait_for(lambda: len(status_events.events()) >= 2, 5, "status events")
-    import time
-
-    time.sleep(0.6)
+    time.sleep(0.6)  # the late duplicates have arrived and been ignored
     doc = mongo_db["commands"].find_one({"_id": cid})
     assert doc["status"] == "succeeded" and statuses(doc) == ["queued", "sent", "succeeded"]
     assert len([e for e in status_events.events() if e["data"]["status"] == "succeeded"]) == 1
@@ -124,18 +142,20 @@ def test_legacy_acks_without_id_match_the_oldest_in_flight_command_of_their_type
     assert mongo_db["ntp"].find_one({"device_uuid": m.uuid})["command_id"] == first
 
 
-def test_a_legacy_ack_of_another_type_matches_nothing(commander, api, meter, mongo_db,
-                                                      relay) -> None:
+def test_a_legacy_ack_of_another_type_matches_nothing(
+    commander, api, meter, mongo_db, relay
+) -> None:
     m = meter(always(Ack(None)))
     cid = api.request(m.uuid, "ntp")
-    wait_for(lambda: m.ids(), 5, "delivery")
+    wait_for(m.ids, 5, "delivery")
     relay.ack(m.uuid, "reboot", None, "success")
     doc = final(mongo_db, cid)
     assert doc["status"] == "timed_out"
 
 
-def test_one_command_in_flight_per_device_in_arrival_order(commander, api, meter, mongo_db,
-                                                           relay) -> None:
+def test_one_command_in_flight_per_device_in_arrival_order(
+    commander, api, meter, mongo_db, relay
+) -> None:
     m = meter(always(Ack("success", delay=0.25)))
     ids = [api.request(m.uuid, t) for t in ("reboot", "ntp", "reboot", "sftp", "reboot")]
     docs = [final(mongo_db, cid) for cid in ids]
@@ -143,5 +163,5 @@ def test_one_command_in_flight_per_device_in_arrival_order(commander, api, meter
     assert [d["status"] for d in docs] == ["succeeded"] * 5
     assert m.ids() == ids
     # Each was sent only after the previous one was acknowledged.
-    for before, after in zip(docs, docs[1:], strict=False):
+    for before, after in itertools.pairwise(docs):
         assert after["sent_at"] >= before["history"][-1]["at"]

@@ -28,74 +28,166 @@ def s(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def cmd(cid: str, type_: str = "reboot", status: Status = Status.QUEUED, *, created: float = 0,
-        expires: float = 3600, attempts: int = 0, deadline: float | None = None,
-        sent: float | None = None) -> CommandView:
+def cmd(
+    cid: str,
+    type_: str = "reboot",
+    status: Status = Status.QUEUED,
+    *,
+    created: float = 0,
+    expires: float = 3600,
+    attempts: int = 0,
+    deadline: float | None = None,
+    sent: float | None = None,
+) -> CommandView:
     return CommandView(
-        command_id=cid, type=type_, status=status, created_at=s(created), expires_at=s(expires),
-        attempts=attempts, deadline_at=None if deadline is None else s(deadline),
+        command_id=cid,
+        type=type_,
+        status=status,
+        created_at=s(created),
+        expires_at=s(expires),
+        attempts=attempts,
+        deadline_at=None if deadline is None else s(deadline),
         sent_at=None if sent is None else s(sent),
     )
 
 
 def plan(commands, now=10.0, online=True, **kw) -> list[tuple[Action, str]]:
-    return [(d.action, d.command_id) for d in next_action(commands, s(now), online, policy=POLICY, **kw)]
+    decisions = next_action(commands, s(now), online, policy=POLICY, **kw)
+    return [(d.action, d.command_id) for d in decisions]
 
 
 SENT = Status.SENT
 CASES = [
     # (name, commands, now, online, expected [(action, id)])
     ("nothing to do", [], 10, True, []),
-    ("idle online device: the oldest queued goes", [cmd("b", created=2), cmd("a", created=1)], 10,
-     True, [(Action.SEND, "a")]),
+    (
+        "idle online device: the oldest queued goes",
+        [cmd("b", created=2), cmd("a", created=1)],
+        10,
+        True,
+        [(Action.SEND, "a")],
+    ),
     ("same instant: ordered by id", [cmd("b"), cmd("a")], 10, True, [(Action.SEND, "a")]),
     ("offline device: everything waits", [cmd("a"), cmd("b", created=1)], 10, False, []),
-    ("one in flight: the rest wait", [cmd("a", status=SENT, attempts=1, deadline=40, sent=5),
-                                      cmd("b", created=1)], 10, True, []),
-    ("queued past expiry expires, the next is sent",
-     [cmd("a", expires=5), cmd("b", created=1)], 10, True,
-     [(Action.EXPIRE, "a"), (Action.SEND, "b")]),
-    ("expiry applies to offline devices too", [cmd("a", expires=5)], 10, False,
-     [(Action.EXPIRE, "a")]),
-    ("newer config supersedes an older queued one of the same type",
-     [cmd("a", "ntp"), cmd("b", "reboot", created=1), cmd("c", "ntp", created=2)], 10, True,
-     [(Action.SUPERSEDE, "a"), (Action.SEND, "b")]),
-    ("three of a kind: only the newest survives",
-     [cmd("a", "mqtt"), cmd("b", "mqtt", created=1), cmd("c", "mqtt", created=2)], 10, False,
-     [(Action.SUPERSEDE, "a"), (Action.SUPERSEDE, "b")]),
+    (
+        "one in flight: the rest wait",
+        [cmd("a", status=SENT, attempts=1, deadline=40, sent=5), cmd("b", created=1)],
+        10,
+        True,
+        [],
+    ),
+    (
+        "queued past expiry expires, the next is sent",
+        [cmd("a", expires=5), cmd("b", created=1)],
+        10,
+        True,
+        [(Action.EXPIRE, "a"), (Action.SEND, "b")],
+    ),
+    (
+        "expiry applies to offline devices too",
+        [cmd("a", expires=5)],
+        10,
+        False,
+        [(Action.EXPIRE, "a")],
+    ),
+    (
+        "newer config supersedes an older queued one of the same type",
+        [cmd("a", "ntp"), cmd("b", "reboot", created=1), cmd("c", "ntp", created=2)],
+        10,
+        True,
+        [(Action.SUPERSEDE, "a"), (Action.SEND, "b")],
+    ),
+    (
+        "three of a kind: only the newest survives",
+        [cmd("a", "mqtt"), cmd("b", "mqtt", created=1), cmd("c", "mqtt", created=2)],
+        10,
+        False,
+        [(Action.SUPERSEDE, "a"), (Action.SUPERSEDE, "b")],
+    ),
     ("reboots are never superseded", [cmd("a"), cmd("b", created=1)], 10, False, []),
-    ("a sent config is not superseded by a newer queued one",
-     [cmd("a", "ntp", SENT, attempts=1, deadline=40, sent=5), cmd("b", "ntp", created=1)], 10,
-     True, []),
-    ("different config types do not supersede each other",
-     [cmd("a", "ntp"), cmd("b", "sftp", created=1)], 10, True, [(Action.SEND, "a")]),
-    ("an expired newer config does not supersede",
-     [cmd("a", "ntp"), cmd("b", "ntp", created=1, expires=5)], 10, True,
-     [(Action.EXPIRE, "b"), (Action.SEND, "a")]),
-    ("deadline passed with attempts left: resend",
-     [cmd("a", status=SENT, attempts=1, deadline=9, sent=0)], 10, True, [(Action.RESEND, "a")]),
-    ("deadline passed, attempts exhausted: timed out, next sent",
-     [cmd("a", status=SENT, attempts=3, deadline=9, sent=0), cmd("b", created=1)], 10, True,
-     [(Action.TIME_OUT, "a"), (Action.SEND, "b")]),
-    ("deadline passed while offline: held, no attempt spent",
-     [cmd("a", status=SENT, attempts=1, deadline=9, sent=0)], 10, False, [(Action.HOLD, "a")]),
-    ("exhausted and offline: still times out",
-     [cmd("a", status=SENT, attempts=3, deadline=9, sent=0)], 10, False, [(Action.TIME_OUT, "a")]),
-    ("sent past expiry at its deadline: expired, not resent",
-     [cmd("a", status=SENT, attempts=1, deadline=9, sent=0, expires=8)], 10, True,
-     [(Action.EXPIRE, "a")]),
-    ("sent past expiry before its deadline: still waits for the ack",
-     [cmd("a", status=SENT, attempts=1, deadline=20, sent=0, expires=8)], 10, True, []),
-    ("a sent command without a deadline is due (crash safety)",
-     [cmd("a", status=SENT, attempts=1, deadline=None, sent=0)], 10, True, [(Action.RESEND, "a")]),
-    ("finished commands are ignored",
-     [cmd("a", status=Status.SUCCEEDED), cmd("b", status=Status.CANCELLED), cmd("c", created=1)],
-     10, True, [(Action.SEND, "c")]),
+    (
+        "a sent config is not superseded by a newer queued one",
+        [cmd("a", "ntp", SENT, attempts=1, deadline=40, sent=5), cmd("b", "ntp", created=1)],
+        10,
+        True,
+        [],
+    ),
+    (
+        "different config types do not supersede each other",
+        [cmd("a", "ntp"), cmd("b", "sftp", created=1)],
+        10,
+        True,
+        [(Action.SEND, "a")],
+    ),
+    (
+        "an expired newer config does not supersede",
+        [cmd("a", "ntp"), cmd("b", "ntp", created=1, expires=5)],
+        10,
+        True,
+        [(Action.EXPIRE, "b"), (Action.SEND, "a")],
+    ),
+    (
+        "deadline passed with attempts left: resend",
+        [cmd("a", status=SENT, attempts=1, deadline=9, sent=0)],
+        10,
+        True,
+        [(Action.RESEND, "a")],
+    ),
+    (
+        "deadline passed, attempts exhausted: timed out, next sent",
+        [cmd("a", status=SENT, attempts=3, deadline=9, sent=0), cmd("b", created=1)],
+        10,
+        True,
+        [(Action.TIME_OUT, "a"), (Action.SEND, "b")],
+    ),
+    (
+        "deadline passed while offline: held, no attempt spent",
+        [cmd("a", status=SENT, attempts=1, deadline=9, sent=0)],
+        10,
+        False,
+        [(Action.HOLD, "a")],
+    ),
+    (
+        "exhausted and offline: still times out",
+        [cmd("a", status=SENT, attempts=3, deadline=9, sent=0)],
+        10,
+        False,
+        [(Action.TIME_OUT, "a")],
+    ),
+    (
+        "sent past expiry at its deadline: expired, not resent",
+        [cmd("a", status=SENT, attempts=1, deadline=9, sent=0, expires=8)],
+        10,
+        True,
+        [(Action.EXPIRE, "a")],
+    ),
+    (
+        "sent past expiry before its deadline: still waits for the ack",
+        [cmd("a", status=SENT, attempts=1, deadline=20, sent=0, expires=8)],
+        10,
+        True,
+        [],
+    ),
+    (
+        "a sent command without a deadline is due (crash safety)",
+        [cmd("a", status=SENT, attempts=1, deadline=None, sent=0)],
+        10,
+        True,
+        [(Action.RESEND, "a")],
+    ),
+    (
+        "finished commands are ignored",
+        [cmd("a", status=Status.SUCCEEDED), cmd("b", status=Status.CANCELLED), cmd("c", created=1)],
+        10,
+        True,
+        [(Action.SEND, "c")],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("name", "commands", "now", "online", "expected"), CASES,
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("name", "commands", "now", "online", "expected"), CASES, ids=[c[0] for c in CASES]
+)
 def test_next_action(name, commands, now, online, expected) -> None:
     assert plan(commands, now, online) == expected
 
@@ -103,12 +195,17 @@ def test_next_action(name, commands, now, online, expected) -> None:
 def test_send_sets_the_first_ack_window_and_resends_back_off() -> None:
     (send,) = next_action([cmd("a")], s(10), True, policy=POLICY)
     assert (send.target, send.attempts, send.deadline_at) == (Status.SENT, 0, s(40))
-    second = next_action([cmd("a", status=SENT, attempts=1, deadline=40, sent=10)], s(40), True,
-                         policy=POLICY)[0]
+    second = next_action(
+        [cmd("a", status=SENT, attempts=1, deadline=40, sent=10)], s(40), True, policy=POLICY
+    )[0]
     assert (second.action, second.deadline_at, second.reason) == (
-        Action.RESEND, s(40 + 60), "resent (no ack in time), attempt 2 of 3")
-    third = next_action([cmd("a", status=SENT, attempts=2, deadline=100, sent=40)], s(100), True,
-                        policy=POLICY)[0]
+        Action.RESEND,
+        s(40 + 60),
+        "resent (no ack in time), attempt 2 of 3",
+    )
+    third = next_action(
+        [cmd("a", status=SENT, attempts=2, deadline=100, sent=40)], s(100), True, policy=POLICY
+    )[0]
     assert third.deadline_at == s(100 + 100)  # 120 s capped at max_ack_timeout_s
 
 
@@ -118,10 +215,15 @@ def test_ack_window_grows_by_the_factor() -> None:
 
 
 def test_hold_moves_the_deadline_on_without_spending_an_attempt() -> None:
-    (hold,) = next_action([cmd("a", status=SENT, attempts=1, deadline=9, sent=0)], s(10), False,
-                          policy=POLICY)
+    (hold,) = next_action(
+        [cmd("a", status=SENT, attempts=1, deadline=9, sent=0)], s(10), False, policy=POLICY
+    )
     assert (hold.action, hold.target, hold.attempts, hold.deadline_at) == (
-        Action.HOLD, Status.SENT, 1, s(40))
+        Action.HOLD,
+        Status.SENT,
+        1,
+        s(40),
+    )
 
 
 def test_broker_down_holds_and_sends_nothing() -> None:
@@ -140,8 +242,9 @@ def test_reconnect_resends_what_went_to_the_old_session_only() -> None:
 
 
 def test_superseded_reason_names_the_newer_command() -> None:
-    decisions = next_action([cmd("a", "ntp"), cmd("b", "ntp", created=1)], s(10), False,
-                            policy=POLICY)
+    decisions = next_action(
+        [cmd("a", "ntp"), cmd("b", "ntp", created=1)], s(10), False, policy=POLICY
+    )
     assert [(d.action, d.reason) for d in decisions] == [(Action.SUPERSEDE, "superseded by b")]
 
 
@@ -149,31 +252,58 @@ def test_reject_all_rejects_only_queued_commands() -> None:
     commands = [cmd("a", status=SENT, attempts=1, deadline=40), cmd("b", created=1), cmd("c")]
     decisions = reject_all(commands, "unknown_device")
     assert [(d.action, d.command_id, d.reason) for d in decisions] == [
-        (Action.REJECT, "c", "unknown_device"), (Action.REJECT, "b", "unknown_device")]
+        (Action.REJECT, "c", "unknown_device"),
+        (Action.REJECT, "b", "unknown_device"),
+    ]
 
 
-@pytest.mark.parametrize(("commands", "type_", "expected"), [
-    ([], "ntp", None),
-    ([cmd("a", "ntp")], "ntp", None),  # queued: never sent, nothing to acknowledge
-    ([cmd("a", "ntp", SENT, attempts=1, sent=3)], "ntp", "a"),
-    ([cmd("a", "ntp", SENT, attempts=1, sent=3)], "reboot", None),
-    ([cmd("b", "ntp", SENT, attempts=1, sent=5, created=1),
-      cmd("a", "ntp", SENT, attempts=1, sent=3)], "ntp", "a"),
-    ([cmd("a", "ntp", Status.SUCCEEDED, attempts=1, sent=3)], "ntp", None),
-])
-def test_legacy_ack_matches_the_oldest_in_flight_command_of_its_type(commands, type_,
-                                                                     expected) -> None:
+@pytest.mark.parametrize(
+    ("commands", "type_", "expected"),
+    [
+        ([], "ntp", None),
+        ([cmd("a", "ntp")], "ntp", None),  # queued: never sent, nothing to acknowledge
+        ([cmd("a", "ntp", SENT, attempts=1, sent=3)], "ntp", "a"),
+        ([cmd("a", "ntp", SENT, attempts=1, sent=3)], "reboot", None),
+        (
+            [
+                cmd("b", "ntp", SENT, attempts=1, sent=5, created=1),
+                cmd("a", "ntp", SENT, attempts=1, sent=3),
+            ],
+            "ntp",
+            "a",
+        ),
+        ([cmd("a", "ntp", Status.SUCCEEDED, attempts=1, sent=3)], "ntp", None),
+    ],
+)
+def test_legacy_ack_matches_the_oldest_in_flight_command_of_its_type(
+    commands, type_, expected
+) -> None:
     assert match_legacy_ack(commands, type_) == expected
 
 
-@pytest.mark.parametrize(("current", "target", "allowed"), [
-    ("queued", "sent", True), ("queued", "cancelled", True), ("queued", "superseded", True),
-    ("queued", "expired", True), ("queued", "rejected", True), ("queued", "succeeded", False),
-    ("queued", "timed_out", False), ("sent", "sent", True), ("sent", "succeeded", True),
-    ("sent", "failed", True), ("sent", "rejected", True), ("sent", "timed_out", True),
-    ("sent", "expired", True), ("sent", "cancelled", False), ("sent", "queued", False),
-    ("succeeded", "sent", False), ("cancelled", "sent", False), ("timed_out", "succeeded", False),
-])
+@pytest.mark.parametrize(
+    ("current", "target", "allowed"),
+    [
+        ("queued", "sent", True),
+        ("queued", "cancelled", True),
+        ("queued", "superseded", True),
+        ("queued", "expired", True),
+        ("queued", "rejected", True),
+        ("queued", "succeeded", False),
+        ("queued", "timed_out", False),
+        ("sent", "sent", True),
+        ("sent", "succeeded", True),
+        ("sent", "failed", True),
+        ("sent", "rejected", True),
+        ("sent", "timed_out", True),
+        ("sent", "expired", True),
+        ("sent", "cancelled", False),
+        ("sent", "queued", False),
+        ("succeeded", "sent", False),
+        ("cancelled", "sent", False),
+        ("timed_out", "succeeded", False),
+    ],
+)
 def test_transition_table(current, target, allowed) -> None:
     assert can_transition(current, target) is allowed
 
@@ -186,13 +316,18 @@ def test_every_decision_is_an_allowed_transition() -> None:
 
 
 def test_final_states_are_the_non_active_ones() -> None:
-    assert ACTIVE == {Status.QUEUED, Status.SENT}
+    assert {Status.QUEUED, Status.SENT} == ACTIVE
     assert len(FINAL) == 7 and not (ACTIVE & FINAL)
 
 
-@pytest.mark.parametrize(("ack", "expected"), [
-    (AckStatus.SUCCESS, Status.SUCCEEDED), (AckStatus.FAILED, Status.FAILED),
-    (AckStatus.REJECTED, Status.REJECTED), (AckStatus.IN_PROGRESS, None),
-])
+@pytest.mark.parametrize(
+    ("ack", "expected"),
+    [
+        (AckStatus.SUCCESS, Status.SUCCEEDED),
+        (AckStatus.FAILED, Status.FAILED),
+        (AckStatus.REJECTED, Status.REJECTED),
+        (AckStatus.IN_PROGRESS, None),
+    ],
+)
 def test_ack_outcome(ack, expected) -> None:
     assert ack_outcome(ack) == expected
