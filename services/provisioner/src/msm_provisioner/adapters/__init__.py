@@ -1,0 +1,1 @@
+"""The provisioner's adapters: MongoDB, the AWS IoT registry, RabbitMQ, MQTT, JWKS."""

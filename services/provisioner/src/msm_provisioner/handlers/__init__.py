@@ -1,0 +1,1 @@
+"""One function per request or message; dependencies come in as `Deps`."""

@@ -1,0 +1,1 @@
+"""The HTTP side: the hook, the admin API, probes and metrics."""
