@@ -54,6 +54,21 @@ class TelemetryReader:
             next_cursor = self._codec.encode("readings", position)
         return [{k: doc.get(k) for k in dt.READING_FIELDS} for doc in docs], next_cursor
 
+    def _window(
+        self,
+        base: dict[str, Any],
+        *,
+        start: datetime,
+        end: datetime,
+        window_start: datetime,
+        interval: str,
+        limit: int,
+    ) -> tuple[list[dict[str, Any]], datetime]:
+        w0, w1 = dt.bucket_window(window_start, end, interval, limit)
+        match = {**base, "timestamp": {"$gte": max(start, w0), "$lt": w1}}
+        pipeline = dt.bucket_pipeline(match, interval)
+        return [dt.bucket_row(doc, interval) for doc in self._coll.aggregate(pipeline)], w1
+
     def buckets(
         self,
         base: dict[str, Any],
@@ -73,21 +88,24 @@ class TelemetryReader:
                 key = (str(raw_key[0]), int(raw_key[1]), str(raw_key[2]))
         else:
             position = start
-        if key is None:  # skip empty time: start at the first reading's bucket
+        window_start = truncate(position, interval) if key is None else position
+        rows, w1 = self._window(
+            base, start=start, end=end, window_start=window_start, interval=interval, limit=limit
+        )
+        if not rows and key is None and w1 < end:
+            # Sparse data: jump to the first reading's bucket rather than page through
+            # empty windows (only then: a sorted find_one is slow on some servers).
             first = self._coll.find_one(
-                {**base, "timestamp": {"$gte": position, "$lt": end}},
+                {**base, "timestamp": {"$gte": w1, "$lt": end}},
                 {"timestamp": 1},
-                sort=_ORDER,
+                sort=[("timestamp", 1)],
             )
             if first is None:
                 return [], None
-            window_start = truncate(first["timestamp"], interval)
-        else:
-            window_start = position
-        w0, w1 = dt.bucket_window(window_start, end, interval, limit)
-        match = {**base, "timestamp": {"$gte": max(start, w0), "$lt": w1}}
-        rows = [dt.bucket_row(doc, interval) for doc in
-                self._coll.aggregate(dt.bucket_pipeline(match, interval))]
+            rows, w1 = self._window(
+                base, start=start, end=end, window_start=truncate(first["timestamp"], interval),
+                interval=interval, limit=limit,
+            )
         if key is not None:
             rows = [r for r in rows if dt.after_position(r, position, key)]
         kind = f"buckets:{interval}"
