@@ -28,7 +28,7 @@ from werkzeug.wrappers import Request, Response
 
 from .publishing import Publisher, publish_all, to_json
 from .shadow.model import Deleted, Got, Rejected
-from .shadow.service import Operation, ShadowService, messages_for
+from .shadow.service import INTERNAL_FAILURE, Operation, ShadowService, messages_for
 from .shadow.store import ShadowKey
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,9 @@ class IotDataApp:
             response = self._error(exc.status, exc.message)
         except HTTPException as exc:
             response = self._error(exc.code or 500, exc.description or exc.name)
+        except Exception:  # answer like AWS, never with a stack trace page
+            log.exception("%s %s failed", request.method, request.path)
+            response = self._error(500, INTERNAL_FAILURE)
         return response(environ, start_response)
 
     # -- views -----------------------------------------------------------------------------------

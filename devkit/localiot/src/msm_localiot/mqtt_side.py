@@ -26,11 +26,13 @@ from msm_common import topics
 from msm_common.adapters.mqtt import MqttConnection
 from msm_common.contracts.errors import TopicError
 from msm_common.topics import ParsedTopic, ProvisioningOp, ShadowOp, TopicKind
+from pymongo.errors import PyMongoError
 
 from .presence import LOG_TOPIC_FILTER, PresenceTracker, parse_log_line
 from .provisioning.service import ProvisioningService, Reply
 from .publishing import Publisher, publish_all
-from .shadow.service import Operation, ShadowService, messages_for
+from .shadow.model import Rejected
+from .shadow.service import INTERNAL_FAILURE, Operation, Result, ShadowService, messages_for
 from .shadow.store import ShadowKey
 
 log = logging.getLogger(__name__)
@@ -112,7 +114,12 @@ def handle_shadow(deps: Deps, parsed: ParsedTopic, payload: bytes) -> None:
     assert parsed.device_uuid is not None and parsed.shadow_op is not None
     key = ShadowKey(parsed.device_uuid, parsed.shadow_name)
     op = _SHADOW_OPS[parsed.shadow_op]
-    result = deps.shadows.handle(key, op, payload)
+    result: Result
+    try:
+        result = deps.shadows.handle(key, op, payload)
+    except PyMongoError as exc:
+        log.error("shadow %s %s failed: %s", key.id, op, exc)
+        result = Rejected(500, INTERNAL_FAILURE, deps.clock_ms() // 1000)
     publish_all(deps.publisher, messages_for(key, op, result, via_mqtt=True))
 
 
