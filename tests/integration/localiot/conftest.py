@@ -4,14 +4,16 @@ session starts in-process with the local stack's settings and a one-second certi
 from __future__ import annotations
 
 import json
+import shlex
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from localiot_support import Listener
+from localiot_support import Listener, Provisioned, provision
 from msm_localiot.bootstrap import Localiot, bootstrap
 from msm_localiot.settings import LocaliotSettings
 from support.services import ROOT, Endpoints, unique
@@ -103,3 +105,38 @@ def template_file() -> Iterator[Any]:
     yield write
     for path in written:
         path.unlink(missing_ok=True)
+
+
+class Devices:
+    """provisioned(serial, template="msm-meter"): a device provisioned by claim with the SDK."""
+
+    def __init__(self, settings: LocaliotSettings, pki: Path, tmp: Path) -> None:
+        self._settings = settings
+        self._pki = pki
+        self._tmp = tmp
+        self._certificates: list[str] = []
+
+    def __call__(self, serial: str, template: str = "msm-meter") -> Provisioned:
+        device = provision(self._pki, self._tmp, serial, template)
+        self.track(device.certificate_id)
+        return device
+
+    def track(self, certificate_id: str) -> None:
+        self._certificates.append(certificate_id)
+
+    def forget(self) -> None:
+        """Take the devices' ACL fragments away, so test runs do not pile rights up."""
+        acl_dir = Path(self._settings.mosquitto_acl_dir)
+        fragments = [acl_dir / f"localiot-{c}.acl" for c in self._certificates]
+        if any(f.exists() for f in fragments):
+            for fragment in fragments:
+                fragment.unlink(missing_ok=True)
+            reload = shlex.split(self._settings.mosquitto_reload)
+            subprocess.run(reload, check=False, capture_output=True)
+
+
+@pytest.fixture
+def provisioned(localiot: LocaliotSettings, endpoints: Endpoints, tmp_path: Path) -> Iterator[Any]:
+    devices = Devices(localiot, endpoints.pki_dir, tmp_path)
+    yield devices
+    devices.forget()

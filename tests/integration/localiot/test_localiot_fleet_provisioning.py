@@ -20,7 +20,6 @@ from localiot_support import (
     Rejected,
     SdkDevice,
     hook_server,
-    provision,
 )
 from support.services import Endpoints
 
@@ -34,10 +33,10 @@ def test_sdk_provisions_a_meter_that_then_receives_a_shadow_delta(
     iot_data: Any,
     listener: Any,
     serial: str,
-    tmp_path: Path,
+    provisioned: Any,
 ) -> None:
     events = listener(f"$aws/events/thing/{serial}/created")
-    device = provision(endpoints.pki_dir, tmp_path, serial)
+    device = provisioned(serial)
 
     assert device.thing_name == serial
     _, event = events.wait_for(lambda t, _p: t.endswith("/created"))
@@ -95,7 +94,7 @@ def test_sdk_provisions_a_meter_that_then_receives_a_shadow_delta(
 
 
 def test_create_from_csr_keeps_the_devices_key(
-    localiot: Any, endpoints: Endpoints, serial: str, tmp_path: Path
+    localiot: Any, endpoints: Endpoints, serial: str, tmp_path: Path, provisioned: Any
 ) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     csr = (
@@ -117,6 +116,7 @@ def test_create_from_csr_keeps_the_devices_key(
     finally:
         claim.stop()
     assert registered.thing_name == serial
+    provisioned.track(created.certificate_id)
     cert = x509.load_pem_x509_certificate(created.certificate_pem.encode())
     assert cert.public_key() == key.public_key()
     cert_file, key_file = tmp_path / "csr.crt", tmp_path / "csr.key"
@@ -156,12 +156,12 @@ def test_a_hook_that_denies_is_rejected_and_nothing_is_registered(
     iot: Any,
     template_file: Any,
     serial: str,
-    tmp_path: Path,
+    provisioned: Any,
 ) -> None:
     with hook_server({"allowProvisioning": False}) as hook:
         template = template_file(hook.url)
         with pytest.raises(Rejected) as rejected:
-            provision(endpoints.pki_dir, tmp_path, serial, template)
+            provisioned(serial, template)
     assert rejected.value.error.status_code == 403
     assert rejected.value.error.error_code == "AccessDenied"
     [(headers, event)] = hook.calls
@@ -182,12 +182,12 @@ def test_a_hook_that_denies_is_rejected_and_nothing_is_registered(
 
 
 def test_a_hook_can_override_parameters(
-    localiot: Any, endpoints: Endpoints, template_file: Any, serial: str, tmp_path: Path
+    localiot: Any, endpoints: Endpoints, template_file: Any, serial: str, provisioned: Any
 ) -> None:
     canonical = serial.upper().replace("METER", "meter")
     answer = {"allowProvisioning": True, "parameterOverrides": {"SerialNumber": canonical}}
     with hook_server(answer) as hook:
-        device = provision(endpoints.pki_dir, tmp_path, serial, template_file(hook.url))
+        device = provisioned(serial, template_file(hook.url))
     assert device.thing_name == canonical
 
 
@@ -219,9 +219,9 @@ def test_the_claim_certificate_cannot_publish_telemetry(
 
 
 def test_a_provisioned_device_may_use_its_own_topics_only(
-    localiot: Any, endpoints: Endpoints, listener: Any, serial: str, tmp_path: Path
+    localiot: Any, endpoints: Endpoints, listener: Any, serial: str, provisioned: Any
 ) -> None:
-    device = provision(endpoints.pki_dir, tmp_path, serial)
+    device = provisioned(serial)
     other = f"{serial}-other"
     backend = listener(f"msm/{serial}/telemetry", f"msm/{other}/telemetry")
     meter = SdkDevice.connect(device.cert, device.key, endpoints.pki("ca.crt"), serial)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from localiot_support import ConnectFailed, SdkDevice, provision, wait_until
+from localiot_support import ConnectFailed, SdkDevice, wait_until
 from support.services import Endpoints
 
 pytestmark = pytest.mark.integration
@@ -41,9 +41,9 @@ def test_connect_and_disconnect_are_published_as_aws_lifecycle_events(
 
 
 def test_a_deactivated_certificate_is_dropped_and_cannot_connect_again(
-    localiot: Any, endpoints: Endpoints, iot: Any, listener: Any, serial: str, tmp_path: Path
+    localiot: Any, endpoints: Endpoints, iot: Any, listener: Any, serial: str, provisioned: Any
 ) -> None:
-    device = provision(endpoints.pki_dir, tmp_path, serial)
+    device = provisioned(serial)
     events = listener(f"$aws/events/presence/+/{serial}")
     meter = SdkDevice.connect(device.cert, device.key, endpoints.pki("ca.crt"), serial)
     try:

@@ -288,6 +288,7 @@ def test_a_certificate_no_longer_active_is_locked_out_and_its_clients_dropped() 
         ids.append(created["certificateId"])
     world.registry.certificates[ids[0]] = "INACTIVE"
     world.registry.certificates[ids[1]] = "REVOKED"
+    world.registry.certificates["unrelated"] = "INACTIVE"  # not one of ours
     kicked: list[str] = []
     user_of = {ids[0]: world.broker.granted[ids[0]][0]}
 
@@ -309,3 +310,5 @@ def test_a_certificate_no_longer_active_is_locked_out_and_its_clients_dropped() 
     assert list(world.broker.granted) == [ids[2]]
     assert kicked == ["m-1"]
     assert sync() == []  # done once
+    del world.registry.certificates[ids[2]]  # gone from the registry (moto restarted)
+    assert sync() == []

@@ -2,9 +2,11 @@
 
 `sync_certificate_status` compares the certificates localiot provisioned with their status in
 the registry (boto3 `iot`, moto locally: whoever deactivates them, the provisioner or a person
-with the AWS CLI). One that is no longer ACTIVE, or is gone, loses its ACL fragment, goes into
-the CRL, and its open connections are dropped. The CRL entry is permanent: re-activating the
-certificate later does not let it back in (issue a new one).
+with the AWS CLI). One that is INACTIVE, REVOKED or any other status but ACTIVE loses its ACL
+fragment, goes into the CRL, and its open connections are dropped. The CRL entry is permanent:
+re-activating the certificate later does not let it back in (issue a new one). A certificate the
+registry does not list is left alone: AWS deletes only inactive certificates, and locally an
+empty registry more likely means moto was restarted.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ def sync_certificate_status(
     statuses = registry.certificate_statuses()
     locked_out = []
     for record in certificates.registered():
-        status = statuses.get(record.certificate_id, "DELETED")
-        if status == "ACTIVE":
+        status = statuses.get(record.certificate_id)
+        if status in (None, "ACTIVE"):
             continue
         broker.revoke(record.certificate_id, record.certificate_pem)
         certificates.claim_revocation(record.certificate_id, now)
