@@ -56,7 +56,8 @@ def seed(mongo_uri: str) -> datetime:
     start = end - timedelta(days=DAYS)
     expected = DEVICES * DAYS * 1440
     marker = db["bench_meta"].find_one({"_id": "seed"})
-    if marker and marker.get("end") == end.isoformat() and db["telemetry"].estimated_document_count() == expected:
+    complete = db["telemetry"].estimated_document_count() == expected
+    if marker and marker.get("end") == end.isoformat() and complete:
         client.close()
         return end
     print(f"seeding {expected} readings (once) ...", flush=True)
@@ -134,7 +135,9 @@ def login(port: int) -> str:
     return str(data["access_token"])
 
 
-def _worker(port: int, path: str, token: str, threads: int, duration: float) -> tuple[list[float], int]:
+def _worker(
+    port: int, path: str, token: str, threads: int, duration: float
+) -> tuple[list[float], int]:
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -171,7 +174,9 @@ def _worker(port: int, path: str, token: str, threads: int, duration: float) -> 
     return latencies, errors[0]
 
 
-def run(port: int, path: str, token: str, clients: int, processes: int, duration: float) -> dict[str, float]:
+def run(
+    port: int, path: str, token: str, clients: int, processes: int, duration: float
+) -> dict[str, float]:
     per = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
     with cf.ProcessPoolExecutor(processes) as pool:
         futures = [pool.submit(_worker, port, path, token, n, duration) for n in per if n]
@@ -186,6 +191,29 @@ def run(port: int, path: str, token: str, clients: int, processes: int, duration
         "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000,
         "errors": errors,
     }
+
+
+def db_ceiling(mongo_uri: str, clients: int, duration: float) -> float:
+    """The status endpoint's two queries straight through pymongo: what the database allows."""
+    client = mongo.connect(mongo_uri)
+    db = client[DB_NAME]
+    stop = time.monotonic() + duration
+    counts = [0] * clients
+
+    def loop(i: int) -> None:
+        while time.monotonic() < stop:
+            db["devices"].find_one({"_id": "bench-03"})
+            list(db["commands"].find({"device_uuid": "bench-03",
+                                      "status": {"$in": ["queued", "sent"]}}).limit(100))
+            counts[i] += 1
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    client.close()
+    return sum(counts) / duration
 
 
 def walk_pages(port: int, path: str, token: str) -> tuple[int, int, float]:
@@ -238,6 +266,7 @@ def main() -> None:
             print(f"  {name:34s} {r['rps']:8.0f} req/s  p50 {r['p50']:7.1f} ms  "
                   f"p99 {r['p99']:7.1f} ms  errors {r['errors']}", flush=True)
         base = results["bare /healthz (baseline)"]["rps"] or 1.0
+        ceiling = db_ceiling(mongo_uri, args.clients, args.duration)
         rows, pages, secs = walk_pages(
             port, f"/api/telemetry?device_uuid=bench-05&interval=1m&{month}&limit=5000", token)
         print("ratios against the baseline (same run):")
@@ -252,6 +281,8 @@ def main() -> None:
         met = buckets["rps"] > 0 and buckets["p99"] < 500
         print(f"  30-day 1m buckets p99 < 500 ms:  {buckets['p99']:.0f} ms  "
               f"{'MET' if met else 'MISSED'}")
+        print(f"  database ceiling for the status queries (pymongo, {args.clients} threads, "
+              f"no HTTP): {ceiling:.0f} /s; status endpoint = {status['rps'] / ceiling:.2f} x that")
         print(f"  one client walking all 30 days of 1m buckets: {rows} buckets in {pages} pages, "
               f"{secs:.1f} s")
     finally:
