@@ -1,5 +1,6 @@
-"""localiot under test: the one already running on the iot-data port (`make run`), or one this
-session starts in-process with the local stack's settings and a one-second certificate sync."""
+"""localiot under test: the one already running on the iot-data port (`make run`), or one each
+test module starts in-process with the local stack's settings and a one-second certificate sync
+(and stops again, so that later tests may start their own)."""
 
 from __future__ import annotations
 
@@ -39,8 +40,13 @@ def local_settings(**overrides: Any) -> LocaliotSettings:
 
 
 @pytest.fixture(scope="session")
-def localiot(endpoints: Endpoints) -> Iterator[LocaliotSettings]:
-    settings = local_settings()
+def localiot_settings(endpoints: Endpoints) -> LocaliotSettings:
+    return local_settings()
+
+
+@pytest.fixture(scope="module")
+def localiot(localiot_settings: LocaliotSettings) -> Iterator[LocaliotSettings]:
+    settings = localiot_settings
     host, port = settings.http_address
     if _answers(host, port):
         yield settings  # someone runs localiot already: test that one
@@ -53,16 +59,18 @@ def localiot(endpoints: Endpoints) -> Iterator[LocaliotSettings]:
 
 
 @pytest.fixture(scope="session")
-def iot_data(localiot: LocaliotSettings) -> Any:
+def iot_data(localiot_settings: LocaliotSettings) -> Any:
+    settings = localiot_settings
     return boto3.client(
-        "iot-data", endpoint_url=localiot.iot_data_endpoint, region_name=localiot.aws_region
+        "iot-data", endpoint_url=settings.iot_data_endpoint, region_name=settings.aws_region
     )
 
 
 @pytest.fixture(scope="session")
-def iot(localiot: LocaliotSettings) -> Any:
+def iot(localiot_settings: LocaliotSettings) -> Any:
+    settings = localiot_settings
     return boto3.client(
-        "iot", endpoint_url=localiot.aws_endpoint_url, region_name=localiot.aws_region
+        "iot", endpoint_url=settings.aws_endpoint_url, region_name=settings.aws_region
     )
 
 
