@@ -1,0 +1,91 @@
+"""The provisioner's app on a fresh database per test; the registry is the local moto."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from msm_provisioner.adapters.registry import Boto3Registry, iot_client
+from msm_provisioner.handlers.allowlist import import_manifest
+from msm_provisioner.http.app import app_deps, close_app, create_app
+from msm_provisioner.settings import ProvisionerSettings
+from provisioner_helpers import (
+    HOOK_SECRET,
+    HOOK_TOKEN,
+    JwksServer,
+    RecordingEvents,
+    RecordingRotation,
+)
+from support.services import unique
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def jwks() -> Iterator[JwksServer]:
+    with JwksServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def iot(endpoints: Any) -> Any:
+    return iot_client(endpoints.aws_endpoint_url, "us-east-1")
+
+
+@pytest.fixture
+def make_app(mongo_db: Any, endpoints: Any, amqp_url: str, jwks: JwksServer, iot: Any) -> Any:
+    built: list[Any] = []
+
+    def make(settings: dict[str, Any] | None = None, **overrides: Any) -> Any:
+        base: dict[str, Any] = {
+            "env": "test",
+            "mongo_uri": endpoints.mongo_uri,
+            "amqp_url": amqp_url,
+            "aws_endpoint_url": endpoints.aws_endpoint_url,
+            "hook_token": HOOK_TOKEN,
+            "hook_secret": HOOK_SECRET,
+            "api_jwks_url": jwks.url,
+            "provisioner_share_group": unique("prov"),
+            "provisioner_rotation_timeout_s": 600,
+        }
+        deps: dict[str, Any] = {
+            "db": mongo_db,
+            "background": False,
+            "events": RecordingEvents(),
+            "rotation": RecordingRotation(),
+            "registry": Boto3Registry(iot),
+            **overrides,
+        }
+        app = create_app(ProvisionerSettings(**{**base, **(settings or {})}), **deps)
+        built.append(app)
+        return app
+
+    yield make
+    for app in built:
+        close_app(app)
+
+
+@pytest.fixture
+def app(make_app: Any) -> Any:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def deps(app: Any) -> Any:
+    return app_deps(app)
+
+
+@pytest.fixture
+def allow(deps: Any) -> Any:
+    """Put serials on the allowlist (a manifest text)."""
+
+    def add(text: str) -> Any:
+        return import_manifest(deps.store, text, now=deps.clock())
+
+    return add

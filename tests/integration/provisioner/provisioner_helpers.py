@@ -1,0 +1,173 @@
+"""Helpers for the provisioner's integration tests: fakes of our own interfaces, a JWKS server,
+access tokens shaped like the api's, hook events shaped like AWS's."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.x509.oid import NameOID
+from jwt.algorithms import OKPAlgorithm
+from msm_common.contracts.events import CloudEvent
+from msm_provisioner.domain.allowlist import imei_with_check_digit
+
+HOOK_TOKEN = "hook-token-" + "x" * 24
+HOOK_SECRET = "hook-secret-" + "y" * 24
+CLAIM_ID = "c1a1" * 16
+
+
+class RecordingEvents:
+    """An EventSink that keeps what was published."""
+
+    def __init__(self) -> None:
+        self.events: list[CloudEvent] = []
+
+    @property
+    def ready(self) -> bool:
+        return True
+
+    def publish(self, event: CloudEvent) -> None:
+        self.events.append(event)
+
+    def flush(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
+class RecordingRotation:
+    """A RotationSignal that keeps the requests it was asked to send."""
+
+    def __init__(self, works: bool = True) -> None:
+        self.works = works
+        self.requests: list[tuple[str, dict[str, Any] | None]] = []
+
+    def request(self, thing: str, request: dict[str, Any] | None) -> bool:
+        self.requests.append((thing, request))
+        return self.works
+
+
+def serials(n: int) -> list[str]:
+    prefix = f"IT-{uuid.uuid4().hex[:6]}-"
+    return [f"{prefix}{i:03d}" for i in range(1, n + 1)]
+
+
+def manifest(serial_list: list[str], labels: str = "fleet=it") -> str:
+    base = uuid.uuid4().int % 10**8
+    rows = [
+        f"{s},{imei_with_check_digit(f'357{base:08d}{i:03d}')},{labels}"
+        for i, s in enumerate(serial_list)
+    ]
+    return "serial,imei,labels\n" + "\n".join(rows) + "\n"
+
+
+def cert_id() -> str:
+    return uuid.uuid4().hex + uuid.uuid4().hex
+
+
+def self_signed_pem(cn: str = "device", days: int = 365) -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def hook_event(serial: str, certificate_id: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {
+        "claimCertificateId": extra.pop("claim", CLAIM_ID),
+        "certificateId": certificate_id or cert_id(),
+        "certificatePem": extra.pop("pem", None) or self_signed_pem(serial),
+        "templateArn": "arn:aws:iot:us-east-1:123456789012:provisioningtemplate/msm-meter",
+        "clientId": "",
+        "parameters": {"SerialNumber": serial, **extra},
+    }
+
+
+def post_hook(client: Any, event: Any) -> Any:
+    body = event if isinstance(event, bytes) else json.dumps(event).encode()
+    return client.post(
+        "/hook",
+        data=body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {HOOK_TOKEN}"},
+    )
+
+
+class JwksServer:
+    """Serves a JWKS over HTTP like the api does, and signs tokens like the api does."""
+
+    def __init__(self) -> None:
+        self.key = ed25519.Ed25519PrivateKey.generate()
+        self.kid = uuid.uuid4().hex[:16]
+        jwk = json.loads(OKPAlgorithm.to_jwk(self.key.public_key()))
+        jwk.update({"kid": self.kid, "alg": "EdDSA", "use": "sig"})
+        body = json.dumps({"keys": [jwk]}).encode()
+        self.hits = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.hits += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/api/auth/jwks.json"
+
+    def __enter__(self) -> JwksServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+    def token(self, roles: list[str], *, key: Any = None, **claims: Any) -> str:
+        now = int(time.time())
+        body = {
+            "sub": "u1",
+            "name": "alice",
+            "roles": roles,
+            "iss": "msm-api",
+            "aud": "msm",
+            "iat": now,
+            "nbf": now - 5,
+            "exp": now + 300,
+            "jti": uuid.uuid4().hex,
+            "typ": "access",
+            **claims,
+        }
+        return jwt.encode(
+            body, key or self.key, algorithm="EdDSA", headers={"kid": self.kid, "typ": "JWT"}
+        )
