@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCFILE = ROOT / "deploy" / "Procfile.local"
-RUN_DIR = ROOT / ".local" / "run"
+RUN_DIR = ROOT / ".local" / "run" / "services"
 LOG_DIR = ROOT / ".local" / "logs"
 SECRETS = ROOT / ".local" / "secrets.env"
 GRACE_S = 15.0
