@@ -60,15 +60,16 @@ class Backend:
         n: int = 1,
         timeout: float = 10.0,
         since: float = 0.0,
+        what: str = "messages",
     ) -> list[Seen]:
         with self._cond:
             self._cond.wait_for(lambda: len(self.matching(predicate, since)) >= n, timeout)
             found = self.matching(predicate, since)
-        assert len(found) >= n, f"saw {len(found)} of {n} expected messages"
+        assert len(found) >= n, f"saw {len(found)} of {n} {what} within {timeout} s"
         return found
 
     def on_topic(self, topic: str, n: int = 1, timeout: float = 10.0, since: float = 0.0):
-        return self.wait_for(lambda s: s.topic == topic, n, timeout, since)
+        return self.wait_for(lambda s: s.topic == topic, n, timeout, since, what=topic)
 
     def broker_log(self, text: str, timeout: float = 10.0, since: float = 0.0) -> list[Seen]:
         """mosquitto's $SYS log lines containing `text` (connects, disconnects)."""
@@ -76,6 +77,7 @@ class Backend:
             lambda s: s.topic.startswith("$SYS/") and text in s.payload.decode(errors="replace"),
             timeout=timeout,
             since=since,
+            what=f"broker log lines with {text!r}",
         )
 
     def send(self, device_uuid: str, command: DeviceCommand) -> None:
