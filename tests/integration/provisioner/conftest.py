@@ -17,7 +17,6 @@ from provisioner_helpers import (
     RecordingEvents,
     RecordingRotation,
 )
-from support.services import unique
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +45,6 @@ def make_app(mongo_db: Any, endpoints: Any, amqp_url: str, jwks: JwksServer, iot
             "hook_token": HOOK_TOKEN,
             "hook_secret": HOOK_SECRET,
             "api_jwks_url": jwks.url,
-            "provisioner_share_group": unique("prov"),
             "provisioner_rotation_timeout_s": 600,
         }
         deps: dict[str, Any] = {

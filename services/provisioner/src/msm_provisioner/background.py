@@ -1,8 +1,10 @@
 """Work beside the HTTP side: registry events from MQTT, the event outbox, the reconciler.
 
-`$aws/events/thing/+/created` arrives over a shared subscription (replicas split it); paho's
-callback only enqueues, one worker thread handles. A ticker flushes the outbox every couple of
-seconds and runs `reconcile` (certificate retirement after rotation / reprovisioning).
+`$aws/events/thing/+/created` arrives on every replica (a shared subscription when
+MSM_PROVISIONER_SHARE_GROUP is set; mosquitto does not share `$` topics) and handling it is
+idempotent; paho's callback only enqueues, one worker thread handles. A ticker flushes the
+outbox every couple of seconds and runs `reconcile` (certificate retirement after rotation or
+reprovisioning).
 """
 
 from __future__ import annotations

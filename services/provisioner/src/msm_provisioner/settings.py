@@ -44,7 +44,9 @@ class ProvisionerSettings(CommonSettings):
 
     # Background work in each worker: registry events over MQTT, event outbox, reconciler.
     provisioner_background: bool = True
-    provisioner_share_group: str = "msm-provisioner"
+    # Empty: every replica sees every registry event (handling is idempotent). mosquitto 2.0 does
+    # not deliver `$aws/...` topics to shared subscriptions, so locally this must stay empty.
+    provisioner_share_group: str = ""
     publish_timeout_s: float = Field(default=5.0, gt=0)
 
     # AWS setup (`msm-provisioner setup`).
