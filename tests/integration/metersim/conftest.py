@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from metersim_support import Backend
 from msm_metersim import Fleet, MetersimSettings
-from support.services import unique
+from support.services import ROOT, unique
 
 
 @pytest.fixture
@@ -29,6 +30,8 @@ def settings(endpoints: Any) -> MetersimSettings:
         mqtt_port=endpoints.mqtt_port,
         mqtt_ca_file=endpoints.pki("ca.crt"),
         pki_dir=endpoints.pki_dir,
+        metersim_state_dir=ROOT / ".local/metersim",
+        metersim_issue_cert_command=str(ROOT / "deploy/local/issue-device-cert.sh"),
     )
 
 
@@ -47,3 +50,5 @@ def start_fleet(settings: MetersimSettings) -> Iterator[Callable[..., Fleet]]:
     yield start
     for fleet in fleets:
         fleet.stop()
+        for uuid in fleet.uuids:  # this test's own certificates: not needed again
+            shutil.rmtree(settings.devices_dir / uuid, ignore_errors=True)

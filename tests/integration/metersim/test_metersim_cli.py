@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -44,6 +45,8 @@ def test_the_cli_runs_a_fleet_prints_stats_and_leaves_cleanly_on_sigterm(backend
             proc.kill()
             proc.wait()
 
+    for uuid in uuids:
+        shutil.rmtree(settings.devices_dir / uuid, ignore_errors=True)
     assert proc.returncode == 0
     assert (stats["meters"], stats["online"]) == (2, 2) and stats["telemetry"] > 0
     for uuid in uuids:
