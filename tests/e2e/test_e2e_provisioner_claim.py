@@ -12,6 +12,7 @@ answered by the meter's acknowledgement on its topic, not by the command's final
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -235,8 +236,11 @@ def stack(endpoints: Endpoints, amqp_url: str, tmp_path_factory: Any) -> Iterato
             endpoints,
             client[db_name],
         )
-        for device in client[db_name]["devices"].find({"status": "active"}, {"_id": 1}):
-            # Locks the test meters out again: localiot drops their ACL fragments.
+        acl_dir = Path(os.environ.get("MSM_MOSQUITTO_ACL_DIR", ROOT / ".local/mosquitto/acl.d"))
+        fragments = []
+        for device in client[db_name]["devices"].find({"status": "active"}):
+            # Lock the test meters out again: localiot drops their ACL fragments.
+            fragments.append(acl_dir / f"localiot-{device['certificate_id']}.acl")
             http(
                 "POST",
                 f"http://127.0.0.1:{ports['provisioner']}/api/provisioning/devices/"
@@ -244,6 +248,8 @@ def stack(endpoints: Endpoints, amqp_url: str, tmp_path_factory: Any) -> Iterato
                 {},
                 tokens["access_token"],
             )
+        with contextlib.suppress(TimeoutError):
+            wait_for("ACL clean-up", lambda: not any(f.exists() for f in fragments), 15)
     finally:
         if fleet is not None:
             fleet.stop()
