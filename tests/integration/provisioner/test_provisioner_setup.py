@@ -196,3 +196,9 @@ def _exists(iot: Any, cert_id: str) -> bool:
     except iot.exceptions.ResourceNotFoundException:
         return False
     return True
+
+
+def test_in_aws_the_hook_must_be_a_lambda(config: Any, iot: Any) -> None:
+    url_hook = aws_setup.SetupConfig(**{**config.__dict__, "hook_target": "http://x/hook"})
+    with pytest.raises(ValueError, match="Lambda"):
+        aws_setup.Setup(url_hook, iot).plan()

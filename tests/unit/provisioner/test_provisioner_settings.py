@@ -14,7 +14,6 @@ PROD: dict[str, Any] = {
     "mongo_uri": "mongodb://db.internal/msm",
     "amqp_url": "amqp://msm:secret@mq.internal/msm",
     "api_jwks_url": "https://api.internal/api/auth/jwks.json",
-    "provisioner_hook_target": "arn:aws:lambda:eu-west-1:1:function:hook",
 }
 
 

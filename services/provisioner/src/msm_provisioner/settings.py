@@ -65,7 +65,7 @@ class ProvisionerSettings(CommonSettings):
     graceful_timeout_s: int = Field(default=20, ge=1)
 
     def required_in_production(self) -> tuple[str, ...]:
-        return (*super().required_in_production(), "api_jwks_url", "provisioner_hook_target")
+        return (*super().required_in_production(), "api_jwks_url")
 
     @property
     def seed_allowlist_path(self) -> Path | None:

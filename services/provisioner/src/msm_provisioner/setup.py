@@ -96,6 +96,8 @@ class Setup:
     # -- reading ---------------------------------------------------------------------------------
     def plan(self) -> list[Step]:
         c = self.config
+        if not c.local and not c.hook_target.startswith("arn:aws"):
+            raise ValueError("AWS IoT calls a Lambda as the hook: set MSM_PROVISIONER_HOOK_TARGET")
         return [
             sp.policy_step(
                 "device-policy",
