@@ -96,6 +96,7 @@ class FakeMeter:
     received: list[Received] = field(default_factory=list)
     conn: MqttConnection | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _timers: list[threading.Timer] = field(default_factory=list)
 
     def connect(self, endpoints: Any, cert: Any, key: Any) -> FakeMeter:
         config = MqttConfig(
@@ -134,6 +135,7 @@ class FakeMeter:
                     ),
                 )
                 timer.daemon = True
+                self._timers.append(timer)
                 timer.start()
 
     def ids(self) -> list[str]:
@@ -141,6 +143,8 @@ class FakeMeter:
             return [r.command_id for r in self.received]
 
     def stop(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
         if self.conn is not None:
             self.conn.stop()
 
@@ -150,9 +154,12 @@ class AckRelay:
 
     def __init__(self, amqp_url: str) -> None:
         self.publisher = ConfirmingPublisher(amqp_url, name="test-ingest").start(timeout=15)
+        self.closed = False
         assert self.publisher.ready
 
     def _publish(self, type_: str, device_uuid: str, data: dict[str, Any]) -> None:
+        if self.closed:  # a meter's late answer after its test ended
+            return
         event = make_event(type_, "msm-ingest", device_uuid, data, time=utcnow())
         msg = OutgoingMessage(amqp_topology.EVENTS_EXCHANGE, event.routing_key, event.to_json())
         assert self.publisher.publish_confirmed([msg], timeout=10) == [True]
@@ -192,6 +199,7 @@ class AckRelay:
         )
 
     def close(self) -> None:
+        self.closed = True
         self.publisher.close()
 
 

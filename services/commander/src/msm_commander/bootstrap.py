@@ -48,7 +48,7 @@ class Commander:
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> Commander:
-        self.deps.store.ensure_indexes()
+        self.deps.store.ensure_indexes(self.settings.telemetry_retention_days)
         for start in self.starters:
             start()
         specs = entrypoints.handlers(self.deps, self.settings, self.stopping)

@@ -10,7 +10,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import orjson
@@ -27,6 +27,7 @@ from msm_commander.domain.state_machine import (
     ack_outcome,
     match_legacy_ack,
 )
+from msm_commander.metrics import CommanderMetrics
 from msm_commander.scheduler import UNKNOWN_DEVICE, Scheduler
 
 log = logging.getLogger(__name__)
@@ -47,21 +48,26 @@ class Deps:
     default_expiry: timedelta
 
     @property
-    def metrics(self) -> Any:
+    def metrics(self) -> CommanderMetrics:
         return self.scheduler.metrics
 
-    def now(self) -> Any:
+    def now(self) -> datetime:
         return self.scheduler.clock()
 
 
 # -- command requests ---------------------------------------------------------------------------
 def handle_request(d: Deps, request: CommandRequest) -> None:
     """Store the request if nobody did (rejecting what cannot be delivered), then schedule."""
+    active = d.store.active(request.device_uuid)
+    if any(doc["_id"] == request.command_id for doc in active):  # the usual case: the API's
+        d.metrics.requests.labels("stored_by_api").inc()
+        d.scheduler.schedule(request.device_uuid, active=active)
+        return
     doc = d.store.get(request.command_id)
     device_uuid = request.device_uuid
     if doc is None:
         d.metrics.requests.labels(_store_request(d, request)).inc()
-    else:
+    else:  # already finished (a redelivery), or filed under another device
         d.metrics.requests.labels("stored_by_api").inc()
         device_uuid = str(doc.get("device_uuid") or device_uuid)
     d.scheduler.schedule(device_uuid)
@@ -121,30 +127,36 @@ def handle_malformed_request(d: Deps, body: bytes, error: ContractError) -> None
 
 # -- acknowledgements -----------------------------------------------------------------------------
 def handle_ack(d: Deps, ack: AckReceived) -> None:
-    outcome = _ack(d, ack)
-    d.metrics.acks.labels(ack.status.value, outcome).inc()
-    d.scheduler.schedule(ack.device_uuid, online=True)  # it just spoke: it is connected
+    d.metrics.acks.labels(ack.status.value, _ack(d, ack)).inc()
+    # It just spoke, so it is connected: its next command can go at once. A fresh read: a
+    # request that arrived meanwhile saw this command in flight and left the next send to us.
+    d.scheduler.schedule(ack.device_uuid, online=True)
+
+
+def _answered(d: Deps, ack: AckReceived) -> dict[str, Any] | None:
+    """The command an ack answers: by its id, or (old firmware) the oldest in flight."""
+    if ack.command_id is not None:
+        doc = d.store.get(ack.command_id)
+        return doc if doc is not None and doc.get("device_uuid") == ack.device_uuid else None
+    docs = d.store.active(ack.device_uuid)
+    views = [documents.view(doc, d.default_expiry) for doc in docs]
+    command_id = match_legacy_ack(views, ack.command_type.value)
+    return next((x for x in docs if x["_id"] == command_id), None)
 
 
 def _ack(d: Deps, ack: AckReceived) -> str:
-    docs = d.store.active(ack.device_uuid)
-    command_id = ack.command_id
-    if command_id is None:
-        views = [documents.view(doc, d.default_expiry) for doc in docs]
-        command_id = match_legacy_ack(views, ack.command_type.value)
-        if command_id is None:
-            return "unmatched"
-    doc = next((x for x in docs if x["_id"] == command_id), None)
+    """Apply the ack to the command it answers; returns what became of it."""
+    doc = _answered(d, ack)
     if doc is None:
-        return "not_in_flight"  # a duplicate, a late ack for a finished command, or unknown
+        return "unmatched"  # no such command for this device, or nothing in flight (legacy)
     if doc["status"] != Status.SENT.value or doc.get("type") != ack.command_type.value:
-        return "not_in_flight"
+        return "not_in_flight"  # a duplicate, or a late ack for a finished command
     now = d.now()
     record = {"status": ack.status.value, "message": ack.message, "at": ack.received_at}
     target = ack_outcome(ack.status)
     if target is None:  # in_progress: a fresh ack window for the same attempt
         window = d.policy.ack_window(int(doc.get("attempts") or 1))
-        d.store.record_ack(command_id, record, now + window)
+        d.store.record_ack(str(doc["_id"]), record, now + window)
         return "in_progress"
     if target is Status.SUCCEEDED and doc.get("type") in documents.CONFIG_TYPES:
         # Before the transition: it purges the secrets the config document keeps.

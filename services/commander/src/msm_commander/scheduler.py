@@ -56,11 +56,17 @@ class Scheduler:
         *,
         online: bool | None = None,
         reconnected_at: datetime | None = None,
+        active: list[dict[str, Any]] | None = None,
     ) -> None:
-        """Bring the device's commands up to date; `online` overrides the stored connectivity."""
+        """Bring the device's commands up to date; `online` overrides the stored connectivity.
+
+        `active`: the device's queued and sent commands, just read by the caller (saves a read;
+        if they are stale, a guarded write fails and the next pass reads them afresh).
+        """
         for _ in range(MAX_PASSES):
-            if self._pass(device_uuid, online, reconnected_at):
+            if self._pass(device_uuid, online, reconnected_at, active):
                 return
+            active = None
         log.info(
             "device %s still contended after %d passes",
             device_uuid,
@@ -68,12 +74,20 @@ class Scheduler:
             extra={"device_uuid": device_uuid},
         )
 
-    def _pass(self, device_uuid: str, online: bool | None, reconnected_at: datetime | None) -> bool:
+    def _pass(
+        self,
+        device_uuid: str,
+        online: bool | None,
+        reconnected_at: datetime | None,
+        active: list[dict[str, Any]] | None,
+    ) -> bool:
         """One read-decide-apply round; False if a write lost a race (read again)."""
-        docs = self.store.active(device_uuid)
+        docs = self.store.active(device_uuid) if active is None else active
         if not docs:
             return True
-        device = self.store.device(device_uuid)
+        queued = any(d["status"] == Status.QUEUED.value for d in docs)
+        # Who the device is matters only for what is queued, or for telling a resend from a hold.
+        device = self.store.device(device_uuid) if queued or online is None else {}
         now = self.clock()
         by_id = {str(d["_id"]): d for d in docs}
         views = [documents.view(d, self.default_expiry) for d in docs]

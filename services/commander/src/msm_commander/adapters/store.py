@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
+from msm_common.adapters import mongo
 from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -31,6 +32,11 @@ INDEXES: Final = [
         name=ONE_SENT_PER_DEVICE,
         unique=True,
         partialFilterExpression={"status": Status.SENT.value},
+    ),
+    # A device's active commands without scanning its (ever growing) finished ones.
+    IndexModel(
+        [("device_uuid", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING)],
+        name="device_status_created",
     ),
     IndexModel([("status", ASCENDING), ("expires_at", ASCENDING)], name="status_expires"),
     IndexModel([("status", ASCENDING), ("updated_at", ASCENDING)], name="status_updated"),
@@ -48,7 +54,9 @@ class MongoStore:
         self.db = db
         self.commands = db["commands"]
 
-    def ensure_indexes(self) -> None:
+    def ensure_indexes(self, telemetry_retention_days: int) -> None:
+        """Every collection's shared indexes (idempotency key, config per device...) and ours."""
+        mongo.ensure_indexes(self.db, telemetry_retention_days)
         self.commands.create_indexes(INDEXES)
 
     # -- reads ------------------------------------------------------------------------------------

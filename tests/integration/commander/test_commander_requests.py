@@ -1,0 +1,155 @@
+"""Command requests: stored by someone else, unknown devices, duplicate keys, poison messages."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from commander_harness import EventTap, wait_for
+from msm_common.adapters.amqp_topology import DEAD_LETTER_EXCHANGE
+
+pytestmark = pytest.mark.integration
+
+
+def doc(db, command_id: str) -> dict | None:
+    return db["commands"].find_one({"_id": command_id})
+
+
+def until(db, command_id: str, wanted: str, timeout: float = 10.0) -> dict:
+    return wait_for(
+        lambda: (d := doc(db, command_id)) and d["status"] == wanted and d,
+        timeout,
+        f"{command_id} to be {wanted}",
+    )
+
+
+@pytest.fixture
+def dead_letters(amqp_url, queue_names):
+    tap = EventTap(amqp_url, DEAD_LETTER_EXCHANGE, (f"dead.{queue_names['requests_queue']}",))
+    yield tap
+    tap.close()
+
+
+def test_a_request_nobody_stored_is_stored_and_delivered(
+    commander, api, meter, mongo_db, status_events
+) -> None:
+    m = meter()
+    cid = api.request(m.uuid, "sftp", store=False, idempotency_key="k-foreign")
+    done = until(mongo_db, cid, "succeeded")
+    assert [h["status"] for h in done["history"]] == ["queued", "sent", "succeeded"]
+    assert done["requested_by"] == "tester" and done["idempotency_key"] == "k-foreign"
+    assert "password" not in done["params"]
+    events = wait_for(
+        lambda: len(status_events.events()) >= 3 and status_events.events(), 5, "3 status events"
+    )
+    assert [e["data"]["status"] for e in events] == ["queued", "sent", "succeeded"]
+
+
+def test_a_request_for_an_unknown_device_is_rejected(commander, api, meter, mongo_db) -> None:
+    m = meter(known=False)
+    cid = api.request(m.uuid, "mqtt", store=False)
+    rejected = until(mongo_db, cid, "rejected")
+    assert rejected["history"][-1]["reason"] == "unknown_device"
+    assert "broker_password" not in rejected["params"] and m.ids() == []
+
+
+def test_a_stored_command_whose_device_is_gone_is_rejected(commander, api, meter, mongo_db) -> None:
+    m = meter(known=False)
+    cid = api.request(m.uuid, "reboot")
+    assert until(mongo_db, cid, "rejected")["history"][-1]["reason"] == "unknown_device"
+
+
+def test_unknown_devices_can_be_allowed(start_commander, api, meter, mongo_db) -> None:
+    start_commander(allow_unknown_devices=True)
+    m = meter(known=False)
+    until(mongo_db, api.request(m.uuid, "reboot", store=False), "succeeded")
+
+
+def test_a_decommissioned_device_gets_nothing(commander, api, meter, mongo_db) -> None:
+    m = meter()
+    mongo_db["devices"].update_one({"_id": m.uuid}, {"$set": {"status": "decommissioned"}})
+    cid = api.request(m.uuid, "reboot")
+    assert until(mongo_db, cid, "rejected")["history"][-1]["reason"] == "device_decommissioned"
+
+
+def test_a_duplicate_idempotency_key_is_rejected(commander, api, meter, mongo_db) -> None:
+    m = meter()
+    first = api.request(m.uuid, "reboot", idempotency_key="same-key")
+    second = api.request(m.uuid, "reboot", idempotency_key="same-key", store=False)
+    until(mongo_db, first, "succeeded")
+    rejected = until(mongo_db, second, "rejected")
+    assert rejected["history"][-1]["reason"] == (
+        f"duplicate_idempotency_key: already used by command {first}"
+    )
+    assert m.ids() == [first]
+
+
+def test_a_redelivered_request_is_delivered_once(commander, api, meter, mongo_db) -> None:
+    m = meter()
+    cid = api.request(m.uuid, "ntp")
+    until(mongo_db, cid, "succeeded")
+    body = orjson.dumps({**orjson.loads(_request_body(mongo_db, cid))})
+    api.publish_raw(body)
+    again = api.request(m.uuid, "reboot")  # processed after the replay
+    until(mongo_db, again, "succeeded")
+    assert m.ids() == [cid, again]
+
+
+def _request_body(db, command_id: str) -> bytes:
+    d = doc(db, command_id)
+    return orjson.dumps(
+        {
+            "command_id": command_id,
+            "device_uuid": d["device_uuid"],
+            "type": d["type"],
+            "params": d["params"],
+            "requested_by": "tester",
+            "requested_at": d["created_at"].isoformat(),
+            "expires_at": d["expires_at"].isoformat(),
+        }
+    )
+
+
+def test_malformed_requests_are_dead_lettered_and_rejected_when_identifiable(
+    commander, api, meter, mongo_db, dead_letters
+) -> None:
+    m = meter()
+    queued = api.request(m.uuid, "reboot", store=True)
+    bad_params = orjson.dumps(
+        {
+            "command_id": "bad-1",
+            "device_uuid": m.uuid,
+            "type": "ntp",
+            "params": {"server_1": "not a host!"},
+            "requested_by": "x",
+            "requested_at": "2026-01-01T00:00:00Z",
+            "expires_at": "2099-01-01T00:00:00Z",
+        }
+    )
+    api.publish_raw(bad_params)
+    api.publish_raw(b"\xff not json at all")
+    api.publish_raw(b'{"command_id": "bad-2"}')
+    after = api.request(m.uuid, "ntp")  # the commander is still working
+
+    until(mongo_db, queued, "succeeded")
+    until(mongo_db, after, "succeeded")
+    rejected = until(mongo_db, "bad-1", "rejected")
+    assert rejected["history"][-1]["reason"].startswith("malformed_request: params.server_1")
+    dead = wait_for(
+        lambda: len(dead_letters.bodies) >= 3 and dead_letters.bodies, 10, "3 dead letters"
+    )
+    assert sorted(dead) == sorted([bad_params, b"\xff not json at all", b'{"command_id": "bad-2"}'])
+    assert doc(mongo_db, "bad-2") is None  # no device: nothing to attach a state to
+    assert m.ids() == [queued, after]
+
+
+def test_poison_events_are_dead_lettered_too(
+    commander, amqp_url, queue_names, api, meter, mongo_db, relay
+) -> None:
+    tap = EventTap(amqp_url, DEAD_LETTER_EXCHANGE, (f"dead.{queue_names['acks_queue']}",))
+    try:
+        relay._publish("msm.command.ack", "dev-x", {"status": "what?"})
+        wait_for(lambda: tap.bodies, 10, "a dead-lettered ack event")
+        m = meter()
+        until(mongo_db, api.request(m.uuid, "reboot"), "succeeded")
+    finally:
+        tap.close()
