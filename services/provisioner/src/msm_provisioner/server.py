@@ -52,6 +52,8 @@ def gunicorn_options(settings: ProvisionerSettings) -> dict[str, Any]:
         "child_exit": _child_exit,
         "worker_exit": _worker_exit,
         "proc_name": settings.service_name,
+        # gunicorn 27's control socket is one path per user: two services would share it.
+        "control_socket_disable": True,
         "accesslog": None,
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
