@@ -14,12 +14,14 @@ import secrets
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +32,19 @@ SECRETS = ROOT / ".local" / "secrets.env"
 GRACE_S = 15.0
 
 
-def read_procfile(path: Path = PROCFILE) -> list[tuple[str, list[str]]]:
+RUN_ENV = ROOT / "deploy" / "local" / "run.env"
+WAIT_S = 90.0
+
+
+@dataclass(frozen=True)
+class Proc:
+    name: str
+    argv: list[str]
+    waits: tuple[str, ...] = ()
+
+
+def read_procfile(path: Path = PROCFILE) -> list[Proc]:
+    """`name: [wait=URL[,URL…]] command`; URL is http://… (answers 2xx) or tcp://host:port."""
     procs = []
     for raw in path.read_text().splitlines():
         line = raw.strip()
@@ -38,14 +52,50 @@ def read_procfile(path: Path = PROCFILE) -> list[tuple[str, list[str]]]:
             continue
         name, _, command = line.partition(":")
         argv = shlex.split(os.path.expandvars(command.strip()))
+        waits: tuple[str, ...] = ()
+        if argv and argv[0].startswith("wait="):
+            waits = tuple(argv.pop(0).removeprefix("wait=").split(","))
         exe = ROOT / ".venv" / "bin" / argv[0]
         if exe.exists():
-            procs.append((name.strip(), [str(exe), *argv[1:]]))
+            procs.append(Proc(name.strip(), [str(exe), *argv[1:]], waits))
         elif shutil.which(argv[0]):
-            procs.append((name.strip(), argv))
+            procs.append(Proc(name.strip(), argv, waits))
         else:
             print(f"runner: skipping {name}: {argv[0]} is not installed", file=sys.stderr)
     return procs
+
+
+def answers(url: str) -> bool:
+    if url.startswith("tcp://"):
+        host, _, port = url.removeprefix("tcp://").partition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=1).close()
+        except OSError:
+            return False
+        return True
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback
+            return bool(200 <= resp.status < 300)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def wait_for(proc: Proc, stop: threading.Event) -> bool:
+    deadline = time.monotonic() + WAIT_S
+    for url in proc.waits:
+        while not answers(url):
+            if stop.is_set() or time.monotonic() > deadline:
+                print(f"runner: {proc.name}: {url} did not answer within {WAIT_S:.0f}s")
+                return False
+            stop.wait(0.5)
+    return True
+
+
+def run_env() -> dict[str, str]:
+    """Settings only `make run` needs (e.g. localiot calling the provisioner's hook)."""
+    lines = RUN_ENV.read_text().splitlines() if RUN_ENV.exists() else []
+    pairs = (ln.split("=", 1) for ln in lines if "=" in ln and not ln.lstrip().startswith("#"))
+    return {k.strip(): v.strip() for k, v in pairs}
 
 
 def ensure_local_secrets() -> dict[str, str]:
@@ -108,22 +158,25 @@ def banner(env: dict[str, str], timeout_s: float = 60.0) -> None:
     )
 
 
-def foreground(procs: list[tuple[str, list[str]]], env: dict[str, str]) -> int:
-    width = max((len(n) for n, _ in procs), default=4)
-    running: list[subprocess.Popen[bytes]] = []
+def foreground(procs: list[Proc], env: dict[str, str]) -> int:
+    width = max((len(p.name) for p in procs), default=4)
+    running: list[tuple[str, subprocess.Popen[bytes]]] = []
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    for name, argv in procs:
-        p = subprocess.Popen(
-            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT
-        )
-        running.append(p)
-        threading.Thread(target=pump, args=(name, p.stdout, width), daemon=True).start()
-    if any(name == "api" for name, _ in procs):
-        threading.Thread(target=banner, args=(env,), daemon=True).start()
     try:
+        for proc in procs:
+            if not wait_for(proc, stop):
+                stop.set()
+                break
+            p = subprocess.Popen(
+                proc.argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT
+            )
+            running.append((proc.name, p))
+            threading.Thread(target=pump, args=(proc.name, p.stdout, width), daemon=True).start()
+        if not stop.is_set() and any(p.name == "api" for p in procs):
+            threading.Thread(target=banner, args=(env,), daemon=True).start()
         while not stop.is_set():
-            for (name, _), p in zip(procs, running, strict=True):
+            for name, p in running:
                 if p.poll() is not None:
                     print(f"runner: {name} exited with {p.returncode}; stopping everything")
                     stop.set()
@@ -131,14 +184,17 @@ def foreground(procs: list[tuple[str, list[str]]], env: dict[str, str]) -> int:
     except KeyboardInterrupt:
         pass
     print("runner: stopping…")
-    stop_all(running)
+    stop_all([p for _, p in running])
     return 0
 
 
-def detach(procs: list[tuple[str, list[str]]], env: dict[str, str]) -> int:
+def detach(procs: list[Proc], env: dict[str, str]) -> int:
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    for name, argv in procs:
+    for proc in procs:
+        name, argv = proc.name, proc.argv
+        if not wait_for(proc, threading.Event()):
+            return 1
         pidfile = RUN_DIR / f"{name}.pid"
         if pidfile.exists() and _alive(int(pidfile.read_text())):
             print(f"runner: {name} already running (pid {pidfile.read_text().strip()})")
@@ -154,7 +210,7 @@ def detach(procs: list[tuple[str, list[str]]], env: dict[str, str]) -> int:
             )
         pidfile.write_text(str(p.pid))
         print(f"runner: started {name} (pid {p.pid}, log .local/logs/{name}.log)")
-    if any(name == "api" for name, _ in procs):
+    if any(p.name == "api" for p in procs):
         banner(env)
     return 0
 
@@ -189,7 +245,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.stop:
         return stop_detached()
-    env = {**ensure_local_secrets(), **os.environ}
+    env = {**run_env(), **ensure_local_secrets(), **os.environ}
     procs = read_procfile()
     if not procs:
         print("runner: no processes to start")
