@@ -1,0 +1,165 @@
+"""The Store on MongoDB (portable MongoDB only: the local stack runs a wire-protocol stand-in)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, Final, ParamSpec, TypeVar
+
+from bson import Binary
+from msm_common.adapters import mongo
+from pymongo import ASCENDING, IndexModel, UpdateOne
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+
+from msm_ingest.domain.devices import DeviceWrite
+from msm_ingest.domain.events import OutEvent
+from msm_ingest.ports import StoreUnavailable
+
+Document = dict[str, Any]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+TELEMETRY: Final = "telemetry"
+DEVICES: Final = "devices"
+REJECTED: Final = "rejected_messages"
+# Events other than telemetry whose publish was not confirmed (telemetry rows are their own
+# outbox through `processed`). Ingest owns this collection.
+OUTBOX: Final = "ingest_event_outbox"
+OUTBOX_INDEXES: Final = [IndexModel([("created_at", ASCENDING)], name="created_at")]
+
+
+def _translated(method: Callable[P, R]) -> Callable[P, R]:
+    """Raise StoreUnavailable for any database failure: the pipeline retries it with backoff."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"{method.__name__}: {exc}") from exc
+
+    return wrapper
+
+
+class MongoStore:
+    def __init__(self, db: Database[Document]) -> None:
+        self.db = db
+        self._telemetry = db[TELEMETRY]
+        self._devices = db[DEVICES]
+
+    def prepare(self, retention_days: int) -> None:
+        """Indexes (idempotent; every replica may run it at start)."""
+        mongo.ensure_indexes(self.db, retention_days)
+        self.db[OUTBOX].create_indexes(OUTBOX_INDEXES)
+
+    @_translated
+    def insert_readings(self, docs: Sequence[Document]) -> list[bool]:
+        if not docs:
+            return []
+        inserted = [True] * len(docs)
+        try:
+            self._telemetry.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            for error in exc.details.get("writeErrors", []):
+                if error.get("code") != mongo.DUPLICATE_KEY:
+                    raise
+                inserted[error["index"]] = False
+        return inserted
+
+    @_translated
+    def update_devices(self, writes: Sequence[DeviceWrite]) -> None:
+        if not writes:
+            return
+        ops = [UpdateOne({"_id": w.device_uuid}, w.update, upsert=True) for w in writes]
+        try:
+            self._devices.bulk_write(ops, ordered=False)
+        except BulkWriteError as exc:
+            # Two replicas creating the same new device race on the upsert; the loser retries
+            # once and then updates the document the winner created.
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != mongo.DUPLICATE_KEY for e in errors):
+                raise
+            self._devices.bulk_write([ops[e["index"]] for e in errors], ordered=False)
+
+    @_translated
+    def apply(self, write: DeviceWrite, *, upsert: bool) -> bool:
+        query = {"_id": write.device_uuid, **write.guard}
+        for _attempt in range(2):
+            try:
+                result = self._devices.update_one(query, write.update, upsert=upsert)
+            except DuplicateKeyError:
+                # The device exists and the guard did not match: stale. Or a concurrent
+                # insert of the same new device: then the second attempt decides.
+                continue
+            return result.matched_count > 0 or result.upserted_id is not None
+        return False
+
+    @_translated
+    def quarantine(self, records: Sequence[Document]) -> None:
+        if records:
+            self.db[REJECTED].insert_many(list(records), ordered=False)
+
+    @_translated
+    def known_devices(self, device_uuids: Iterable[str]) -> set[str]:
+        wanted = list(device_uuids)
+        if not wanted:
+            return set()
+        cursor = self._devices.find(
+            {"_id": {"$in": wanted}, "status": {"$ne": "decommissioned"}}, {"_id": 1}
+        )
+        return {doc["_id"] for doc in cursor}
+
+    @_translated
+    def mark_processed(self, reading_ids: Sequence[str]) -> None:
+        if reading_ids:
+            self._telemetry.update_many(
+                {"_id": {"$in": list(reading_ids)}}, {"$set": {"processed": True}}
+            )
+
+    @_translated
+    def unprocessed(self, limit: int) -> list[Document]:
+        return list(self._telemetry.find({"processed": False}).limit(limit))
+
+    @_translated
+    def outbox_add(self, events: Sequence[OutEvent], now: datetime) -> None:
+        docs = [
+            {
+                "_id": e.event_id,
+                "routing_key": e.routing_key,
+                "body": Binary(e.body),
+                "created_at": now,
+            }
+            for e in events
+        ]
+        if not docs:
+            return
+        try:
+            self.db[OUTBOX].insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != mongo.DUPLICATE_KEY for e in errors):
+                raise
+
+    @_translated
+    def outbox_due(self, limit: int) -> list[OutEvent]:
+        cursor = self.db[OUTBOX].find().sort("created_at", ASCENDING).limit(limit)
+        return [OutEvent(d["routing_key"], bytes(d["body"]), d["_id"]) for d in cursor]
+
+    @_translated
+    def outbox_remove(self, event_ids: Sequence[str]) -> None:
+        if event_ids:
+            self.db[OUTBOX].delete_many({"_id": {"$in": list(event_ids)}})
+
+    @_translated
+    def count_pending(self, cap: int) -> int:
+        rows = self._telemetry.count_documents({"processed": False}, limit=cap)
+        return rows + self.db[OUTBOX].count_documents({}, limit=cap)
+
+    def ping(self) -> bool:
+        try:
+            self.db.client.admin.command("ping")
+        except PyMongoError:
+            return False
+        return True

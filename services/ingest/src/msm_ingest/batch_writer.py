@@ -1,0 +1,179 @@
+"""Carries out a batch plan: the writes, the events, and which deliveries may be acknowledged."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from msm_common.contracts import DeviceInfoMessage, Reading
+
+from msm_ingest.domain import batch, devices, events
+from msm_ingest.domain.batch import BatchPlan
+from msm_ingest.domain.events import OutEvent
+from msm_ingest.domain.shadow import ShadowState
+from msm_ingest.metrics import IngestMetrics
+from msm_ingest.ports import Confirmation, Delivery, EventPublisher, Store
+
+T = TypeVar("T")
+
+
+class Retry(Protocol):
+    """Run a store call, retrying it until it succeeds (see pipeline.Retrier)."""
+
+    def __call__(self, step: str, call: Callable[[], T]) -> T: ...
+
+
+class ShadowSink(Protocol):
+    def offer(self, device_uuid: str, state: ShadowState) -> None: ...
+
+
+@dataclass
+class PendingEvents:
+    """A published batch of events waiting for its confirms, and what depends on them."""
+
+    confirmation: Confirmation
+    reading_ids: list[str]  # the first len(reading_ids) events are these readings' events
+    others: list[OutEvent]
+    deferred: list[Delivery] = field(default_factory=list)
+
+
+class BatchWriter:
+    def __init__(
+        self,
+        store: Store,
+        publisher: EventPublisher,
+        metrics: IngestMetrics,
+        *,
+        clock: Callable[[], datetime],
+        event_source: str = "msm-ingest",
+        shadow: ShadowSink | None = None,
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self._metrics = metrics
+        self._clock = clock
+        self._source = event_source
+        self._shadow = shadow
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def known(self, device_uuids: Iterable[str]) -> set[str]:
+        return self.store.known_devices(device_uuids)
+
+    def write(
+        self, plan: BatchPlan[Delivery], retry: Retry
+    ) -> tuple[PendingEvents, list[Delivery]]:
+        """Store the plan, publish its events; return them and the deliveries now durable."""
+        store, source = self.store, self._source
+        docs = plan.telemetry_documents()
+        attempts = 0
+
+        def insert() -> list[bool]:
+            nonlocal attempts
+            attempts += 1
+            return store.insert_readings(docs)
+
+        inserted = retry("telemetry_insert", insert)
+        # After a failed attempt the duplicates may be this batch's own rows: publish them all.
+        publish = inserted if attempts == 1 else [True] * len(docs)
+        newest = plan.newest_by_device()
+        writes = devices.telemetry_writes(newest, plan.last_seen, plan.now)
+        if writes:
+            retry("device_update", lambda: store.update_devices(writes))
+        records = [record for record, _ in plan.rejected]
+        if records:
+            retry("quarantine", lambda: store.quarantine(records))
+
+        out = [
+            events.telemetry_event(reading, reading_id, source)
+            for reading, reading_id, wanted in zip(
+                plan.readings, plan.reading_ids, publish, strict=True
+            )
+            if wanted
+        ]
+        reading_ids = [e.event_id for e in out]
+        durable: list[Delivery] = [*plan.telemetry_deliveries, *plan.skipped]
+        durable.extend(d for _, d in plan.rejected)
+        others: list[OutEvent] = []
+        deferred: list[Delivery] = []
+        for msg, d, event_id in plan.infos:
+            write = devices.device_info_write(msg, plan.now)
+            if retry("device_info", _applier(store, write, upsert=True)):
+                others.append(events.device_info_event(msg, event_id, source))
+                deferred.append(d)
+                plan.outcomes[batch.DEVICE_INFO, "stored"] += 1
+                self._offer_info(msg)
+            else:
+                durable.append(d)
+                plan.outcomes[batch.DEVICE_INFO, "stale"] += 1
+        for event, d, event_id in plan.presences:
+            write = devices.presence_write(event)
+            if retry("presence", _applier(store, write, upsert=False)):
+                others.append(events.presence_event(event, event_id, source))
+                deferred.append(d)
+                plan.outcomes[batch.PRESENCE, "stored"] += 1
+            else:  # older than what is stored, or not a registered device
+                durable.append(d)
+                plan.outcomes[batch.PRESENCE, "not_applied"] += 1
+        for ack, d, event_id in plan.command_acks:
+            others.append(events.command_ack_event(ack, event_id, source))
+            deferred.append(d)
+            plan.outcomes[batch.COMMAND_ACK, "forwarded"] += 1
+
+        self._count_telemetry(plan, inserted)
+        self._offer_readings(newest, plan)
+        confirmation = self.publisher.publish([*out, *others])
+        self._metrics.events_unconfirmed.inc(len(out) + len(others))
+        return PendingEvents(confirmation, reading_ids, others, deferred), durable
+
+    def settle(self, pending: PendingEvents, timeout: float, retry: Retry) -> list[Delivery]:
+        """Record the confirms; return the deliveries that may now be acknowledged."""
+        ok = pending.confirmation.wait(timeout)
+        n = len(pending.reading_ids)
+        confirmed = [rid for rid, good in zip(pending.reading_ids, ok, strict=False) if good]
+        if confirmed:
+            retry("mark_processed", lambda: self.store.mark_processed(confirmed))
+        unsent = [e for e, good in zip(pending.others, ok[n:], strict=True) if not good]
+        if unsent:
+            # Telemetry rows are their own outbox (`processed`); other events need one.
+            retry("outbox", lambda: self.store.outbox_add(unsent, self._clock()))
+        good = sum(ok)
+        self._metrics.events.labels("confirmed").inc(good)
+        self._metrics.events.labels("failed").inc(len(ok) - good)
+        self._metrics.events_unconfirmed.dec(len(ok))
+        return pending.deferred
+
+    def _count_telemetry(self, plan: BatchPlan[Delivery], inserted: list[bool]) -> None:
+        stored = sum(inserted)
+        self._metrics.readings.labels("stored").inc(stored)
+        self._metrics.readings.labels("duplicate").inc(len(inserted) - stored)
+        position, fresh = 0, 0
+        for count in plan.readings_per_delivery:
+            fresh += any(inserted[position : position + count])
+            position += count
+        plan.outcomes[batch.TELEMETRY, "stored"] += fresh
+        plan.outcomes[batch.TELEMETRY, "duplicate"] += len(plan.readings_per_delivery) - fresh
+
+    def _offer_readings(
+        self, newest: Mapping[str, Mapping[str, Reading]], plan: BatchPlan[Delivery]
+    ) -> None:
+        if self._shadow is None:
+            return
+        for device_uuid, latest in newest.items():
+            state = ShadowState()
+            state.add_readings(latest, plan.last_seen[device_uuid])
+            self._shadow.offer(device_uuid, state)
+
+    def _offer_info(self, msg: DeviceInfoMessage) -> None:
+        if self._shadow is None:
+            return
+        state = ShadowState()
+        state.add_info(msg)
+        self._shadow.offer(msg.device_uuid, state)
+
+
+def _applier(store: Store, write: devices.DeviceWrite, *, upsert: bool) -> Callable[[], bool]:
+    return lambda: store.apply(write, upsert=upsert)

@@ -1,0 +1,191 @@
+"""The composition root: settings in, a runnable ingest out. Nothing connects at import."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from msm_common.adapters import mongo
+from msm_common.health import Readiness, readiness
+
+from msm_ingest.adapters.event_publisher import AmqpEventPublisher
+from msm_ingest.adapters.mongo_store import MongoStore
+from msm_ingest.adapters.mqtt_source import MqttSource, MqttSourceConfig
+from msm_ingest.adapters.shadow_client import IotDataShadowClient
+from msm_ingest.adapters.sqs_source import SqsSource
+from msm_ingest.batch_writer import BatchWriter
+from msm_ingest.metrics import IngestMetrics
+from msm_ingest.pipeline import Pipeline, PipelineConfig
+from msm_ingest.ports import EventPublisher, Source, Store
+from msm_ingest.settings import IngestSettings
+from msm_ingest.shadow import ShadowUpdater
+from msm_ingest.sweeper import Sweeper
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_source(settings: IngestSettings) -> Source:
+    if settings.source == "sqs":
+        return SqsSource(
+            settings.sqs_queue_url,
+            endpoint_url=settings.aws_endpoint_url,
+            region=settings.aws_region,
+            pollers=settings.sqs_pollers,
+            wait_s=settings.sqs_wait_s,
+        )
+    return MqttSource(
+        MqttSourceConfig(
+            host=settings.mqtt_host,
+            port=settings.mqtt_port,
+            ca_file=settings.mqtt_ca_file,
+            cert_file=settings.mqtt_cert_file,
+            key_file=settings.mqtt_key_file,
+            client_id=settings.client_id_base,
+            shared_group=settings.shared_group,
+            connections=settings.mqtt_connections,
+            session_expiry_s=settings.session_expiry_s,
+            receive_maximum=settings.receive_maximum,
+            keepalive_s=settings.mqtt_keepalive_s,
+            fastpath=settings.mqtt_fastpath,
+            devices=settings.device_segments,
+        )
+    )
+
+
+@dataclass
+class Ingest:
+    """A wired ingest: start it, stop it, ask whether it is ready."""
+
+    settings: IngestSettings
+    metrics: IngestMetrics
+    store: Store
+    publisher: EventPublisher
+    source: Source
+    pipeline: Pipeline
+    sweeper: Sweeper
+    shadow: ShadowUpdater | None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def prepare(self, stop: threading.Event) -> bool:
+        """Create indexes, retrying while the database is unreachable; False if stopped first."""
+        prepare = getattr(self.store, "prepare", None)
+        delay = 0.5
+        while prepare is not None:
+            try:
+                prepare(self.settings.telemetry_retention_days)
+                return True
+            except Exception as exc:  # noqa: BLE001 - start-up boundary: retry, never crash-loop
+                log.warning("database not ready (%s); retrying in %.1fs", exc, delay)
+                if stop.wait(delay):
+                    return False
+                delay = min(delay * 2, 10.0)
+        return True
+
+    def start(self, publisher_wait_s: float = 5.0) -> Ingest:
+        start_publisher = getattr(self.publisher, "start", None)
+        if start_publisher is not None:
+            start_publisher(publisher_wait_s)
+        if self.shadow is not None:
+            self.shadow.start()
+        self.pipeline.start()
+        self.sweeper.start()
+        self.source.start(self.pipeline.submit)
+        return self
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop taking messages, flush and acknowledge what is in hand, close everything."""
+        budget = self.settings.shutdown_timeout_s if timeout is None else timeout
+        started = time.monotonic()
+        self.source.pause()
+        self.sweeper.stop(timeout=0.0)
+        drained = self.pipeline.stop(max(0.5, budget - 1.5))
+        self.source.stop()
+        self.sweeper.stop(timeout=0.5)
+        if self.shadow is not None:
+            self.shadow.stop(timeout=0.5)
+        self.publisher.close()
+        for close in self.closers:
+            close()
+        log.info("ingest stopped in %.1fs (drained: %s)", time.monotonic() - started, drained)
+        return drained
+
+    @property
+    def alive(self) -> bool:
+        return self.pipeline.alive
+
+    def readiness(self) -> Readiness:
+        return readiness(
+            {
+                "source": self.source.ready,
+                "database": self.store.ping,
+                "events": lambda: self.publisher.ready,
+                "pipeline": lambda: self.pipeline.alive,
+            }
+        )
+
+
+def bootstrap(settings: IngestSettings, **overrides: Any) -> Ingest:
+    """Build ingest from settings; `overrides` replaces any part (tests pass fakes or doubles).
+
+    Recognised: metrics, clock, db, store, publisher, source, shadow_client.
+    """
+    metrics: IngestMetrics = overrides.get("metrics") or IngestMetrics()
+    clock: Callable[[], datetime] = overrides.get("clock") or utcnow
+    closers: list[Callable[[], None]] = []
+    store: Store | None = overrides.get("store")
+    if store is None:
+        db = overrides.get("db")
+        if db is None:
+            client = mongo.connect(
+                settings.mongo_uri,
+                app_name=settings.service_name,
+                timeout_ms=settings.mongo_timeout_ms,
+            )
+            closers.append(client.close)
+            db = client[settings.database_name]
+        store = MongoStore(db)
+    publisher: EventPublisher = overrides.get("publisher") or AmqpEventPublisher(
+        settings.amqp_url, name=settings.service_name
+    )
+    source: Source = overrides.get("source") or build_source(settings)
+    shadow = None
+    if settings.shadow_enabled:
+        shadow_client = overrides.get("shadow_client") or IotDataShadowClient(
+            settings.iot_data_endpoint, settings.aws_region
+        )
+        shadow = ShadowUpdater(
+            shadow_client, metrics, min_interval_s=settings.shadow_min_interval_s
+        )
+    writer = BatchWriter(
+        store, publisher, metrics, clock=clock, event_source=settings.event_source, shadow=shadow
+    )
+    config = PipelineConfig(
+        batch_max=settings.batch_max,
+        batch_max_wait_s=settings.batch_max_wait_ms / 1000,
+        queue_max=settings.effective_queue_max,
+        confirm_timeout_s=settings.confirm_timeout_s,
+        require_known_device=settings.require_known_device,
+        payload_cap=settings.quarantine_payload_max,
+    )
+    pipeline = Pipeline(writer, metrics, config, flush_acks=source.flush_acks)
+    sweeper = Sweeper(
+        store,
+        publisher,
+        metrics,
+        interval_s=settings.sweeper_interval_s,
+        min_age_s=settings.sweeper_min_age_s,
+        batch=settings.sweeper_batch,
+        confirm_timeout_s=settings.confirm_timeout_s,
+        clock=clock,
+        event_source=settings.event_source,
+    )
+    return Ingest(settings, metrics, store, publisher, source, pipeline, sweeper, shadow, closers)

@@ -1,0 +1,64 @@
+"""`msm-ingest`: run ingest until SIGTERM/SIGINT, then drain and exit (within 10 s)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+
+from msm_common.logs import configure_logging
+from msm_common.settings import SettingsError
+from pydantic import ValidationError
+
+from msm_ingest import http_server
+from msm_ingest.bootstrap import bootstrap
+from msm_ingest.settings import IngestSettings
+
+log = logging.getLogger("msm_ingest")
+
+
+def main() -> int:
+    try:
+        settings = IngestSettings()
+    except (SettingsError, ValidationError) as exc:
+        print(f"msm-ingest: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.service_name, settings.log_level)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+
+    ingest = bootstrap(settings)
+    server = None
+    if settings.metrics_port:
+        server = http_server.serve(
+            settings.bind_host,
+            settings.metrics_port,
+            ingest.metrics.registry,
+            ingest.readiness,
+            lambda: ingest.alive,
+        )
+    try:
+        if not ingest.prepare(stop):
+            return 0
+        ingest.start()
+        log.info(
+            "ingest running",
+            extra={"source": settings.source, "client_id": settings.client_id_base},
+        )
+        failed = False
+        while not stop.wait(1.0):  # the main thread only waits for a signal or a dead worker
+            if not ingest.alive:
+                log.error("pipeline thread died; exiting so the supervisor restarts ingest")
+                failed = True
+                break
+        drained = ingest.stop()
+        return 1 if failed or not drained else 0
+    finally:
+        if server is not None:
+            server.shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""The ingest pipeline: one worker batches, stores, publishes and acknowledges; one confirmer.
+
+Stage 1 (worker): take deliveries from the bounded queue (`get(timeout)`, closing a batch at
+`batch_max` messages or `batch_max_wait` after its first), parse and route them (handlers),
+write the batch (telemetry `insert_many`, one device `bulk_write`, quarantine, device info and
+presence), publish its events without waiting, then acknowledge every delivery whose effect is
+now durable. Stage 2 (confirmer): wait for the broker's confirms, set `processed` on confirmed
+telemetry rows, put unconfirmed non-telemetry events in the outbox, and only then acknowledge
+the deliveries whose only durable effect is their event (acks, device info, presence).
+
+A failing database write is retried with backoff and nothing is acknowledged meanwhile; the
+bounded queue and the source's receive window stop the flow (back-pressure).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from msm_ingest import handlers
+from msm_ingest.batch_writer import BatchWriter, PendingEvents
+from msm_ingest.domain.batch import BatchPlan
+from msm_ingest.domain.quarantine import INTERNAL_ERROR
+from msm_ingest.metrics import IngestMetrics
+from msm_ingest.ports import Delivery, StoreUnavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Stopped(Exception):
+    """The shutdown deadline passed while a write was still failing; nothing more is acked."""
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    batch_max: int = 500
+    batch_max_wait_s: float = 0.05
+    queue_max: int = 10_000
+    confirm_timeout_s: float = 10.0
+    require_known_device: bool = False
+    payload_cap: int = 4096
+
+
+class Retrier:
+    """Retry a store call with exponential backoff until it succeeds or `abort` is set."""
+
+    def __init__(self, metrics: IngestMetrics, abort: threading.Event) -> None:
+        self._metrics = metrics
+        self._abort = abort
+        self._logged = 0.0
+
+    def __call__(self, step: str, call: Callable[[], T]) -> T:
+        delay = 0.1
+        while True:
+            started = time.perf_counter()
+            try:
+                result = call()
+            except StoreUnavailable as exc:
+                self._metrics.store_retries.inc()
+                if time.monotonic() - self._logged > 10:
+                    self._logged = time.monotonic()
+                    log.warning("store unavailable (%s); retrying, nothing is acked meanwhile", exc)
+                if self._abort.wait(delay):
+                    raise Stopped(step) from exc
+                delay = min(delay * 2, 5.0)
+                continue
+            self._metrics.write_seconds.labels(step).observe(time.perf_counter() - started)
+            return result
+
+
+class Pipeline:
+    def __init__(
+        self,
+        writer: BatchWriter,
+        metrics: IngestMetrics,
+        config: PipelineConfig,
+        *,
+        flush_acks: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.config = config
+        self.queue: queue.Queue[Delivery] = queue.Queue(config.queue_max)
+        self._writer = writer
+        self._metrics = metrics
+        self._flush_acks = flush_acks
+        self._pending: queue.Queue[PendingEvents | None] = queue.Queue(4)
+        self._stopping = threading.Event()
+        self._abort = threading.Event()
+        self._deadline = float("inf")
+        self.retry = Retrier(metrics, self._abort)
+        self._worker = threading.Thread(target=self._run_worker, name="ingest-worker", daemon=True)
+        self._confirmer = threading.Thread(
+            target=self._run_confirmer, name="ingest-confirmer", daemon=True
+        )
+
+    def submit(self, delivery: Delivery) -> None:
+        """The sources' sink: blocks when the queue is full (back-pressure)."""
+        self.queue.put(delivery)
+
+    def start(self) -> Pipeline:
+        self._worker.start()
+        self._confirmer.start()
+        return self
+
+    def stop(self, timeout: float) -> bool:
+        """Process what is queued, wait for confirms, ack; give up at `timeout` seconds."""
+        self._deadline = time.monotonic() + timeout
+        self._stopping.set()
+        self._worker.join(max(0.0, timeout - 0.5))
+        if self._worker.is_alive():
+            self._abort.set()  # a write still failing: leave its messages unacknowledged
+            self._worker.join(0.5)
+        self._confirmer.join(max(0.0, self._deadline - time.monotonic()))
+        self._abort.set()
+        return not (self._worker.is_alive() or self._confirmer.is_alive())
+
+    @property
+    def alive(self) -> bool:
+        return self._worker.is_alive() and self._confirmer.is_alive()
+
+    # -- stage 1 ---------------------------------------------------------------------------------
+    def _collect(self) -> list[Delivery]:
+        q, stopping = self.queue, self._stopping.is_set()
+        try:
+            first = q.get_nowait() if stopping else q.get(timeout=0.25)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.config.batch_max_wait_s
+        while len(batch) < self.config.batch_max:
+            try:
+                batch.append(q.get_nowait())
+                continue
+            except queue.Empty:
+                pass
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or stopping:
+                break
+            try:
+                batch.append(q.get(timeout=remaining))
+            except queue.Empty:
+                break
+        return batch
+
+    def _run_worker(self) -> None:
+        try:
+            while True:
+                batch = self._collect()
+                if batch:
+                    self._process(batch)
+                elif self._stopping.is_set():
+                    break
+        except Stopped as exc:
+            log.warning("stopped while %s kept failing; its messages stay unacknowledged", exc)
+        finally:
+            self._pending.put(None)
+
+    def _plan(self, batch: list[Delivery]) -> BatchPlan[Delivery]:
+        parsed = [handlers.parse(d) for d in batch]
+        known = None
+        if self.config.require_known_device:
+            wanted = handlers.devices_to_check(parsed)
+            known = frozenset(self.retry("known_devices", lambda: self._writer.known(wanted)))
+        ctx = handlers.HandlerContext(known, self.config.payload_cap)
+        plan: BatchPlan[Delivery] = BatchPlan(self._writer.now())
+        for delivery, message in zip(batch, parsed, strict=True):
+            try:
+                handlers.handle(delivery, message, plan, ctx)
+            except Exception:  # boundary: a handler bug quarantines one message, not the service
+                log.exception("handler failed for a message on %s", delivery.topic)
+                handlers.reject(plan, delivery, ctx, INTERNAL_ERROR, "handler failed; see logs")
+        return plan
+
+    def _process(self, batch: list[Delivery]) -> None:
+        self._metrics.batch_size.observe(len(batch))
+        self._metrics.queue_depth.set(self.queue.qsize())
+        plan = self._plan(batch)
+        pending, durable = self._writer.write(plan, self.retry)
+        for delivery in durable:
+            delivery.ack()
+        self._flush_acks()
+        self._metrics.count_messages(plan.outcomes)
+        self._metrics.count_rejected(plan.rejected_reasons)
+        self._pending.put(pending)
+
+    # -- stage 2 ---------------------------------------------------------------------------------
+    def _run_confirmer(self) -> None:
+        try:
+            while True:
+                pending = self._pending.get()
+                if pending is None:
+                    return
+                timeout = self.config.confirm_timeout_s
+                if self._stopping.is_set():
+                    timeout = min(timeout, max(0.0, self._deadline - time.monotonic() - 0.2))
+                for delivery in self._writer.settle(pending, timeout, self.retry):
+                    delivery.ack()
+                self._flush_acks()
+        except Stopped as exc:
+            log.warning("stopped while %s kept failing; confirms left to the sweeper", exc)

@@ -1,0 +1,108 @@
+"""The small interfaces between the pipeline and the world (adapters implement them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from msm_ingest.domain.devices import DeviceWrite
+from msm_ingest.domain.events import OutEvent
+
+Document = dict[str, Any]
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One message from a source; call `ack` once its effect is durable (never before)."""
+
+    topic: str
+    payload: bytes
+    received_at: datetime
+    ack: Callable[[], None]
+    source: str = "mqtt"
+
+
+Sink = Callable[[Delivery], None]
+
+
+class Source(Protocol):
+    """Where messages come from (MQTT, SQS). Everything after it is the same code."""
+
+    name: str
+
+    def start(self, sink: Sink) -> None:
+        """Begin delivering into `sink` (which may block: that is the back-pressure)."""
+
+    def pause(self) -> None:
+        """Deliver nothing more; unacknowledged messages will come again later."""
+
+    def flush_acks(self) -> None:
+        """Send acknowledgements gathered from `Delivery.ack` calls (sources may batch them)."""
+
+    def stop(self) -> None: ...
+
+    def ready(self) -> bool: ...
+
+
+class Confirmation(Protocol):
+    def wait(self, timeout: float) -> list[bool]:
+        """Per event, whether the broker confirmed it (False: nacked, timed out, or lost)."""
+
+
+class EventPublisher(Protocol):
+    @property
+    def ready(self) -> bool: ...
+
+    def publish(self, events: Sequence[OutEvent]) -> Confirmation:
+        """Send `events` without waiting; the confirmation resolves as the broker confirms."""
+
+    def close(self) -> None: ...
+
+
+class Store(Protocol):
+    """Durable state: telemetry rows, devices, quarantine, and the event outbox."""
+
+    def insert_readings(self, docs: Sequence[Document]) -> list[bool]:
+        """Insert unordered; per document, True if inserted, False if its `_id` existed."""
+
+    def update_devices(self, writes: Sequence[DeviceWrite]) -> None:
+        """Upsert each device in one bulk write."""
+
+    def apply(self, write: DeviceWrite, *, upsert: bool) -> bool:
+        """Apply one guarded device write; False when the guard did not match (stale)."""
+
+    def quarantine(self, records: Sequence[Document]) -> None: ...
+
+    def known_devices(self, device_uuids: Iterable[str]) -> set[str]:
+        """Which of `device_uuids` are registered and not decommissioned."""
+
+    def mark_processed(self, reading_ids: Sequence[str]) -> None: ...
+
+    def unprocessed(self, limit: int) -> list[Document]:
+        """Up to `limit` telemetry rows whose event is not yet confirmed."""
+
+    def outbox_add(self, events: Sequence[OutEvent], now: datetime) -> None: ...
+
+    def outbox_due(self, limit: int) -> list[OutEvent]: ...
+
+    def outbox_remove(self, event_ids: Sequence[str]) -> None: ...
+
+    def count_pending(self, cap: int) -> int:
+        """Unconfirmed telemetry rows plus outbox entries, counted up to `cap`."""
+
+    def ping(self) -> bool: ...
+
+
+class ShadowClient(Protocol):
+    def update_reported(self, thing: str, reported: Document) -> None:
+        """Merge `reported` into the thing's classic shadow; raise ShadowError on failure."""
+
+
+class StoreUnavailable(RuntimeError):
+    """The store could not carry out a read or write now; the caller retries later."""
+
+
+class ShadowError(RuntimeError):
+    """A shadow update failed (endpoint down, thing unknown, throttled)."""

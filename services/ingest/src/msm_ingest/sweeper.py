@@ -1,0 +1,141 @@
+"""Republishes what a crash or a RabbitMQ outage left unconfirmed.
+
+Telemetry rows with `processed: false` are due when they are older than `min_age` (by their
+reading timestamp, or, for rows stamped in the future by a fast device clock, since the sweeper
+first saw them): the live pipeline confirms its rows within a fraction of a second, so what is
+left that long is orphaned. Events in the outbox are always due. Work goes in bounded batches and
+continues at once while a full batch was confirmed, so a backlog drains without waiting for the
+next interval. Several replicas may sweep the same rows: a duplicate event (same id) is allowed,
+a lost one is not.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from msm_common.contracts import Reading
+
+from msm_ingest.domain.events import telemetry_event
+from msm_ingest.metrics import IngestMetrics
+from msm_ingest.ports import EventPublisher, Store, StoreUnavailable
+
+log = logging.getLogger(__name__)
+PENDING_COUNT_CAP = 1_000_000
+
+
+def reading_from_row(row: dict[str, Any]) -> Reading:
+    return Reading(
+        row["device_uuid"],
+        row["timestamp"].astimezone(UTC),
+        row["channel_id"],
+        row["phase"],
+        row["temperature"],
+        row["line_voltage"],
+        row["current"],
+        row["active_power"],
+        row["reactive_power"],
+    )
+
+
+class Sweeper:
+    def __init__(
+        self,
+        store: Store,
+        publisher: EventPublisher,
+        metrics: IngestMetrics,
+        *,
+        interval_s: float,
+        min_age_s: float,
+        batch: int,
+        confirm_timeout_s: float,
+        clock: Callable[[], datetime],
+        event_source: str = "msm-ingest",
+    ) -> None:
+        self._store = store
+        self._publisher = publisher
+        self._metrics = metrics
+        self._interval = interval_s
+        self._min_age = min_age_s
+        self._batch = batch
+        self._confirm_timeout = confirm_timeout_s
+        self._clock = clock
+        self._source = event_source
+        self._first_seen: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Sweeper:
+        self._thread = threading.Thread(target=self._run, name="ingest-sweeper", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.sweep()
+            except StoreUnavailable as exc:
+                log.warning("sweeper: store unavailable (%s); next pass later", exc)
+
+    def sweep(self) -> int:
+        """One pass: republish due telemetry events and outbox events; return how many."""
+        swept = 0
+        if self._publisher.ready:
+            swept += self._sweep_telemetry()
+            swept += self._sweep_outbox()
+        self._metrics.events_pending.set(self._store.count_pending(PENDING_COUNT_CAP))
+        return swept
+
+    def _due(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        mono = time.monotonic()
+        cutoff = self._clock() - timedelta(seconds=self._min_age)
+        seen = {row["_id"]: self._first_seen.get(row["_id"], mono) for row in rows}
+        self._first_seen = seen  # forget rows that were confirmed meanwhile
+        return [
+            row
+            for row in rows
+            if row["timestamp"] <= cutoff or mono - seen[row["_id"]] >= self._min_age
+        ]
+
+    def _sweep_telemetry(self) -> int:
+        total = 0
+        while not self._stop.is_set():
+            rows = self._store.unprocessed(self._batch)
+            due = self._due(rows)
+            if not due:
+                break
+            out = [telemetry_event(reading_from_row(r), r["_id"], self._source) for r in due]
+            ok = self._publisher.publish(out).wait(self._confirm_timeout)
+            confirmed = [e.event_id for e, good in zip(out, ok, strict=True) if good]
+            self._store.mark_processed(confirmed)
+            total += len(confirmed)
+            self._metrics.events_swept.labels("telemetry").inc(len(confirmed))
+            if len(confirmed) < len(due) or len(rows) < self._batch or len(due) < len(rows):
+                break
+        if total:
+            log.info("sweeper republished %d telemetry events", total)
+        return total
+
+    def _sweep_outbox(self) -> int:
+        total = 0
+        while not self._stop.is_set():
+            out = self._store.outbox_due(self._batch)
+            if not out:
+                break
+            ok = self._publisher.publish(out).wait(self._confirm_timeout)
+            confirmed = [e.event_id for e, good in zip(out, ok, strict=True) if good]
+            self._store.outbox_remove(confirmed)
+            total += len(confirmed)
+            self._metrics.events_swept.labels("outbox").inc(len(confirmed))
+            if len(confirmed) < len(out) or len(out) < self._batch:
+                break
+        return total
