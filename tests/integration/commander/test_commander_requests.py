@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import orjson
 import pytest
-from commander_harness import EventTap, wait_for
+from commander_harness import EventTap, utcnow, wait_for
 from msm_common.adapters.amqp_topology import DEAD_LETTER_EXCHANGE
 
 pytestmark = pytest.mark.integration
@@ -153,3 +155,41 @@ def test_poison_events_are_dead_lettered_too(
         until(mongo_db, api.request(m.uuid, "reboot"), "succeeded")
     finally:
         tap.close()
+
+
+def test_unconfirmed_status_events_of_finished_commands_are_republished(
+    commander, mongo_db, status_events
+) -> None:
+    """What a crash between a final transition and its event's confirm leaves behind."""
+    at = utcnow() - timedelta(minutes=1)
+    history = [
+        {"status": s, "at": at, "reason": s, "attempts": n}
+        for s, n in (("queued", 0), ("sent", 1), ("succeeded", 1))
+    ]
+    mongo_db["commands"].insert_one(
+        {
+            "_id": "crashed-1",
+            "device_uuid": "dev-crash",
+            "type": "reboot",
+            "params": {},
+            "status": "succeeded",
+            "history": history,
+            "attempts": 1,
+            "created_at": at,
+            "updated_at": at,
+            "expires_at": at + timedelta(days=1),
+            "event_pending": True,
+        }
+    )
+
+    events = wait_for(
+        lambda: len(status_events.events()) >= 3 and status_events.events(),
+        10,
+        "the republished history",
+    )
+    assert [(e["id"], e["data"]["previous"], e["data"]["status"]) for e in events[:3]] == [
+        ("crashed-1:0", None, "queued"),
+        ("crashed-1:1", "queued", "sent"),
+        ("crashed-1:2", "sent", "succeeded"),
+    ]
+    wait_for(lambda: "event_pending" not in doc(mongo_db, "crashed-1"), 5, "the flag cleared")

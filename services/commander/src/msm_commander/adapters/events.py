@@ -1,9 +1,12 @@
 """`command.status` CloudEvents on `msm.events`, with asynchronous confirms and an outbox.
 
 Every transition sets the command's `event_pending` flag in the same write. The event is
-published without waiting; once RabbitMQ confirms it, a background thread clears the flag in
-batches. The ticker republishes what stayed pending (a crash, a broker outage) with the same
-deterministic event ids, so a consumer sees each transition at least once and can deduplicate.
+published without waiting. Once RabbitMQ confirms the event of a command's final transition, a
+background thread clears the flag, in batches (the flag of an active command is left set: its
+next transition's write sets it again anyway, so clearing it would be a write for nothing).
+The ticker republishes the whole history of finished commands whose flag stayed set (a crash,
+a broker outage) with the same deterministic event ids, so a consumer sees each transition at
+least once and can deduplicate.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from msm_common.adapters.amqp_topology import EVENTS_EXCHANGE
 from msm_common.contracts.events import COMMAND_STATUS, make_event
 
 from msm_commander.domain.documents import status_event_data, status_event_id
+from msm_commander.domain.state_machine import FINAL
 
 log = logging.getLogger(__name__)
 Mark = tuple[str, int]
+FINAL_STATUSES = frozenset(status.value for status in FINAL)
 
 
 class StatusEvents(Protocol):
@@ -55,7 +60,7 @@ class AmqpStatusEvents:
 
     def publish(self, doc: Mapping[str, Any], indexes: Iterable[int]) -> None:
         messages: list[OutgoingMessage] = []
-        marks: list[Mark] = []
+        last: tuple[int, str] | None = None
         for index in indexes:
             data = status_event_data(doc, index)
             event = make_event(
@@ -69,19 +74,28 @@ class AmqpStatusEvents:
             messages.append(
                 OutgoingMessage(EVENTS_EXCHANGE, event.routing_key, event.to_json(), event.id)
             )
-            marks.append((str(doc["_id"]), index))
-        if not messages:
+            last = (index, str(data["status"]))
+        if last is None:
             return
         futures = self._publisher.publish_async(messages)
-        for mark, future in zip(marks, futures, strict=True):
-            future.add_done_callback(self._on_done(mark))
+        if last[1] in FINAL_STATUSES:  # clear the flag once RabbitMQ has every one of them
+            on_all = self._when_all_confirmed(len(futures), (str(doc["_id"]), last[0]))
+            for future in futures:
+                future.add_done_callback(on_all)
 
-    def _on_done(self, mark: Mark) -> Callable[[Future[None]], None]:
+    def _when_all_confirmed(self, count: int, mark: Mark) -> Callable[[Future[None]], None]:
+        lock = threading.Lock()
+        outstanding = [count]
+
         def done(future: Future[None]) -> None:
-            if future.exception() is None:
-                self._confirmed.put(mark)
-            else:  # stays pending: the ticker republishes it
+            if future.exception() is not None:
                 log.warning("command.status %s not confirmed: %s", mark, future.exception())
+                return  # stays pending: the ticker republishes it
+            with lock:
+                outstanding[0] -= 1
+                complete = outstanding[0] == 0
+            if complete:
+                self._confirmed.put(mark)
 
         return done
 

@@ -23,7 +23,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from msm_commander.domain.documents import DEVICE_FLAGS, EVENT_PENDING, Document, config_document
-from msm_commander.domain.state_machine import Status
+from msm_commander.domain.state_machine import FINAL, Status
 
 ONE_SENT_PER_DEVICE: Final = "one_sent_per_device"
 INDEXES: Final = [
@@ -180,7 +180,14 @@ class MongoStore:
         return set(candidates) - _devices(busy)
 
     def pending_events(self, before: datetime, limit: int) -> list[Document]:
-        cursor = self.commands.find({EVENT_PENDING: True, "updated_at": {"$lte": before}})
+        """Finished commands whose last command.status event RabbitMQ has not confirmed."""
+        cursor = self.commands.find(
+            {
+                EVENT_PENDING: True,
+                "status": {"$in": [s.value for s in FINAL]},
+                "updated_at": {"$lte": before},
+            }
+        )
         return list(cursor.limit(limit))
 
     def mark_events_published(self, marks: Iterable[tuple[str, int]]) -> None:

@@ -1,0 +1,538 @@
+"""Command benchmark: 100 simulated meters acking at once, 5,000 commands through the API.
+
+Run (what `make bench-commands` does):
+    source deploy/local/env.sh && .venv/bin/python bench/bench_commands.py
+
+Starts msm-api, msm-ingest and msm-commander as subprocesses on a database and RabbitMQ vhost of
+their own, and a metersim Fleet (in a child process) of 100 meters that answer every command.
+Measures, in one run:
+  - the raw MQTT round trip: a backend client publishes a command on msm/{uuid}/ntp, the
+    simulated meter acks on that topic, the backend client receives the ack (the baseline);
+  - 100 clients, one per meter, each POSTing its next command as soon as the previous one
+    succeeded, until 5,000 commands went through: commands/s completed, and p50/p99 from the
+    API's 202 to the `succeeded` command.status event.
+Targets: p50 <= 2 x raw round trip + 20 ms; >= 500 commands/s. Also printed: the database
+ceiling (the commander's and the API's MongoDB work per command, straight through pymongo).
+Options: --meters N (100), --commands N (5000), --baseline N (1000), --relay builtin (ack events
+from a stand-in relay instead of msm-ingest: the commander alone), --consumers N (commander).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pika
+from msm_common import topics
+from msm_common.adapters import amqp_topology, mongo
+from msm_common.adapters.amqp import ConfirmingPublisher, OutgoingMessage
+from msm_common.adapters.mqtt import MqttConfig, MqttConnection
+from msm_common.contracts import CommandAck, DeviceCommand, make_event, parse_command_topic_message
+from msm_common.contracts.commands import NtpParams
+from msm_common.contracts.events import COMMAND_ACK
+from msm_common.settings import CommonSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN = ("bench-admin@example.com", "bench password 1234")
+PARAMS = {
+    "ntp": {"server_1": "pool.ntp.org", "server_2": "time.example.com"},
+    "mqtt": {
+        "broker_ip": "10.0.0.5",
+        "broker_port": 8883,
+        "broker_user": "meter",
+        "broker_password": "bench-secret",
+        "data_interval": 60,
+    },
+    "sftp": {
+        "server_ip": "10.0.0.6",
+        "server_port": 22,
+        "username": "meter",
+        "password": "bench-secret",
+        "data_interval": 300,
+    },
+}
+FINAL = {"succeeded", "failed", "rejected", "timed_out", "expired", "cancelled", "superseded"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000 if ordered else 0.0
+
+
+def rabbitmqctl(*args: str) -> bool:
+    try:
+        done = subprocess.run(
+            ["rabbitmqctl", "-q", *args], check=False, capture_output=True, timeout=60
+        )
+        return done.returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def own_vhost(amqp_url: str, name: str) -> str | None:
+    parts = urllib.parse.urlsplit(amqp_url)
+    if rabbitmqctl("add_vhost", name) and rabbitmqctl(
+        "set_permissions", "-p", name, parts.username or "guest", ".*", ".*", ".*"
+    ):
+        return urllib.parse.urlunsplit(parts._replace(path="/" + urllib.parse.quote(name, "")))
+    return None
+
+
+# -- the fleet, in a child process so that its loops do not share our GIL ----------------------
+def _fleet(meters: int, conn: Any) -> None:
+    from msm_metersim import Fleet  # noqa: PLC0415 - in the child only
+
+    with Fleet.start(
+        meters,
+        shared_connections=4,
+        interval_s=86_400,
+        seed=6,
+        uuids=[f"bench-cmd-{i:03d}" for i in range(meters)],
+    ) as fleet:
+        conn.send(fleet.uuids)
+        conn.recv()  # stop
+
+
+def start_fleet(meters: int) -> tuple[Any, Any, list[str]]:
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_fleet, args=(meters, child), daemon=True)
+    proc.start()
+    if not parent.poll(120):
+        raise SystemExit("metersim fleet did not come online")
+    return proc, parent, parent.recv()
+
+
+# -- services --------------------------------------------------------------------------------
+def service(name: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    out = log.open("ab")
+    return subprocess.Popen(
+        [str(ROOT / f".venv/bin/{name}")], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+    )
+
+
+def stopper(proc: subprocess.Popen[bytes]) -> Callable[[], None]:
+    def stop() -> None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+    return stop
+
+
+def wait_http(port: int, path: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", path)
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"nothing answered on :{port}{path}")
+
+
+def builtin_relay(settings: CommonSettings, amqp_url: str) -> Callable[[], None]:
+    """Ack events as ingest publishes them, from a minimal relay (measures the commander alone)."""
+    publisher = ConfirmingPublisher(amqp_url, name="bench-relay").start()
+
+    def on_message(msg: Any) -> None:
+        parsed = topics.parse(msg.topic)
+        if parsed.command_type is None or parsed.device_uuid is None:
+            return
+        now = datetime.now(UTC)
+        ack = parse_command_topic_message(
+            parsed.device_uuid, parsed.command_type, msg.payload, received_at=now
+        )
+        if isinstance(ack, CommandAck):
+            data = {
+                "command_id": ack.command_id,
+                "command_type": ack.command_type.value,
+                "status": ack.status.value,
+                "message": ack.message,
+                "received_at": now.isoformat(),
+            }
+            event = make_event(COMMAND_ACK, "bench-relay", ack.device_uuid, data, time=now)
+            publisher.publish_async(
+                [OutgoingMessage(amqp_topology.EVENTS_EXCHANGE, event.routing_key, event.to_json())]
+            )
+
+    conn = mqtt(settings, "bench-relay", [(f"msm/+/{t}", 1) for t in PARAMS], on_message)
+
+    def stop() -> None:
+        conn.stop()
+        publisher.close()
+
+    return stop
+
+
+def mqtt(
+    settings: CommonSettings,
+    name: str,
+    subs: list[tuple[str, int]],
+    on_message: Callable[[Any], None],
+) -> MqttConnection:
+    config = MqttConfig(
+        settings.mqtt_host,
+        settings.mqtt_port,
+        settings.mqtt_ca_file,
+        settings.mqtt_cert_file,
+        settings.mqtt_key_file,
+        client_id=f"{name}-{uuid.uuid4().hex[:8]}",
+    )
+    conn = MqttConnection(config, subscriptions=subs, on_message=on_message).start()
+    if not conn.wait_connected(10):
+        raise SystemExit(f"MQTT: {conn.last_error}")
+    time.sleep(0.3)
+    return conn
+
+
+# -- measurements ----------------------------------------------------------------------------
+def closed_loop(
+    workers: list[str], total: int, one: Callable[[str], float | None]
+) -> tuple[list[float], float, int]:
+    """Each worker repeats `one(device)` until `total` were done; latencies, seconds, failures."""
+    counter = iter(range(total))
+    lock = threading.Lock()
+    latencies: list[float] = []
+    failures = [0]
+
+    def run(device: str) -> None:
+        while True:
+            with lock:
+                if next(counter, None) is None:
+                    return
+            latency = one(device)
+            with lock:
+                if latency is None:
+                    failures[0] += 1
+                else:
+                    latencies.append(latency)
+
+    threads = [threading.Thread(target=run, args=(d,)) for d in workers]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, time.perf_counter() - start, failures[0]
+
+
+class Arrivals:
+    """When each awaited message arrived (perf_counter), keyed by command id."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, float] = {}
+        self.final: dict[str, str] = {}
+        self.cond = threading.Condition()
+
+    def arrived(self, key: str) -> None:
+        with self.cond:
+            self.at[key] = time.perf_counter()
+            self.cond.notify_all()
+
+    def wait(self, key: str, timeout: float = 60.0) -> float | None:
+        with self.cond:
+            if not self.cond.wait_for(lambda: key in self.at, timeout):
+                return None
+            return self.at.pop(key)
+
+
+def raw_round_trips(settings: CommonSettings, devices: list[str], n: int) -> list[float]:
+    """Backend publishes a command, the meter acks on the same topic, the backend receives it."""
+    acks = Arrivals()
+
+    def on_message(msg: Any) -> None:
+        body = orjson.loads(msg.payload)
+        if body.get("origin") != "cloud" and body.get("command_id"):
+            acks.arrived(body["command_id"])
+
+    conn = mqtt(settings, "bench-raw", [("msm/+/ntp", 1)], on_message)
+
+    def one(device: str) -> float | None:
+        now = datetime.now(UTC)
+        cid = f"raw-{uuid.uuid4().hex}"
+        payload = DeviceCommand(
+            command_id=cid,
+            type="ntp",
+            issued_at=now,
+            expires_at=now + timedelta(minutes=5),
+            params=NtpParams(**PARAMS["ntp"]),
+        ).to_payload()
+        t0 = time.perf_counter()
+        conn.publish(topics.command(device, "ntp"), payload, qos=1)
+        arrived = acks.wait(cid, 10)
+        return None if arrived is None else arrived - t0
+
+    try:
+        return closed_loop(devices, n, one)[0]
+    finally:
+        conn.stop()
+
+
+def status_tap(amqp_url: str, done: Arrivals) -> Callable[[], None]:
+    """`succeeded` (any final) command.status events, as a client of msm.events sees them."""
+    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    ch = conn.channel()
+    ch.exchange_declare(amqp_topology.EVENTS_EXCHANGE, "topic", durable=True)
+    queue = ch.queue_declare("", exclusive=True).method.queue
+    ch.queue_bind(queue, amqp_topology.EVENTS_EXCHANGE, "command.status.#")
+
+    def on_event(_c: Any, _m: Any, _p: Any, body: bytes) -> None:
+        data = orjson.loads(body)["data"]
+        if data["status"] in FINAL:
+            done.final[data["command_id"]] = data["status"]
+            done.arrived(data["command_id"])
+
+    ch.basic_consume(queue, on_event, auto_ack=True)
+    stopping = threading.Event()
+
+    def loop() -> None:
+        while not stopping.is_set():
+            conn.process_data_events(time_limit=0.1)
+        conn.close()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        stopping.set()
+        thread.join(5)
+
+    return stop
+
+
+def api_commands(port: int, token: str, done: Arrivals) -> Callable[[str], float | None]:
+    local = threading.local()
+    kinds = list(PARAMS)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def one(device: str) -> float | None:
+        if not hasattr(local, "conn"):
+            local.conn, local.n = http.client.HTTPConnection("127.0.0.1", port, timeout=30), 0
+        local.n += 1
+        kind = kinds[local.n % len(kinds)]  # no reboots: a rebooting meter is briefly offline
+        try:
+            local.conn.request(
+                "POST", f"/api/devices/{device}/{kind}", json.dumps(PARAMS[kind]), headers
+            )
+            resp = local.conn.getresponse()
+            body = json.loads(resp.read())
+        except (OSError, http.client.HTTPException):
+            local.conn.close()
+            del local.conn
+            return None
+        t0 = time.perf_counter()
+        if resp.status != 202:
+            print(f"  API answered {resp.status}: {body}", flush=True)
+            return None
+        arrived = done.wait(body["command_id"], 60)
+        return None if arrived is None else arrived - t0
+
+    return one
+
+
+def login(port: int) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request(
+        "POST",
+        "/api/auth/login",
+        json.dumps({"email": ADMIN[0], "password": ADMIN[1]}),
+        {"Content-Type": "application/json"},
+    )
+    resp = conn.getresponse()
+    data = json.loads(resp.read())
+    if resp.status != 200:
+        raise SystemExit(f"login failed: {resp.status} {data}")
+    return str(data["access_token"])
+
+
+def db_ceiling(db: Any, devices: list[str], seconds: float = 5.0) -> float:
+    """Per command, the API's and the commander's MongoDB round trips, 8 threads, no I/O else."""
+    stop = time.monotonic() + seconds
+    counts = [0] * 8
+    now = datetime.now(UTC)
+
+    def loop(i: int) -> None:
+        device = devices[i % len(devices)]
+        while time.monotonic() < stop:
+            cid = uuid.uuid4().hex
+            db["devices"].find_one({"_id": device}, {"_id": 1})  # API: device exists
+            db["commands"].insert_one(
+                {
+                    "_id": cid,
+                    "device_uuid": device,
+                    "type": "ntp",
+                    "status": "queued",
+                    "created_at": now,
+                    "history": [],
+                    "params": PARAMS["ntp"],
+                    "attempts": 0,
+                }
+            )
+            list(db["commands"].find({"device_uuid": device, "status": {"$in": ["queued"]}}))
+            db["devices"].find_one({"_id": device}, {"connectivity": 1, "status": 1})
+            db["commands"].update_one(
+                {"_id": cid, "status": "queued"},
+                {"$set": {"status": "sent"}, "$inc": {"attempts": 1}},
+            )
+            db["commands"].find_one({"_id": cid})
+            db["ntp_ceiling"].replace_one(
+                {"device_uuid": device}, {"device_uuid": device, **PARAMS["ntp"]}, upsert=True
+            )
+            db["commands"].update_one(
+                {"_id": cid, "status": "sent"}, {"$set": {"status": "succeeded"}}
+            )
+            list(db["commands"].find({"device_uuid": device, "status": {"$in": ["queued"]}}))
+            counts[i] += 1
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(len(counts))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--meters", type=int, default=100)
+    parser.add_argument("--commands", type=int, default=5000)
+    parser.add_argument("--baseline", type=int, default=1000)
+    parser.add_argument("--relay", choices=("ingest", "builtin"), default="ingest")
+    parser.add_argument("--consumers", type=int, default=4)
+    args = parser.parse_args()
+    settings = CommonSettings()
+    tag = uuid.uuid4().hex[:8]
+    db_name = f"msm_bench_commands_{tag}"
+    amqp_url = own_vhost(settings.amqp_url, f"msm-bench-{tag}")
+    if amqp_url is None:
+        raise SystemExit("bench needs a RabbitMQ vhost of its own (rabbitmqctl add_vhost)")
+    client = mongo.connect(settings.mongo_uri)
+    db = client[db_name]
+    mongo.ensure_indexes(db)
+    logs = ROOT / ".local/logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "MSM_MONGO_DB": db_name,
+        "MSM_AMQP_URL": amqp_url,
+        "MSM_LOG_LEVEL": "WARNING",
+        "MSM_METRICS_PORT": "0",
+    }
+    stops: list[Callable[[], None]] = []
+    fleet_proc, fleet_conn, devices = start_fleet(args.meters)
+    try:
+        db["devices"].insert_many(
+            [
+                {
+                    "_id": d,
+                    "device_imei": "356938035643809",
+                    "mqtt_status": False,
+                    "sftp_status": False,
+                }
+                for d in devices
+            ]
+        )
+        procs = [
+            service(
+                "msm-commander",
+                {**env, "MSM_CONSUMERS": str(args.consumers)},
+                logs / "bench-commander.log",
+            )
+        ]
+        if args.relay == "ingest":
+            procs.append(service("msm-ingest", env, logs / "bench-ingest.log"))
+        else:
+            stops.append(builtin_relay(settings, amqp_url))
+        port = free_port()
+        procs.append(
+            service(
+                "msm-api",
+                {
+                    **env,
+                    "MSM_API_PORT": str(port),
+                    "MSM_ADMIN_EMAIL": ADMIN[0],
+                    "MSM_ADMIN_PASSWORD": ADMIN[1],
+                },
+                logs / "bench-api.log",
+            )
+        )
+        stops.extend(stopper(p) for p in procs)
+        wait_http(port, "/healthz")
+        token = login(port)
+        done = Arrivals()
+        stops.insert(0, status_tap(amqp_url, done))
+        time.sleep(2)  # consumers up, queues declared
+        print(
+            f"{args.meters} meters; ack relay: {args.relay}; commander consumers "
+            f"{args.consumers}; {os.cpu_count()} cores (shared)",
+            flush=True,
+        )
+        raw = raw_round_trips(settings, devices, args.baseline)
+        print(
+            f"  raw MQTT round trip (baseline): {len(raw)} round trips, p50 {pct(raw, 0.5):.1f} ms"
+            f"  p99 {pct(raw, 0.99):.1f} ms",
+            flush=True,
+        )
+        closed_loop(devices, args.meters, api_commands(port, token, done))  # warm-up
+        lat, secs, failed = closed_loop(devices, args.commands, api_commands(port, token, done))
+        statuses = list(done.final.values())
+        rate = len(lat) / secs
+        p50, p99, raw50 = pct(lat, 0.5), pct(lat, 0.99), pct(raw, 0.5)
+        print(
+            f"  through the API: {len(lat)} commands in {secs:.1f} s = {rate:.0f} commands/s; "
+            f"202 -> succeeded p50 {p50:.1f} ms  p99 {p99:.1f} ms; not finished: {failed}; "
+            f"succeeded {statuses.count('succeeded')} of {len(statuses)}",
+            flush=True,
+        )
+        ceiling = db_ceiling(db, devices)
+        print("ratios (same run):")
+        print(f"  p50 / raw round trip p50: {p50 / raw50 if raw50 else 0:.1f} x")
+        print("targets:")
+        print(
+            f"  p50 <= 2 x raw + 20 ms = {2 * raw50 + 20:.1f} ms: {p50:.1f} ms  "
+            f"{'MET' if p50 <= 2 * raw50 + 20 else 'MISSED'}"
+        )
+        print(f"  >= 500 commands/s: {rate:.0f}  {'MET' if rate >= 500 else 'MISSED'}")
+        print(
+            f"  database ceiling (the per-command MongoDB round trips, 8 threads, pymongo): "
+            f"{ceiling:.0f} commands/s; measured = {rate / ceiling:.2f} x that"
+        )
+    finally:
+        for stop in stops:
+            stop()
+        fleet_conn.send("stop")
+        fleet_proc.join(30)
+        client.drop_database(db_name)
+        client.close()
+        rabbitmqctl("delete_vhost", f"msm-bench-{tag}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
