@@ -40,7 +40,7 @@ class OutEvent(NamedTuple):
 
 def telemetry_event(reading: Reading, reading_id: str, source: str) -> OutEvent:
     """`telemetry.received` for one stored reading; its id is the reading id."""
-    timestamp = reading.timestamp
+    when = format_timestamp(reading.timestamp)
     body = orjson.dumps(
         {
             "specversion": "1.0",
@@ -48,11 +48,11 @@ def telemetry_event(reading: Reading, reading_id: str, source: str) -> OutEvent:
             "source": source,
             "type": TELEMETRY_RECEIVED,
             "subject": reading.device_uuid,
-            "time": timestamp,
+            "time": when,
             "datacontenttype": "application/json",
             "data": {
                 "device_uuid": reading.device_uuid,
-                "timestamp": format_timestamp(timestamp),
+                "timestamp": when,
                 "channel_id": reading.channel_id,
                 "phase": reading.phase,
                 "temperature": reading.temperature,

@@ -1,0 +1,189 @@
+"""Small fakes of ingest's own interfaces (Store, EventPublisher, ShadowClient) and helpers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from msm_ingest.domain.devices import DeviceWrite
+from msm_ingest.domain.events import OutEvent
+from msm_ingest.ports import Delivery, StoreUnavailable
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def telemetry_payload(ts_ms: int, phases: str = "ABC", channel: int = 0, **overrides: Any) -> bytes:
+    reading = {"channel_id": channel, "temperature": 25.0, "line_voltage": 230.0, "current": 5.0,
+               "active_power": 1000.0, "reactive_power": 10.0}
+    reading.update(overrides)
+    return orjson.dumps({"timestamp": ts_ms, "readings": [dict(reading, phase=p) for p in phases]})
+
+
+def ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+class Acks:
+    """Counts `Delivery.ack` calls per delivery."""
+
+    def __init__(self) -> None:
+        self.count: dict[int, int] = {}
+        self.lock = threading.Lock()
+
+    def delivery(self, topic: str, payload: bytes, received_at: datetime = NOW) -> Delivery:
+        key = len(self.count)
+        self.count[key] = 0
+
+        def ack() -> None:
+            with self.lock:
+                self.count[key] += 1
+
+        return Delivery(topic, payload, received_at, ack, "test")
+
+    @property
+    def acked(self) -> int:
+        return sum(1 for n in self.count.values() if n)
+
+    def twice(self) -> int:
+        return sum(1 for n in self.count.values() if n > 1)
+
+
+class FakeStore:
+    """In-memory Store; `failures[method] = n` makes the next n calls raise StoreUnavailable."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.device_writes: list[DeviceWrite] = []
+        self.applied: list[tuple[DeviceWrite, bool]] = []
+        self.apply_result = True
+        self.rejected: list[dict[str, Any]] = []
+        self.outbox: dict[str, OutEvent] = {}
+        self.known: set[str] = set()
+        self.failures: dict[str, int] = {}
+        self.insert_sizes: list[int] = []
+        self.calls = 0
+
+    def _maybe_fail(self, method: str) -> None:
+        self.calls += 1
+        if self.failures.get(method, 0) > 0:
+            self.failures[method] -= 1
+            raise StoreUnavailable(f"{method}: injected")
+
+    def insert_readings(self, docs: Sequence[dict[str, Any]]) -> list[bool]:
+        self._maybe_fail("insert_readings")
+        self.insert_sizes.append(len(docs))
+        flags = []
+        for doc in docs:
+            flags.append(doc["_id"] not in self.rows)
+            self.rows.setdefault(doc["_id"], dict(doc))
+        return flags
+
+    def update_devices(self, writes: Sequence[DeviceWrite]) -> None:
+        self._maybe_fail("update_devices")
+        self.device_writes.extend(writes)
+
+    def apply(self, write: DeviceWrite, *, upsert: bool) -> bool:
+        self._maybe_fail("apply")
+        self.applied.append((write, upsert))
+        return self.apply_result
+
+    def quarantine(self, records: Sequence[dict[str, Any]]) -> None:
+        self._maybe_fail("quarantine")
+        self.rejected.extend(records)
+
+    def known_devices(self, device_uuids: Iterable[str]) -> set[str]:
+        self._maybe_fail("known_devices")
+        return set(device_uuids) & self.known
+
+    def mark_processed(self, reading_ids: Sequence[str]) -> None:
+        self._maybe_fail("mark_processed")
+        for rid in reading_ids:
+            self.rows[rid]["processed"] = True
+
+    def unprocessed(self, limit: int) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.rows.values() if not r["processed"]][:limit]
+
+    def outbox_add(self, events: Sequence[OutEvent], now: datetime) -> None:
+        self._maybe_fail("outbox_add")
+        self.outbox.update({e.event_id: e for e in events})
+
+    def outbox_due(self, limit: int) -> list[OutEvent]:
+        return list(self.outbox.values())[:limit]
+
+    def outbox_remove(self, event_ids: Sequence[str]) -> None:
+        for event_id in event_ids:
+            self.outbox.pop(event_id, None)
+
+    def count_pending(self, cap: int) -> int:
+        return len(self.unprocessed(cap)) + len(self.outbox)
+
+    def ping(self) -> bool:
+        return True
+
+
+class FakeConfirmation:
+    def __init__(self, results: list[bool]) -> None:
+        self.results = results
+
+    def wait(self, timeout: float) -> list[bool]:
+        return list(self.results)
+
+
+class FakePublisher:
+    """Confirms everything while `ready`; fails everything otherwise. Records what it sent."""
+
+    def __init__(self, ready: bool = True) -> None:
+        self.ready = ready
+        self.sent: list[OutEvent] = []
+        self.lock = threading.Lock()
+
+    def publish(self, events: Sequence[OutEvent]) -> FakeConfirmation:
+        with self.lock:
+            if self.ready:
+                self.sent.extend(events)
+            return FakeConfirmation([self.ready] * len(events))
+
+    def close(self) -> None:
+        return None
+
+    def ids(self, routing_prefix: str = "") -> list[str]:
+        return [e.event_id for e in self.sent if e.routing_key.startswith(routing_prefix)]
+
+
+class FakeShadowClient:
+    def __init__(self) -> None:
+        self.updates: list[tuple[str, dict[str, Any]]] = []
+
+    def update_reported(self, thing: str, reported: dict[str, Any]) -> None:
+        self.updates.append((thing, reported))
+
+
+def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
+    """Poll `predicate` until true or `timeout` (tests only: the code under test never polls)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return bool(predicate())
+
+
+def make_pipeline(store: Any, publisher: Any, *, shadow: Any = None, **config: Any) -> Any:
+    from msm_ingest.batch_writer import BatchWriter
+    from msm_ingest.metrics import IngestMetrics
+    from msm_ingest.pipeline import Pipeline, PipelineConfig
+
+    metrics = IngestMetrics()
+    writer = BatchWriter(store, publisher, metrics, clock=lambda: NOW, shadow=shadow)
+    config.setdefault("batch_max_wait_s", 0.01)
+    return Pipeline(writer, metrics, PipelineConfig(**config))
+
+
+def metric(pipeline: Any, name: str, **labels: str) -> float:
+    value = pipeline._metrics.registry.get_sample_value(name, labels or None)
+    return 0.0 if value is None else value

@@ -1,0 +1,199 @@
+"""The pipeline with in-memory fakes: what is stored, published and acknowledged, and when."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from ingest_fakes import (
+    NOW,
+    Acks,
+    FakePublisher,
+    FakeStore,
+    make_pipeline,
+    metric,
+    ms,
+    telemetry_payload,
+    timedelta,
+    wait_for,
+)
+from msm_ingest.sweeper import Sweeper
+
+T0 = ms(NOW - timedelta(minutes=5))
+
+
+@pytest.fixture
+def running(store: FakeStore, publisher: FakePublisher):
+    pipelines = []
+
+    def start(**config):
+        p = make_pipeline(store, publisher, **config).start()
+        pipelines.append(p)
+        return p
+
+    yield start
+    for p in pipelines:
+        p.stop(2.0)
+
+
+def test_telemetry_is_stored_published_marked_processed_and_acked(running, store, publisher, acks):
+    pipeline = running()
+    for i in range(10):
+        pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0 + i * 1000)))
+    assert wait_for(lambda: acks.acked == 10)
+    assert wait_for(lambda: all(r["processed"] for r in store.rows.values()))
+    assert len(store.rows) == 30
+    assert sorted(publisher.ids("telemetry.received.dev-1")) == sorted(store.rows)
+    last = store.device_writes[-1]
+    assert last.device_uuid == "dev-1"
+    assert set(last.update["$max"]) == {"last_seen", "latest.0:A", "latest.0:B", "latest.0:C"}
+
+
+def test_a_redelivered_message_is_a_duplicate_not_a_second_row(running, store, acks):
+    pipeline = running()
+    payload = telemetry_payload(T0)
+    pipeline.submit(acks.delivery("msm/dev-1/telemetry", payload))
+    assert wait_for(lambda: acks.acked == 1)
+    pipeline.submit(acks.delivery("msm/dev-1/telemetry", payload))
+    assert wait_for(lambda: acks.acked == 2)
+    assert len(store.rows) == 3
+    assert wait_for(lambda: metric(pipeline, "msm_ingest_messages_total", kind="telemetry",
+                                   outcome="duplicate") == 1)
+
+
+BAD_INPUTS = {
+    "1 MB of garbage": (b"\x8f\x00garbage" * 110_000, "too_large"),
+    "invalid UTF-8": (b'{"timestamp": "\xff\xfe", "channel_id": 0}', "invalid_encoding"),
+    "JSON bomb": (b"[" * 100_000 + b"]" * 100_000, "too_deep"),
+    "NaN": (b'{"timestamp": 1748779200000, "channel_id": 0, "phase": "A", "temperature": NaN}',
+            "non_finite_number"),
+    "Infinity": (b'{"timestamp": 1748779200000, "channel_id": 0, "phase": "A", '
+                 b'"temperature": 25, "line_voltage": Infinity}', "non_finite_number"),
+    "wrong-typed field": (telemetry_payload(T0, current="5 A"), "field_invalid"),
+    "not an object": (b"[1, 2, 3]", "not_an_object"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_INPUTS)
+def test_bad_input_is_quarantined_acked_and_the_next_message_still_stored(
+    name, running, store, acks
+):
+    payload, reason = BAD_INPUTS[name]
+    pipeline = running()
+    pipeline.submit(acks.delivery("msm/dev-bad/telemetry", payload))
+    pipeline.submit(acks.delivery("msm/dev-good/telemetry", telemetry_payload(T0)))
+    assert wait_for(lambda: acks.acked == 2)
+    [record] = store.rejected
+    assert record["reason"] == reason
+    assert record["topic"] == "msm/dev-bad/telemetry"
+    assert record["size"] == len(payload)
+    assert record["payload"] == payload[:4096]
+    assert len(store.rows) == 3
+    assert metric(pipeline, "msm_ingest_rejected_total", reason=reason) == 1
+
+
+def test_unknown_topic_is_quarantined(running, store, acks):
+    pipeline = running()
+    pipeline.submit(acks.delivery("msm/dev-1/firmware", b"{}"))
+    assert wait_for(lambda: acks.acked == 1)
+    assert store.rejected[0]["reason"] == "unknown_topic"
+
+
+def test_unknown_device_is_stored_by_default(running, store, acks):
+    pipeline = running()
+    pipeline.submit(acks.delivery("msm/never-seen/telemetry", telemetry_payload(T0)))
+    assert wait_for(lambda: acks.acked == 1)
+    assert len(store.rows) == 3
+    assert store.device_writes[0].device_uuid == "never-seen"
+
+
+def test_unknown_device_is_quarantined_when_known_devices_are_required(running, store, acks):
+    store.known = {"registered"}
+    pipeline = running(require_known_device=True)
+    pipeline.submit(acks.delivery("msm/never-seen/telemetry", telemetry_payload(T0)))
+    pipeline.submit(acks.delivery("msm/registered/telemetry", telemetry_payload(T0)))
+    assert wait_for(lambda: acks.acked == 2)
+    assert [r["reason"] for r in store.rejected] == ["unknown_device"]
+    assert {r["device_uuid"] for r in store.rows.values()} == {"registered"}
+
+
+def test_store_outage_holds_acks_until_the_write_succeeds(running, store, acks):
+    store.failures["insert_readings"] = 4  # ~1.5 s of backoff
+    pipeline = running()
+    for i in range(5):
+        pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0 + i)))
+    assert not wait_for(lambda: acks.acked > 0, timeout=0.5)
+    assert wait_for(lambda: acks.acked == 5, timeout=10)
+    assert len(store.rows) == 15
+    assert metric(pipeline, "msm_ingest_store_retries_total") == 4
+    assert acks.twice() == 0
+
+
+def test_a_write_retried_after_a_failure_still_publishes_every_reading(running, store, publisher, acks):
+    # The first attempt may have stored rows before failing: they are this batch's, not dups.
+    store.failures["update_devices"] = 1
+    pipeline = running()
+    pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0)))
+    assert wait_for(lambda: acks.acked == 1, timeout=5)
+    assert wait_for(lambda: len(publisher.ids("telemetry")) == 3)
+
+
+def test_broker_outage_keeps_storing_and_the_sweeper_catches_up(running, store, publisher, acks):
+    publisher.ready = False
+    pipeline = running()
+    for i in range(4):
+        pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0 + i)))
+    assert wait_for(lambda: acks.acked == 4)
+    assert len(store.rows) == 12 and not any(r["processed"] for r in store.rows.values())
+    sweeper = Sweeper(store, publisher, pipeline._metrics, interval_s=60, min_age_s=1, batch=5,
+                      confirm_timeout_s=1, clock=lambda: NOW)
+    assert sweeper.sweep() == 0  # broker still down: nothing republished, nothing lost
+    publisher.ready = True
+    assert sweeper.sweep() == 12  # in bounded batches of 5, without waiting for the next pass
+    assert all(r["processed"] for r in store.rows.values())
+    assert sorted(publisher.ids()) == sorted(store.rows)
+
+
+def test_command_acks_go_to_the_outbox_when_unconfirmed_and_are_acked_after(
+    running, store, publisher, acks
+):
+    publisher.ready = False
+    pipeline = running()
+    ack = orjson.dumps({"command_id": "c1", "status": "success"})
+    pipeline.submit(acks.delivery("msm/dev-1/reboot", ack))
+    assert wait_for(lambda: acks.acked == 1)
+    [event] = store.outbox.values()
+    assert event.routing_key == "command.ack.dev-1"
+    assert orjson.loads(event.body)["data"]["command_id"] == "c1"
+
+
+def test_cloud_command_echo_is_skipped(running, store, publisher, acks):
+    pipeline = running()
+    echo = orjson.dumps({"command_id": "c1", "type": "reboot", "origin": "cloud"})
+    pipeline.submit(acks.delivery("msm/dev-1/reboot", echo))
+    assert wait_for(lambda: acks.acked == 1)
+    assert publisher.sent == [] and store.rejected == []
+
+
+def test_batches_close_by_count_and_by_time(running, store, acks):
+    pipeline = running(batch_max=5, batch_max_wait_s=0.2)
+    for i in range(12):
+        pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0 + i, phases="A")))
+    assert wait_for(lambda: acks.acked == 12)
+    assert store.insert_sizes[:2] == [5, 5]
+    assert sum(store.insert_sizes) == 12  # the last 2 went when their time was up
+
+
+def test_stop_flushes_what_is_queued_and_acks_it(store, publisher, acks):
+    pipeline = make_pipeline(store, publisher, batch_max=3).start()
+    for i in range(20):
+        pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0 + i, phases="A")))
+    assert pipeline.stop(5.0)
+    assert acks.acked == 20 and len(store.rows) == 20
+
+
+def test_stop_gives_up_on_a_dead_store_and_acks_nothing(store, publisher, acks):
+    store.failures["insert_readings"] = 10**6
+    pipeline = make_pipeline(store, publisher).start()
+    pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0)))
+    assert not pipeline.stop(1.0) or acks.acked == 0
+    assert acks.acked == 0
