@@ -328,28 +328,37 @@ def status_tap(amqp_url: str, done: Arrivals) -> Callable[[], None]:
 
 
 def api_commands(port: int, token: str, done: Arrivals) -> Callable[[str], float | None]:
+    """POST the device's next command, then wait for its final command.status event."""
     local = threading.local()
     kinds = list(PARAMS)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def post(path: str, body: str, key: str) -> tuple[int, Any]:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Idempotency-Key": key,
+        }
+        for _ in range(3):  # gunicorn closes idle keep-alive connections: reconnect, replay
+            if getattr(local, "conn", None) is None:
+                local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            try:
+                local.conn.request("POST", path, body, headers)
+                resp = local.conn.getresponse()
+                return resp.status, json.loads(resp.read())
+            except (OSError, http.client.HTTPException):
+                local.conn.close()
+                local.conn = None
+        return 0, None
 
     def one(device: str) -> float | None:
-        if not hasattr(local, "conn"):
-            local.conn, local.n = http.client.HTTPConnection("127.0.0.1", port, timeout=30), 0
-        local.n += 1
+        local.n = getattr(local, "n", 0) + 1
         kind = kinds[local.n % len(kinds)]  # no reboots: a rebooting meter is briefly offline
-        try:
-            local.conn.request(
-                "POST", f"/api/devices/{device}/{kind}", json.dumps(PARAMS[kind]), headers
-            )
-            resp = local.conn.getresponse()
-            body = json.loads(resp.read())
-        except (OSError, http.client.HTTPException):
-            local.conn.close()
-            del local.conn
-            return None
+        status, body = post(
+            f"/api/devices/{device}/{kind}", json.dumps(PARAMS[kind]), uuid.uuid4().hex
+        )
         t0 = time.perf_counter()
-        if resp.status != 202:
-            print(f"  API answered {resp.status}: {body}", flush=True)
+        if status != 202:
+            print(f"  API answered {status}: {body}", flush=True)
             return None
         arrived = done.wait(body["command_id"], 60)
         return None if arrived is None else arrived - t0
@@ -419,6 +428,44 @@ def db_ceiling(db: Any, devices: list[str], seconds: float = 5.0) -> float:
     return sum(counts) / seconds
 
 
+def start_services(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    devices: list[str],
+    tag: str,
+    stops: list[Callable[[], None]],
+) -> int:
+    """msm-commander, msm-ingest (or the stand-in relay) and msm-api; returns the API's port."""
+    logs = ROOT / ".local/logs"
+    logs.mkdir(parents=True, exist_ok=True)
+
+    def start(name: str, extra: dict[str, str]) -> None:
+        stops.append(stopper(service(name, {**env, **extra}, logs / f"bench-{name}.log")))
+
+    start("msm-commander", {"MSM_CONSUMERS": str(args.consumers)})
+    if args.relay == "ingest":
+        ingest_port = free_port()
+        start(
+            "msm-ingest",
+            {
+                "MSM_METRICS_PORT": str(ingest_port),
+                "MSM_INGEST_CLIENT_ID": f"bench-ingest-{tag}",
+                "MSM_INGEST_SUBSCRIBE_DEVICES": ",".join(devices),  # not other people's traffic
+                "MSM_INGEST_SHADOW_ENABLED": "false",
+                "MSM_INGEST_BATCH_MAX_WAIT_MS": str(args.ingest_batch_wait_ms),
+            },
+        )
+        wait_http(ingest_port, "/readyz")
+    else:
+        stops.append(builtin_relay(CommonSettings(), env["MSM_AMQP_URL"]))
+    port = free_port()
+    start(
+        "msm-api",
+        {"MSM_API_PORT": str(port), "MSM_ADMIN_EMAIL": ADMIN[0], "MSM_ADMIN_PASSWORD": ADMIN[1]},
+    )
+    return port
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--meters", type=int, default=100)
@@ -426,6 +473,7 @@ def main() -> None:
     parser.add_argument("--baseline", type=int, default=1000)
     parser.add_argument("--relay", choices=("ingest", "builtin"), default="ingest")
     parser.add_argument("--consumers", type=int, default=4)
+    parser.add_argument("--ingest-batch-wait-ms", type=int, default=50)
     args = parser.parse_args()
     settings = CommonSettings()
     tag = uuid.uuid4().hex[:8]
@@ -436,8 +484,6 @@ def main() -> None:
     client = mongo.connect(settings.mongo_uri)
     db = client[db_name]
     mongo.ensure_indexes(db)
-    logs = ROOT / ".local/logs"
-    logs.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "MSM_MONGO_DB": db_name,
@@ -459,31 +505,7 @@ def main() -> None:
                 for d in devices
             ]
         )
-        procs = [
-            service(
-                "msm-commander",
-                {**env, "MSM_CONSUMERS": str(args.consumers)},
-                logs / "bench-commander.log",
-            )
-        ]
-        if args.relay == "ingest":
-            procs.append(service("msm-ingest", env, logs / "bench-ingest.log"))
-        else:
-            stops.append(builtin_relay(settings, amqp_url))
-        port = free_port()
-        procs.append(
-            service(
-                "msm-api",
-                {
-                    **env,
-                    "MSM_API_PORT": str(port),
-                    "MSM_ADMIN_EMAIL": ADMIN[0],
-                    "MSM_ADMIN_PASSWORD": ADMIN[1],
-                },
-                logs / "bench-api.log",
-            )
-        )
-        stops.extend(stopper(p) for p in procs)
+        port = start_services(args, env, devices, tag, stops)
         wait_http(port, "/healthz")
         token = login(port)
         done = Arrivals()
