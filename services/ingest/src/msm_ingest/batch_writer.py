@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +26,42 @@ class Retry(Protocol):
     """Run a store call, retrying it until it succeeds (see pipeline.Retrier)."""
 
     def __call__(self, step: str, call: Callable[[], T]) -> T: ...
+
+
+class InFlight:
+    """Reading ids this process is handling, or settled within `grace` seconds.
+
+    The sweeper leaves these alone: a row it read as unprocessed may have been confirmed while
+    its (slow) query ran.
+    """
+
+    def __init__(self, grace: float = 10.0) -> None:
+        self._ids: set[str] = set()
+        self._settled: deque[tuple[float, list[str]]] = deque()
+        self._recent: set[str] = set()
+        self._grace = grace
+        self._lock = threading.Lock()
+
+    def add(self, ids: Iterable[str]) -> None:
+        with self._lock:
+            self._ids.update(ids)
+
+    def discard(self, ids: Iterable[str]) -> None:
+        settled = list(ids)
+        now = time.monotonic()
+        with self._lock:
+            self._ids.difference_update(settled)
+            self._settled.append((now, settled))
+            self._recent.update(settled)
+            while self._settled and self._settled[0][0] < now - self._grace:
+                self._recent.difference_update(self._settled.popleft()[1])
+
+    def __contains__(self, reading_id: object) -> bool:
+        with self._lock:
+            return reading_id in self._ids or reading_id in self._recent
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
 
 class ShadowSink(Protocol):
@@ -49,7 +88,9 @@ class BatchWriter:
         clock: Callable[[], datetime],
         event_source: str = "msm-ingest",
         shadow: ShadowSink | None = None,
+        in_flight: InFlight | None = None,
     ) -> None:
+        self.in_flight = in_flight or InFlight()
         self.store = store
         self.publisher = publisher
         self._metrics = metrics
@@ -69,6 +110,7 @@ class BatchWriter:
         """Store the plan, publish its events; return them and the deliveries now durable."""
         store, source = self.store, self._source
         docs = plan.telemetry_documents()
+        self.in_flight.add(plan.reading_ids)
         attempts = 0
 
         def insert() -> list[bool]:
@@ -125,6 +167,10 @@ class BatchWriter:
 
         self._count_telemetry(plan, inserted)
         self._offer_readings(newest, plan)
+        unpublished = [
+            rid for rid, wanted in zip(plan.reading_ids, publish, strict=True) if not wanted
+        ]
+        self.in_flight.discard(unpublished)  # duplicates: another copy settles them
         confirmation = self.publisher.publish([*out, *others])
         self._metrics.events_unconfirmed.inc(len(out) + len(others))
         return PendingEvents(confirmation, reading_ids, others, deferred), durable
@@ -136,6 +182,7 @@ class BatchWriter:
         confirmed = [rid for rid, good in zip(pending.reading_ids, ok, strict=False) if good]
         if confirmed:
             retry("mark_processed", lambda: self.store.mark_processed(confirmed))
+        self.in_flight.discard(pending.reading_ids)
         unsent = [e for e, good in zip(pending.others, ok[n:], strict=True) if not good]
         if unsent:
             # Telemetry rows are their own outbox (`processed`); other events need one.

@@ -18,7 +18,7 @@ from msm_ingest.adapters.mongo_store import MongoStore
 from msm_ingest.adapters.mqtt_source import MqttSource, MqttSourceConfig
 from msm_ingest.adapters.shadow_client import IotDataShadowClient
 from msm_ingest.adapters.sqs_source import SqsSource
-from msm_ingest.batch_writer import BatchWriter
+from msm_ingest.batch_writer import BatchWriter, InFlight
 from msm_ingest.metrics import IngestMetrics
 from msm_ingest.pipeline import Pipeline, PipelineConfig
 from msm_ingest.ports import EventPublisher, Source, Store
@@ -165,8 +165,15 @@ def bootstrap(settings: IngestSettings, **overrides: Any) -> Ingest:
         shadow = ShadowUpdater(
             shadow_client, metrics, min_interval_s=settings.shadow_min_interval_s
         )
+    in_flight = InFlight(grace=max(10.0, 2 * settings.sweeper_min_age_s))
     writer = BatchWriter(
-        store, publisher, metrics, clock=clock, event_source=settings.event_source, shadow=shadow
+        store,
+        publisher,
+        metrics,
+        clock=clock,
+        event_source=settings.event_source,
+        shadow=shadow,
+        in_flight=in_flight,
     )
     config = PipelineConfig(
         batch_max=settings.batch_max,
@@ -187,5 +194,6 @@ def bootstrap(settings: IngestSettings, **overrides: Any) -> Ingest:
         confirm_timeout_s=settings.confirm_timeout_s,
         clock=clock,
         event_source=settings.event_source,
+        in_flight=in_flight,
     )
     return Ingest(settings, metrics, store, publisher, source, pipeline, sweeper, shadow, closers)

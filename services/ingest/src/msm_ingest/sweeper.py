@@ -1,20 +1,19 @@
 """Republishes what a crash or a RabbitMQ outage left unconfirmed.
 
-Telemetry rows with `processed: false` are due when they are older than `min_age` (by their
-reading timestamp, or, for rows stamped in the future by a fast device clock, since the sweeper
-first saw them): the live pipeline confirms its rows within a fraction of a second, so what is
-left that long is orphaned. Events in the outbox are always due. Work goes in bounded batches and
-continues at once while a full batch was confirmed, so a backlog drains without waiting for the
-next interval. Several replicas may sweep the same rows: a duplicate event (same id) is allowed,
-a lost one is not.
-"""
+Telemetry rows with `processed: false` are due when this process is not handling them (nor just
+settled them) and they are older than `min_age`: by their reading timestamp, or, for rows
+stamped in the future by a fast device clock, since the sweeper first saw them. Another
+replica's rows in flight may be taken for orphans when they carry old timestamps (a backfill):
+that costs a duplicate event (same id), never a lost one. Events in the outbox are always due.
+Work goes in bounded batches and continues at once while a full batch was confirmed, so a
+backlog drains without waiting for the next interval."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -55,7 +54,9 @@ class Sweeper:
         confirm_timeout_s: float,
         clock: Callable[[], datetime],
         event_source: str = "msm-ingest",
+        in_flight: Container[str] = frozenset(),
     ) -> None:
+        self._in_flight = in_flight
         self._store = store
         self._publisher = publisher
         self._metrics = metrics
@@ -103,7 +104,8 @@ class Sweeper:
         return [
             row
             for row in rows
-            if row["timestamp"] <= cutoff or mono - seen[row["_id"]] >= self._min_age
+            if row["_id"] not in self._in_flight
+            and (row["timestamp"] <= cutoff or mono - seen[row["_id"]] >= self._min_age)
         ]
 
     def _sweep_telemetry(self) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import ssl
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -119,6 +120,7 @@ class IngestMqttConnection(MqttConnection):
     ) -> None:
         self._receive_maximum = receive_maximum
         self._fast_sink = fast_sink if FASTPATH_AVAILABLE and config.manual_ack else None
+        self.subscribed = threading.Event()
         super().__init__(
             config,
             subscriptions=subscriptions,
@@ -156,7 +158,20 @@ class IngestMqttConnection(MqttConnection):
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribed
         return client
+
+    def _on_disconnect(self, *args: Any) -> None:
+        self.subscribed.clear()
+        super()._on_disconnect(*args)
+
+    def _on_subscribed(
+        self, _client: paho.Client, _ud: Any, _mid: int, reasons: list[Any], _props: Any
+    ) -> None:
+        refused = [str(r) for r in reasons if getattr(r, "is_failure", False)]
+        if refused:
+            log.error("MQTT %s: subscriptions refused: %s", self.config.client_id, refused)
+        self.subscribed.set()
 
     def start(self) -> IngestMqttConnection:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]

@@ -52,7 +52,7 @@ def subscriptions(
     filters = [f.replace("/+/", f"/{device}/", 1) for device in devices for f in DEVICE_FILTERS]
     subs = [(shared(group or None, f), 1) for f in filters]
     if index == 0:
-        subs.append((topics.PRESENCE_FILTER, 1))
+        subs += [(topics.PRESENCE_FILTER.removesuffix("+") + d, 1) for d in devices]
     return subs
 
 
@@ -106,7 +106,8 @@ class MqttSource:
             conn.start()
 
     def wait_connected(self, timeout: float) -> bool:
-        return all(c.wait_connected(timeout) for c in self._connections)
+        """Connected and subscribed (the broker delivers only after its SUBACK)."""
+        return all(c.subscribed.wait(timeout) for c in self._connections)
 
     def ready(self) -> bool:
         return bool(self._connections) and all(c.connected.is_set() for c in self._connections)
