@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from commander_harness import FAST, AckRelay, Api, EventTap, FakeMeter, always
+from commander_harness import FAST, QUICK_ACKS, AckRelay, Api, EventTap, FakeMeter, always
 from msm_commander.bootstrap import Commander, bootstrap
 from msm_commander.settings import CommanderSettings
 from msm_common.adapters.amqp import ConfirmingPublisher
@@ -69,6 +69,12 @@ def start_commander(commander_settings: Any, mongo_db: Any) -> Iterator[Any]:
 @pytest.fixture
 def commander(start_commander: Any) -> Commander:
     return start_commander()
+
+
+@pytest.fixture
+def quick_commander(start_commander: Any) -> Commander:
+    """A commander with short ack windows, for the tests of resends and timeouts."""
+    return start_commander(**QUICK_ACKS)
 
 
 @pytest.fixture

@@ -34,8 +34,9 @@ def first_deliveries(meter) -> list[str]:
 def test_two_replicas_deliver_each_command_once_in_order(
     start_commander, api, meter, mongo_db
 ) -> None:
-    start_commander()
-    start_commander()
+    # A long ack window: any second delivery would come from two replicas racing, not a resend.
+    start_commander(ack_timeout_s=10)
+    start_commander(ack_timeout_s=10)
     meters = [meter() for _ in range(3)]
     sent = {m.uuid: [api.request(m.uuid, "reboot") for _ in range(8)] for m in meters}
     ids = [c for cs in sent.values() for c in cs]
@@ -46,6 +47,7 @@ def test_two_replicas_deliver_each_command_once_in_order(
     ) == len(ids)
     for m in meters:
         assert m.ids() == sent[m.uuid]  # each exactly once, in arrival order
+    assert {d["attempts"] for d in mongo_db["commands"].find({"_id": {"$in": ids}})} == {1}
 
 
 def _free_port() -> int:
@@ -128,7 +130,9 @@ def test_sigkill_mid_flight_loses_nothing_and_never_exceeds_the_retry_policy(
                 assert received[cid] == 0
             if d["status"] == "succeeded":
                 assert received[cid] >= 1
-        assert sum(d["status"] == "timed_out" for d in docs.values()) <= 2
+        outcome = collections.Counter(d["status"] for d in docs.values())
+        # The meters answer: timeouts stay the exception (queued configs are superseded).
+        assert outcome["succeeded"] >= 0.8 * (len(ids) - outcome["superseded"]), outcome
         for m in meters:
             delivered = first_deliveries(m)
             order = [c for c in sent[m.uuid] if c in delivered]
@@ -138,6 +142,8 @@ def test_sigkill_mid_flight_loses_nothing_and_never_exceeds_the_retry_policy(
         meters[0].behaviour = lambda _cmd, _n: [Ack("success")]
         last = api.request(meters[0].uuid, "reboot")
         wait_for(lambda: all_final(mongo_db, [last]), 10, "the last command")
+        assert wait_for(lambda: _scrape(port, "/readyz"), 10, "/readyz")
+        assert '"alive":true' in _scrape(port, "/healthz")
         metrics = wait_for(lambda: _scrape(port), 10, "/metrics")
         assert 'msm_commander_commands_total{status="succeeded",type="reboot"}' in metrics
         assert "msm_commander_in_flight 0.0" in wait_for(
@@ -149,9 +155,10 @@ def test_sigkill_mid_flight_loses_nothing_and_never_exceeds_the_retry_policy(
         process.close()
 
 
-def _scrape(port: int) -> str:
+def _scrape(port: int, path: str = "/metrics") -> str:
+    """The body of a 200 answer, else ''."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as resp:
             return resp.read().decode()
     except OSError:
         return ""

@@ -90,7 +90,7 @@ def test_failure_and_reject_acks_finish_the_command_with_the_device_message(
 
 
 def test_an_unacknowledged_command_is_resent_with_the_same_id_then_times_out(
-    commander, api, meter, mongo_db
+    quick_commander, api, meter, mongo_db
 ) -> None:
     m = meter(always(Ack(None)))
     cid = api.request(m.uuid, "ntp")
@@ -103,14 +103,16 @@ def test_an_unacknowledged_command_is_resent_with_the_same_id_then_times_out(
     assert gaps[1] > gaps[0]  # the ack window grows between attempts (0.6 s, then 0.9 s)
 
 
-def test_a_resend_that_is_acknowledged_succeeds(commander, api, meter, mongo_db) -> None:
+def test_a_resend_that_is_acknowledged_succeeds(quick_commander, api, meter, mongo_db) -> None:
     m = meter(lambda _cmd, nth: [Ack(None if nth == 1 else "success")])
     cid = api.request(m.uuid, "reboot")
     doc = final(mongo_db, cid)
     assert (doc["status"], doc["attempts"], m.ids()) == ("succeeded", 2, [cid, cid])
 
 
-def test_in_progress_gives_the_device_a_fresh_ack_window(commander, api, meter, mongo_db) -> None:
+def test_in_progress_gives_the_device_a_fresh_ack_window(
+    quick_commander, api, meter, mongo_db
+) -> None:
     m = meter(
         always(
             Ack("in_progress", delay=0.3), Ack("in_progress", delay=0.7), Ack("success", delay=1.1)
@@ -143,7 +145,7 @@ def test_legacy_acks_without_id_match_the_oldest_in_flight_command_of_their_type
 
 
 def test_a_legacy_ack_of_another_type_matches_nothing(
-    commander, api, meter, mongo_db, relay
+    quick_commander, api, meter, mongo_db, relay
 ) -> None:
     m = meter(always(Ack(None)))
     cid = api.request(m.uuid, "ntp")

@@ -119,7 +119,7 @@ def test_a_cancelled_command_is_never_sent(commander, api, meter, mongo_db, rela
 
 
 def test_a_command_sent_to_a_device_that_went_offline_waits_without_spending_attempts(
-    commander, api, meter, mongo_db, relay
+    quick_commander, api, meter, mongo_db, relay
 ) -> None:
     m = meter(lambda _cmd, nth: [Ack(None if nth == 1 else "success")])
     cid = api.request(m.uuid, "reboot")

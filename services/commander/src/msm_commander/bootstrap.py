@@ -61,8 +61,17 @@ class Commander:
             )
             self.consumers.append(consumer)
             self._thread(consumer.run, f"consumer-{i}")
-        self._thread(self.ticker.run, "ticker")
+        self._thread(self._tick_when_consuming, "ticker")
+        self.ready_checks["consumers"] = lambda: all(c.connected.is_set() for c in self.consumers)
         return self
+
+    def _tick_when_consuming(self) -> None:
+        """After a restart, read the acks that waited for us before judging deadlines."""
+        for consumer in self.consumers:
+            while not consumer.connected.wait(0.5):
+                if self.stopping.is_set():
+                    return
+        self.ticker.run()
 
     def _thread(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -71,6 +80,10 @@ class Commander:
 
     def wait_ready(self, timeout: float = 15.0) -> bool:
         return all(c.connected.wait(timeout) for c in self.consumers) and self.readiness().ready
+
+    def alive(self) -> bool:
+        """Every consumer and the ticker thread still runs (until stop is asked)."""
+        return self.stopping.is_set() or all(t.is_alive() for t in self.threads)
 
     def readiness(self) -> Readiness:
         return readiness(self.ready_checks)
@@ -99,6 +112,7 @@ def bootstrap(settings: CommanderSettings, **overrides: Any) -> Commander:
         closers.append(client.close)
         db = client[settings.database_name]
         checks["mongo"] = lambda: bool(client.admin.command("ping").get("ok"))
+    checks["consumers"] = lambda: False  # replaced once they exist (start)
     store = MongoStore(db)
     sender: CommandSender | None = overrides.get("sender")
     if sender is None:

@@ -9,9 +9,9 @@ import threading
 from types import FrameType
 
 from msm_common.logs import configure_logging
-from msm_common.metrics import serve_metrics
 from msm_common.settings import SettingsError
 
+from msm_commander import http_server
 from msm_commander.bootstrap import bootstrap
 from msm_commander.settings import CommanderSettings
 
@@ -26,7 +26,15 @@ def main() -> None:
         raise SystemExit(2) from exc
     configure_logging(settings.service_name, settings.log_level)
     commander = bootstrap(settings)
-    serve_metrics(settings.metrics_port, settings.bind_host, commander.metrics.registry)
+    server = None
+    if settings.metrics_port:
+        server = http_server.serve(
+            settings.bind_host,
+            settings.metrics_port,
+            commander.metrics.registry,
+            commander.readiness,
+            commander.alive,
+        )
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -44,8 +52,13 @@ def main() -> None:
         settings.bind_host,
         settings.metrics_port,
     )
-    stop.wait()
+    while not stop.wait(1.0):
+        if not commander.alive():
+            log.error("a worker thread died; exiting so that the supervisor restarts us")
+            break
     commander.stop()
+    if server is not None:
+        server.shutdown()
     log.info("msm-commander stopped")
 
 

@@ -1,0 +1,50 @@
+"""`/metrics` (Prometheus), `/healthz` (threads alive) and `/readyz` (dependencies answer)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import orjson
+from msm_common.health import Readiness
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+
+def serve(
+    host: str,
+    port: int,
+    registry: CollectorRegistry,
+    ready: Callable[[], Readiness],
+    alive: Callable[[], bool],
+) -> ThreadingHTTPServer:
+    """Serve on a daemon thread; the caller shuts the returned server down."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/metrics":
+                self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+            elif self.path == "/healthz":
+                ok = alive()
+                self._send(200 if ok else 503, orjson.dumps({"alive": ok}), "application/json")
+            elif self.path == "/readyz":
+                state = ready()
+                body = orjson.dumps(state.as_dict())
+                self._send(200 if state.ready else 503, body, "application/json")
+            else:
+                self._send(404, b'{"error": "not found"}', "application/json")
+
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return None  # probes every few seconds would drown the logs
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="commander-http", daemon=True).start()
+    return server
