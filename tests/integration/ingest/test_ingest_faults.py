@@ -1,0 +1,80 @@
+"""Outages of MongoDB and RabbitMQ, made real by cutting a TCP proxy in front of each."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+import pytest
+from ingest_it_support import (
+    EventTap,
+    ListSource,
+    TcpProxy,
+    now_ms,
+    running,
+    settings_for,
+    telemetry,
+    wait_for,
+)
+from support.services import unique
+
+pytestmark = pytest.mark.integration
+
+
+def _port(url: str, default: int) -> int:
+    return urllib.parse.urlsplit(url).port or default
+
+
+def test_database_outage_stops_acks_and_nothing_is_lost(endpoints, mongo_db, amqp_url):
+    proxy = TcpProxy(_port(endpoints.mongo_uri, 27017))
+    uri = f"mongodb://127.0.0.1:{proxy.port}/{mongo_db.name}?directConnection=true"
+    settings = settings_for(endpoints, mongo_db.name, amqp_url, mongo_uri=uri, mongo_timeout_ms=500)
+    source = ListSource()
+    device = unique("itdbdown")
+    t0 = now_ms() - 1000
+    try:
+        with running(settings, source=source) as ingest:
+            source.feed(f"msm/{device}/telemetry", telemetry(t0))
+            assert wait_for(lambda: source.acks == 1)
+            proxy.down()
+            for i in range(1, 21):
+                source.feed(f"msm/{device}/telemetry", telemetry(t0 + i))
+            assert not wait_for(lambda: source.acks > 1, timeout=2.0)  # nothing durable: no ack
+            assert ingest.metrics.registry.get_sample_value("msm_ingest_store_retries_total") > 0
+            proxy.up()
+            assert wait_for(lambda: source.acks == 21, timeout=20)
+            assert wait_for(lambda: mongo_db.telemetry.count_documents({"processed": True}) == 63)
+    finally:
+        proxy.close()
+    assert mongo_db.telemetry.count_documents({}) == 63
+    assert max(source.acked.values()) == 1
+
+
+def test_broker_outage_keeps_storing_and_events_catch_up(endpoints, mongo_db, amqp_url):
+    proxy = TcpProxy(_port(amqp_url, 5672))
+    parsed = urllib.parse.urlsplit(amqp_url)
+    proxied = urllib.parse.urlunsplit(parsed._replace(netloc=f"guest:guest@127.0.0.1:{proxy.port}"))
+    device = unique("itmqdown")
+    tap = EventTap(amqp_url, [f"telemetry.received.{device}", f"command.ack.{device}"])
+    settings = settings_for(endpoints, mongo_db.name, proxied)
+    source = ListSource()
+    t0 = now_ms() - 1000
+    try:
+        with running(settings, source=source):
+            proxy.down()
+            for i in range(10):
+                source.feed(f"msm/{device}/telemetry", telemetry(t0 + i))
+            source.feed(f"msm/{device}/sftp", b'{"command_id": "c-9", "status": "failed"}')
+            assert wait_for(lambda: source.acks == 11)  # durable in MongoDB (rows, outbox)
+            assert mongo_db.telemetry.count_documents({"processed": False}) == 30
+            assert mongo_db.ingest_event_outbox.count_documents({}) == 1
+            proxy.up()
+            assert wait_for(lambda: mongo_db.telemetry.count_documents({"processed": True}) == 30,
+                            timeout=30)
+            events = tap.wait(31, timeout=15)
+            assert wait_for(lambda: mongo_db.ingest_event_outbox.count_documents({}) == 0)
+    finally:
+        proxy.close()
+        tap.close()
+    ids = [e["id"] for e in events if e["type"] == "msm.telemetry.received"]
+    assert set(ids) == {r["_id"] for r in mongo_db.telemetry.find({}, {"_id": 1})}
+    assert [e["data"]["command_id"] for e in events if e["type"] == "msm.command.ack"] == ["c-9"]
