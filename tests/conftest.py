@@ -32,7 +32,10 @@ def mongo_db(endpoints: Endpoints) -> Iterator[Any]:
 
 def _rabbitmqctl(*args: str) -> bool:
     try:
-        return subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, timeout=60).returncode == 0
+        return (
+            subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, timeout=60).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -43,10 +46,16 @@ def amqp_url(endpoints: Endpoints) -> Iterator[str]:
     parsed = urllib.parse.urlsplit(endpoints.amqp_url)
     vhost = unique("msm-test")
     local = parsed.hostname in {"127.0.0.1", "localhost"}
-    if local and _rabbitmqctl("add_vhost", vhost) and _rabbitmqctl(
-        "set_permissions", "-p", vhost, parsed.username or "guest", ".*", ".*", ".*"
+    if (
+        local
+        and _rabbitmqctl("add_vhost", vhost)
+        and _rabbitmqctl(
+            "set_permissions", "-p", vhost, parsed.username or "guest", ".*", ".*", ".*"
+        )
     ):
-        yield urllib.parse.urlunsplit(parsed._replace(path="/" + urllib.parse.quote(vhost, safe="")))
+        yield urllib.parse.urlunsplit(
+            parsed._replace(path="/" + urllib.parse.quote(vhost, safe=""))
+        )
         _rabbitmqctl("delete_vhost", vhost)
     else:
         yield endpoints.amqp_url
@@ -65,7 +74,8 @@ def issue_device_cert(pki: Path) -> Any:
         out = pki / "devices" / device_uuid
         subprocess.run(
             ["bash", str(ROOT / "deploy/local/issue-device-cert.sh"), device_uuid, str(out)],
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
         )
         return out / "cert.pem", out / "key.pem"
 

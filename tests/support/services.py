@@ -47,9 +47,14 @@ def _local_stack_env() -> dict[str, str]:
     subprocess.run(["bash", str(ROOT / "deploy/local/stack.sh"), "up"], check=True, cwd=ROOT)
     out = subprocess.run(
         ["bash", "-c", "source deploy/local/env.sh && env"],
-        check=True, capture_output=True, text=True, cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     ).stdout
-    return dict(line.split("=", 1) for line in out.splitlines() if line.startswith(("MSM_", "AWS_")))
+    return dict(
+        line.split("=", 1) for line in out.splitlines() if line.startswith(("MSM_", "AWS_"))
+    )
 
 
 @contextlib.contextmanager

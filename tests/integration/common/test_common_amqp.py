@@ -46,7 +46,9 @@ def test_confirmed_publish_lands_on_a_bound_queue(amqp_url: str, publisher) -> N
     spec = QueueSpec("t.events.confirm", amqp_topology.EVENTS_EXCHANGE, ("telemetry.received.#",))
     _queue(amqp_url, spec)
     msgs = [
-        amqp.OutgoingMessage(amqp_topology.EVENTS_EXCHANGE, f"telemetry.received.dev-{i}", b"%d" % i)
+        amqp.OutgoingMessage(
+            amqp_topology.EVENTS_EXCHANGE, f"telemetry.received.dev-{i}", b"%d" % i
+        )
         for i in range(500)
     ]
     confirmed = publisher.publish_confirmed(msgs, timeout=30)
@@ -67,8 +69,12 @@ def test_publish_without_a_connection_is_reported_not_lost_silently() -> None:
 
 def test_consumer_acks_good_messages_and_dead_letters_poison(amqp_url: str, publisher) -> None:
     spec = QueueSpec("t.commands.poison", amqp_topology.COMMANDS_EXCHANGE, ("t.poison",))
-    dlq = QueueSpec("t.dead.poison", amqp_topology.DEAD_LETTER_EXCHANGE, ("dead.t.commands.poison",),
-                    dead_letter=False)
+    dlq = QueueSpec(
+        "t.dead.poison",
+        amqp_topology.DEAD_LETTER_EXCHANGE,
+        ("dead.t.commands.poison",),
+        dead_letter=False,
+    )
     _queue(amqp_url, dlq)
     seen: list[bytes] = []
     done = threading.Event()
@@ -84,8 +90,10 @@ def test_consumer_acks_good_messages_and_dead_letters_poison(amqp_url: str, publ
     thread = threading.Thread(target=consumer.run, daemon=True)
     thread.start()
     assert consumer.connected.wait(15)
-    msgs = [amqp.OutgoingMessage(amqp_topology.COMMANDS_EXCHANGE, "t.poison", b)
-            for b in (b"one", b"poison", b"two")]
+    msgs = [
+        amqp.OutgoingMessage(amqp_topology.COMMANDS_EXCHANGE, "t.poison", b)
+        for b in (b"one", b"poison", b"two")
+    ]
     assert all(publisher.publish_confirmed(msgs))
 
     assert done.wait(10)
@@ -96,11 +104,18 @@ def test_consumer_acks_good_messages_and_dead_letters_poison(amqp_url: str, publ
     assert not thread.is_alive()
 
 
-def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue(amqp_url: str, publisher) -> None:
-    spec = QueueSpec("t.commands.flaky", amqp_topology.COMMANDS_EXCHANGE, ("t.flaky",),
-                     delivery_limit=2)
-    dlq = QueueSpec("t.dead.flaky", amqp_topology.DEAD_LETTER_EXCHANGE, ("dead.t.commands.flaky",),
-                    dead_letter=False)
+def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue(
+    amqp_url: str, publisher
+) -> None:
+    spec = QueueSpec(
+        "t.commands.flaky", amqp_topology.COMMANDS_EXCHANGE, ("t.flaky",), delivery_limit=2
+    )
+    dlq = QueueSpec(
+        "t.dead.flaky",
+        amqp_topology.DEAD_LETTER_EXCHANGE,
+        ("dead.t.commands.flaky",),
+        dead_letter=False,
+    )
     _queue(amqp_url, dlq)
     attempts: list[int] = []
 
@@ -112,8 +127,11 @@ def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue(amqp_url: st
     thread = threading.Thread(target=consumer.run, daemon=True)
     thread.start()
     assert consumer.connected.wait(15)
-    assert all(publisher.publish_confirmed(
-        [amqp.OutgoingMessage(amqp_topology.COMMANDS_EXCHANGE, "t.flaky", b"x")]))
+    assert all(
+        publisher.publish_confirmed(
+            [amqp.OutgoingMessage(amqp_topology.COMMANDS_EXCHANGE, "t.flaky", b"x")]
+        )
+    )
 
     assert _drain(amqp_url, dlq.name, 1, timeout=20) == [b"x"]
     assert len(attempts) == 3  # first delivery + two redeliveries, then dead-lettered

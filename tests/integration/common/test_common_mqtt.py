@@ -13,16 +13,27 @@ pytestmark = pytest.mark.integration
 
 
 def _conn(endpoints, cert, key, **kw) -> MqttConnection:
-    cfg = MqttConfig(endpoints.mqtt_host, endpoints.mqtt_port, endpoints.pki("ca.crt"), cert, key,
-                     client_id=unique("t"))
+    cfg = MqttConfig(
+        endpoints.mqtt_host,
+        endpoints.mqtt_port,
+        endpoints.pki("ca.crt"),
+        cert,
+        key,
+        client_id=unique("t"),
+    )
     return MqttConnection(cfg, **kw)
 
 
 @pytest.fixture
 def backend_inbox(endpoints):
     inbox: queue.Queue[paho.MQTTMessage] = queue.Queue()
-    conn = _conn(endpoints, endpoints.pki("backend.crt"), endpoints.pki("backend.key"),
-                 subscriptions=[("msm/+/telemetry", 1)], on_message=inbox.put).start()
+    conn = _conn(
+        endpoints,
+        endpoints.pki("backend.crt"),
+        endpoints.pki("backend.key"),
+        subscriptions=[("msm/+/telemetry", 1)],
+        on_message=inbox.put,
+    ).start()
     assert conn.wait_connected(10), conn.last_error
     yield inbox
     conn.stop()
@@ -79,9 +90,28 @@ def test_a_certificate_from_another_ca_is_refused(endpoints, tmp_path) -> None:
     import subprocess
 
     key, crt = tmp_path / "k.pem", tmp_path / "c.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                    "-nodes", "-keyout", str(key), "-out", str(crt), "-days", "1",
-                    "-subj", "/CN=backend"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(crt),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=backend",
+        ],
+        check=True,
+        capture_output=True,
+    )
     forged = _conn(endpoints, crt, key).start()
     try:
         assert not forged.wait_connected(3), "broker accepted a self-signed 'backend' certificate"
