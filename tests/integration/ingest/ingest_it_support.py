@@ -34,8 +34,14 @@ def now_ms() -> int:
 
 
 def telemetry(ts_ms: int, phases: str = "ABC", **overrides: Any) -> bytes:
-    reading = {"channel_id": 0, "temperature": 25.0, "line_voltage": 230.0, "current": 5.0,
-               "active_power": 1000.0, "reactive_power": 10.0}
+    reading = {
+        "channel_id": 0,
+        "temperature": 25.0,
+        "line_voltage": 230.0,
+        "current": 5.0,
+        "active_power": 1000.0,
+        "reactive_power": 10.0,
+    }
     reading.update(overrides)
     return orjson.dumps({"timestamp": ts_ms, "readings": [dict(reading, phase=p) for p in phases]})
 
@@ -53,7 +59,6 @@ def settings_for(endpoints: Any, db_name: str, amqp_url: str, **overrides: Any) 
         "sweeper_interval_s": 0.5,
         "sweeper_min_age_s": 1.0,
         "mongo_timeout_ms": 1500,
-        "confirm_timeout_s": 3.0,
     }
     values.update(overrides)
     return IngestSettings(**values)
@@ -114,9 +119,14 @@ class Meter:
     """Publishes as any device (the `loadgen` identity may publish to msm/#)."""
 
     def __init__(self, endpoints: Any, cert: str = "loadgen") -> None:
-        cfg = MqttConfig(endpoints.mqtt_host, endpoints.mqtt_port, endpoints.pki("ca.crt"),
-                         endpoints.pki(f"{cert}.crt"), endpoints.pki(f"{cert}.key"),
-                         client_id=unique("it-meter"))
+        cfg = MqttConfig(
+            endpoints.mqtt_host,
+            endpoints.mqtt_port,
+            endpoints.pki("ca.crt"),
+            endpoints.pki(f"{cert}.crt"),
+            endpoints.pki(f"{cert}.key"),
+            client_id=unique("it-meter"),
+        )
         self.conn = MqttConnection(cfg).start()
         assert self.conn.wait_connected(10), self.conn.last_error
 

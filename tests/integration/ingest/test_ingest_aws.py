@@ -7,7 +7,15 @@ import urllib.parse
 import boto3
 import orjson
 import pytest
-from ingest_it_support import ListSource, TcpProxy, now_ms, running, settings_for, telemetry, wait_for
+from ingest_it_support import (
+    ListSource,
+    TcpProxy,
+    now_ms,
+    running,
+    settings_for,
+    telemetry,
+    wait_for,
+)
 from support.services import unique
 
 pytestmark = pytest.mark.integration
@@ -20,8 +28,9 @@ def _aws(endpoints, service: str):
 @pytest.fixture
 def sqs_queue(endpoints):
     sqs = _aws(endpoints, "sqs")
-    url = sqs.create_queue(QueueName=unique("ingest-it"),
-                           Attributes={"VisibilityTimeout": "10"})["QueueUrl"]
+    url = sqs.create_queue(QueueName=unique("ingest-it"), Attributes={"VisibilityTimeout": "10"})[
+        "QueueUrl"
+    ]
     yield sqs, url
     sqs.delete_queue(QueueUrl=url)
 
@@ -32,10 +41,13 @@ def _rule_output(topic: str, payload: bytes) -> str:
 
 
 def _left(sqs, url: str) -> int:
-    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
     return int(attrs["ApproximateNumberOfMessages"]) + int(
-        attrs["ApproximateNumberOfMessagesNotVisible"])
+        attrs["ApproximateNumberOfMessagesNotVisible"]
+    )
 
 
 def test_sqs_messages_are_stored_and_deleted_only_after_the_write(
@@ -43,19 +55,31 @@ def test_sqs_messages_are_stored_and_deleted_only_after_the_write(
 ):
     sqs, url = sqs_queue
     device = unique("itsqs")
-    bodies = [_rule_output(f"msm/{device}/telemetry", telemetry(now_ms() - 1000 + i))
-              for i in range(24)]
+    bodies = [
+        _rule_output(f"msm/{device}/telemetry", telemetry(now_ms() - 1000 + i)) for i in range(24)
+    ]
     bodies.append("this is not what the rule sends")
     proxy = TcpProxy(urllib.parse.urlsplit(endpoints.mongo_uri).port or 27017)
     uri = f"mongodb://127.0.0.1:{proxy.port}/{mongo_db.name}?directConnection=true"
-    settings = settings_for(endpoints, mongo_db.name, amqp_url, source="sqs", sqs_queue_url=url,
-                            sqs_wait_s=1, mongo_uri=uri, mongo_timeout_ms=500)
+    settings = settings_for(
+        endpoints,
+        mongo_db.name,
+        amqp_url,
+        source="sqs",
+        sqs_queue_url=url,
+        sqs_wait_s=1,
+        mongo_uri=uri,
+        mongo_timeout_ms=500,
+    )
     try:
         with running(settings):
             proxy.down()  # received, not written: nothing may be deleted
             for start in range(0, len(bodies), 10):
-                sqs.send_message_batch(QueueUrl=url, Entries=[
-                    {"Id": str(n), "MessageBody": b} for n, b in enumerate(bodies[start:start + 10])])
+                chunk = bodies[start : start + 10]
+                sqs.send_message_batch(
+                    QueueUrl=url,
+                    Entries=[{"Id": str(n), "MessageBody": b} for n, b in enumerate(chunk)],
+                )
             assert not wait_for(lambda: _left(sqs, url) < len(bodies), timeout=3)
             proxy.up()
             assert wait_for(lambda: mongo_db.telemetry.count_documents({}) == 72, timeout=30)
@@ -71,8 +95,14 @@ def test_shadow_reported_follows_the_latest_readings_and_device_info(endpoints, 
     iot, data = _aws(endpoints, "iot"), _aws(endpoints, "iot-data")
     device = unique("itshadow")
     iot.create_thing(thingName=device)
-    settings = settings_for(endpoints, mongo_db.name, amqp_url, shadow_enabled=True,
-                            iot_data_endpoint=endpoints.aws_endpoint_url, shadow_min_interval_s=0.3)
+    settings = settings_for(
+        endpoints,
+        mongo_db.name,
+        amqp_url,
+        shadow_enabled=True,
+        iot_data_endpoint=endpoints.aws_endpoint_url,
+        shadow_min_interval_s=0.3,
+    )
     source = ListSource()
     t0 = now_ms() - 5000
 
@@ -84,8 +114,13 @@ def test_shadow_reported_follows_the_latest_readings_and_device_info(endpoints, 
         with running(settings, source=source):
             for i in range(5):
                 source.feed(f"msm/{device}/telemetry", telemetry(t0 + i * 1000, active_power=i))
-            info = {"device_imei": "356938035643809", "device_ip": "10.0.0.7",
-                    "firmware_version": "3.0.1", "mqtt_status": True, "sftp_status": True}
+            info = {
+                "device_imei": "356938035643809",
+                "device_ip": "10.0.0.7",
+                "firmware_version": "3.0.1",
+                "mqtt_status": True,
+                "sftp_status": True,
+            }
             source.feed(f"msm/{device}/device_info", orjson.dumps(info))
             assert wait_for(lambda: source.acks == 6)
 

@@ -68,8 +68,9 @@ def test_broker_outage_keeps_storing_and_events_catch_up(endpoints, mongo_db, am
             assert mongo_db.telemetry.count_documents({"processed": False}) == 30
             assert mongo_db.ingest_event_outbox.count_documents({}) == 1
             proxy.up()
-            assert wait_for(lambda: mongo_db.telemetry.count_documents({"processed": True}) == 30,
-                            timeout=30)
+            assert wait_for(
+                lambda: mongo_db.telemetry.count_documents({"processed": True}) == 30, timeout=30
+            )
             events = tap.wait(31, timeout=15)
             assert wait_for(lambda: mongo_db.ingest_event_outbox.count_documents({}) == 0)
     finally:

@@ -19,4 +19,3 @@ def store() -> FakeStore:
 @pytest.fixture
 def publisher() -> FakePublisher:
     return FakePublisher()
-

@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from msm_ingest.batch_writer import BatchWriter
 from msm_ingest.domain.devices import DeviceWrite
 from msm_ingest.domain.events import OutEvent
+from msm_ingest.metrics import IngestMetrics
+from msm_ingest.pipeline import Pipeline, PipelineConfig
 from msm_ingest.ports import Delivery, StoreUnavailable
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
 
 def telemetry_payload(ts_ms: int, phases: str = "ABC", channel: int = 0, **overrides: Any) -> bytes:
-    reading = {"channel_id": channel, "temperature": 25.0, "line_voltage": 230.0, "current": 5.0,
-               "active_power": 1000.0, "reactive_power": 10.0}
+    reading = {
+        "channel_id": channel,
+        "temperature": 25.0,
+        "line_voltage": 230.0,
+        "current": 5.0,
+        "active_power": 1000.0,
+        "reactive_power": 10.0,
+    }
     reading.update(overrides)
     return orjson.dumps({"timestamp": ts_ms, "readings": [dict(reading, phase=p) for p in phases]})
 
@@ -163,8 +173,6 @@ class FakeShadowClient:
 
 def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
     """Poll `predicate` until true or `timeout` (tests only: the code under test never polls)."""
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -174,10 +182,6 @@ def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
 
 
 def make_pipeline(store: Any, publisher: Any, *, shadow: Any = None, **config: Any) -> Any:
-    from msm_ingest.batch_writer import BatchWriter
-    from msm_ingest.metrics import IngestMetrics
-    from msm_ingest.pipeline import Pipeline, PipelineConfig
-
     metrics = IngestMetrics()
     writer = BatchWriter(store, publisher, metrics, clock=lambda: NOW, shadow=shadow)
     config.setdefault("batch_max_wait_s", 0.01)

@@ -1,4 +1,4 @@
-"""Adapter logic that needs no I/O: AMQP frame encoding, SQS rule messages, subscriptions, settings."""
+"""Adapter logic without I/O: AMQP frames, SQS rule messages, subscriptions, settings."""
 
 from __future__ import annotations
 
@@ -20,16 +20,24 @@ NOW = datetime(2025, 6, 1, tzinfo=UTC)
 @pytest.mark.parametrize("body", [b"", b'{"a": 1}', bytes(range(256)) * 40])
 def test_publish_frames_equal_pikas_own(body):
     ours = encode_publish(
-        3, exchange=short_string("msm.events"), routing_key="telemetry.received.dev-1", body=body,
-        message_id="dev-1:0:A:1", content_type=short_string("application/cloudevents+json"),
+        3,
+        exchange=short_string("msm.events"),
+        routing_key="telemetry.received.dev-1",
+        body=body,
+        message_id="dev-1:0:A:1",
+        content_type=short_string("application/cloudevents+json"),
         max_body_frame=4088,
     )
-    props = spec.BasicProperties(content_type="application/cloudevents+json", delivery_mode=2,
-                                 message_id="dev-1:0:A:1")
-    expected = [frame.Method(3, spec.Basic.Publish(exchange="msm.events",
-                                                   routing_key="telemetry.received.dev-1")).marshal(),
-                frame.Header(3, len(body), props).marshal()]
-    expected += [frame.Body(3, body[i:i + 4088]).marshal() for i in range(0, len(body), 4088)]
+    props = spec.BasicProperties(
+        content_type="application/cloudevents+json", delivery_mode=2, message_id="dev-1:0:A:1"
+    )
+    expected = [
+        frame.Method(
+            3, spec.Basic.Publish(exchange="msm.events", routing_key="telemetry.received.dev-1")
+        ).marshal(),
+        frame.Header(3, len(body), props).marshal(),
+    ]
+    expected += [frame.Body(3, body[i : i + 4088]).marshal() for i in range(0, len(body), 4088)]
     assert ours == b"".join(expected)
 
 
@@ -39,8 +47,9 @@ def test_short_strings_longer_than_255_bytes_are_refused():
 
 
 def test_rule_message_strips_the_rule_fields_and_keeps_the_device_payload():
-    body = orjson.dumps({"timestamp": 1, "readings": [], "topic": "msm/d/telemetry",
-                         "received_at": 1748736000123})
+    body = orjson.dumps(
+        {"timestamp": 1, "readings": [], "topic": "msm/d/telemetry", "received_at": 1748736000123}
+    )
     topic, payload, received = decode_rule_message(body.decode(), NOW)
     assert topic == "msm/d/telemetry"
     assert orjson.loads(payload) == {"timestamp": 1, "readings": []}

@@ -7,13 +7,8 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 from ingest_fakes import NOW
-from msm_common.contracts import (
-    CloudEvent,
-    DeviceInfoMessage,
-    PresenceEvent,
-    Reading,
-    telemetry_event as shared_telemetry_event,
-)
+from msm_common import contracts
+from msm_common.contracts import CloudEvent, DeviceInfoMessage, PresenceEvent, Reading
 from msm_ingest.domain import devices, events
 from msm_ingest.domain.batch import BatchPlan
 from msm_ingest.domain.quarantine import quarantine_record
@@ -28,7 +23,7 @@ def reading(at: datetime, phase: str = "A", channel: int = 0, power: float = 100
 def test_telemetry_event_bytes_equal_the_shared_contract(at):
     r = reading(at)
     ours = events.telemetry_event(r, r.reading_id, "msm-ingest")
-    assert ours.body == shared_telemetry_event(r, source="msm-ingest").to_json()
+    assert ours.body == contracts.telemetry_event(r, source="msm-ingest").to_json()
     assert ours.routing_key == "telemetry.received.dev-1"
     assert ours.event_id == r.reading_id
 
@@ -51,9 +46,13 @@ def test_presence_and_info_events_are_cloud_events_with_device_routing_keys():
     out = events.presence_event(p, "e1", "msm-ingest")
     event = CloudEvent.from_json(out.body)
     assert out.routing_key == "device.presence.dev-1"
-    assert event.data == {"device_uuid": "dev-1", "connected": False,
-                          "timestamp": "2025-06-01T12:00:00.000Z", "version_number": 7,
-                          "disconnect_reason": "MQTT_KEEP_ALIVE_TIMEOUT"}
+    assert event.data == {
+        "device_uuid": "dev-1",
+        "connected": False,
+        "timestamp": "2025-06-01T12:00:00.000Z",
+        "version_number": 7,
+        "disconnect_reason": "MQTT_KEEP_ALIVE_TIMEOUT",
+    }
     info = DeviceInfoMessage("dev-1", "123456789012345", "10.0.0.1", "1.2", True, False, NOW)
     out = events.device_info_event(info, "e2", "msm-ingest")
     assert out.routing_key == "device.info.dev-1"
@@ -66,7 +65,7 @@ def test_device_write_keeps_the_newest_reading_per_channel_and_phase():
     newest = {"dev-1": devices.newest_per_key([new, old, other])}
     [write] = devices.telemetry_writes(newest, {"dev-1": NOW}, NOW)
     assert write.update["$max"]["latest.0:A"]["active_power"] == 2.0
-    assert list(write.update["$max"]["latest.0:A"])[0] == "timestamp"  # $max compares it first
+    assert next(iter(write.update["$max"]["latest.0:A"])) == "timestamp"  # $max compares it 1st
     assert set(write.update["$max"]) == {"last_seen", "latest.0:A", "latest.0:B"}
     assert write.update["$setOnInsert"]["connectivity"]["connected"] is True
 
@@ -74,14 +73,24 @@ def test_device_write_keeps_the_newest_reading_per_channel_and_phase():
 def test_presence_guard_lets_a_disconnect_win_an_exact_tie_but_not_a_connect():
     connect = devices.presence_guard(PresenceEvent("d", True, NOW, 3))
     disconnect = devices.presence_guard(PresenceEvent("d", False, NOW, 3))
-    assert connect["$or"][2] == {"connectivity.timestamp": NOW, "connectivity.version": 3,
-                                 "connectivity.connected": True}
+    assert connect["$or"][2] == {
+        "connectivity.timestamp": NOW,
+        "connectivity.version": 3,
+        "connectivity.connected": True,
+    }
     assert disconnect["$or"][2] == {"connectivity.timestamp": NOW, "connectivity.version": 3}
 
 
 def test_quarantine_record_caps_the_payload_and_keeps_its_size():
-    record = quarantine_record(topic="t" * 1000, payload=b"x" * 10_000, reason="too_large",
-                               detail="d" * 5000, received_at=NOW, source="mqtt", payload_cap=4096)
+    record = quarantine_record(
+        topic="t" * 1000,
+        payload=b"x" * 10_000,
+        reason="too_large",
+        detail="d" * 5000,
+        received_at=NOW,
+        source="mqtt",
+        payload_cap=4096,
+    )
     assert len(record["payload"]) == 4096 and record["size"] == 10_000 and record["truncated"]
     assert len(record["topic"]) == 512 and len(record["detail"]) == 1024
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import orjson
 import pytest
 from ingest_fakes import (
     NOW,
-    Acks,
     FakePublisher,
     FakeStore,
     make_pipeline,
     metric,
     ms,
     telemetry_payload,
-    timedelta,
     wait_for,
 )
 from msm_ingest.sweeper import Sweeper
@@ -56,18 +56,27 @@ def test_a_redelivered_message_is_a_duplicate_not_a_second_row(running, store, a
     pipeline.submit(acks.delivery("msm/dev-1/telemetry", payload))
     assert wait_for(lambda: acks.acked == 2)
     assert len(store.rows) == 3
-    assert wait_for(lambda: metric(pipeline, "msm_ingest_messages_total", kind="telemetry",
-                                   outcome="duplicate") == 1)
+    assert wait_for(
+        lambda: (
+            metric(pipeline, "msm_ingest_messages_total", kind="telemetry", outcome="duplicate")
+            == 1
+        )
+    )
 
 
 BAD_INPUTS = {
     "1 MB of garbage": (b"\x8f\x00garbage" * 110_000, "too_large"),
     "invalid UTF-8": (b'{"timestamp": "\xff\xfe", "channel_id": 0}', "invalid_encoding"),
     "JSON bomb": (b"[" * 100_000 + b"]" * 100_000, "too_deep"),
-    "NaN": (b'{"timestamp": 1748779200000, "channel_id": 0, "phase": "A", "temperature": NaN}',
-            "non_finite_number"),
-    "Infinity": (b'{"timestamp": 1748779200000, "channel_id": 0, "phase": "A", '
-                 b'"temperature": 25, "line_voltage": Infinity}', "non_finite_number"),
+    "NaN": (
+        b'{"timestamp": 1748779200000, "channel_id": 0, "phase": "A", "temperature": NaN}',
+        "non_finite_number",
+    ),
+    "Infinity": (
+        b'{"timestamp": 1748779200000, "channel_id": 0, "phase": "A", '
+        b'"temperature": 25, "line_voltage": Infinity}',
+        "non_finite_number",
+    ),
     "wrong-typed field": (telemetry_payload(T0, current="5 A"), "field_invalid"),
     "not an object": (b"[1, 2, 3]", "not_an_object"),
 }
@@ -128,7 +137,9 @@ def test_store_outage_holds_acks_until_the_write_succeeds(running, store, acks):
     assert acks.twice() == 0
 
 
-def test_a_write_retried_after_a_failure_still_publishes_every_reading(running, store, publisher, acks):
+def test_a_write_retried_after_a_failure_still_publishes_every_reading(
+    running, store, publisher, acks
+):
     # The first attempt may have stored rows before failing: they are this batch's, not dups.
     store.failures["update_devices"] = 1
     pipeline = running()
@@ -144,8 +155,16 @@ def test_broker_outage_keeps_storing_and_the_sweeper_catches_up(running, store, 
         pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0 + i)))
     assert wait_for(lambda: acks.acked == 4)
     assert len(store.rows) == 12 and not any(r["processed"] for r in store.rows.values())
-    sweeper = Sweeper(store, publisher, pipeline._metrics, interval_s=60, min_age_s=1, batch=5,
-                      confirm_timeout_s=1, clock=lambda: NOW)
+    sweeper = Sweeper(
+        store,
+        publisher,
+        pipeline._metrics,
+        interval_s=60,
+        min_age_s=1,
+        batch=5,
+        confirm_timeout_s=1,
+        clock=lambda: NOW,
+    )
     assert sweeper.sweep() == 0  # broker still down: nothing republished, nothing lost
     publisher.ready = True
     assert sweeper.sweep() == 12  # in bounded batches of 5, without waiting for the next pass
@@ -197,3 +216,30 @@ def test_stop_gives_up_on_a_dead_store_and_acks_nothing(store, publisher, acks):
     pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0)))
     assert not pipeline.stop(1.0) or acks.acked == 0
     assert acks.acked == 0
+
+
+def test_the_sweeper_leaves_rows_alone_that_are_in_flight_or_settled_during_its_query(
+    store, publisher
+):
+    from msm_ingest.batch_writer import InFlight
+    from msm_ingest.metrics import IngestMetrics
+
+    in_flight = InFlight()
+    for rid in ("live", "settling", "orphan"):
+        store.rows[rid] = {"_id": rid, "device_uuid": "d", "timestamp": NOW - timedelta(hours=1),
+                           "channel_id": 0, "phase": "A", "temperature": 1.0, "line_voltage": 1.0,
+                           "current": 1.0, "active_power": 1.0, "reactive_power": 1.0,
+                           "processed": False}
+    in_flight.add(["live", "settling"])
+    unprocessed = store.unprocessed
+
+    def slow_query(limit):  # the pipeline settles a row while the sweeper's query runs
+        rows = unprocessed(limit)
+        in_flight.discard(["settling"])
+        return rows
+
+    store.unprocessed = slow_query
+    sweeper = Sweeper(store, publisher, IngestMetrics(), interval_s=60, min_age_s=1, batch=10,
+                      confirm_timeout_s=1, clock=lambda: NOW, in_flight=in_flight)
+    assert sweeper.sweep() == 1
+    assert publisher.ids() == ["orphan"]

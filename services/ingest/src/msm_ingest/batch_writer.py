@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -29,17 +28,16 @@ class Retry(Protocol):
 
 
 class InFlight:
-    """Reading ids this process is handling, or settled within `grace` seconds.
+    """Reading ids this process is storing or publishing right now.
 
-    The sweeper leaves these alone: a row it read as unprocessed may have been confirmed while
-    its (slow) query ran.
+    The sweeper reads unprocessed rows while the pipeline settles them; `watch()` also reports
+    the ids settled since the watch began, so a row confirmed during the sweeper's (possibly
+    slow) query is never taken for an orphan.
     """
 
-    def __init__(self, grace: float = 10.0) -> None:
+    def __init__(self) -> None:
         self._ids: set[str] = set()
-        self._settled: deque[tuple[float, list[str]]] = deque()
-        self._recent: set[str] = set()
-        self._grace = grace
+        self._watchers: list[set[str]] = []
         self._lock = threading.Lock()
 
     def add(self, ids: Iterable[str]) -> None:
@@ -48,17 +46,27 @@ class InFlight:
 
     def discard(self, ids: Iterable[str]) -> None:
         settled = list(ids)
-        now = time.monotonic()
         with self._lock:
             self._ids.difference_update(settled)
-            self._settled.append((now, settled))
-            self._recent.update(settled)
-            while self._settled and self._settled[0][0] < now - self._grace:
-                self._recent.difference_update(self._settled.popleft()[1])
+            for watcher in self._watchers:
+                watcher.update(settled)
 
-    def __contains__(self, reading_id: object) -> bool:
+    @contextlib.contextmanager
+    def watch(self) -> Iterator[Callable[[str], bool]]:
+        """Yield `busy(id)`: in flight now, or settled since the watch began."""
+        settled: set[str] = set()
         with self._lock:
-            return reading_id in self._ids or reading_id in self._recent
+            self._watchers.append(settled)
+
+        def busy(reading_id: str) -> bool:
+            with self._lock:
+                return reading_id in self._ids or reading_id in settled
+
+        try:
+            yield busy
+        finally:
+            with self._lock:
+                self._watchers.remove(settled)
 
     def __len__(self) -> int:
         return len(self._ids)

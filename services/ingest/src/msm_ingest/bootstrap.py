@@ -165,7 +165,7 @@ def bootstrap(settings: IngestSettings, **overrides: Any) -> Ingest:
         shadow = ShadowUpdater(
             shadow_client, metrics, min_interval_s=settings.shadow_min_interval_s
         )
-    in_flight = InFlight(grace=max(10.0, 2 * settings.sweeper_min_age_s))
+    in_flight = InFlight()
     writer = BatchWriter(
         store,
         publisher,

@@ -1,24 +1,25 @@
 """Republishes what a crash or a RabbitMQ outage left unconfirmed.
 
-Telemetry rows with `processed: false` are due when this process is not handling them (nor just
-settled them) and they are older than `min_age`: by their reading timestamp, or, for rows
-stamped in the future by a fast device clock, since the sweeper first saw them. Another
-replica's rows in flight may be taken for orphans when they carry old timestamps (a backfill):
-that costs a duplicate event (same id), never a lost one. Events in the outbox are always due.
-Work goes in bounded batches and continues at once while a full batch was confirmed, so a
-backlog drains without waiting for the next interval."""
+Telemetry rows with `processed: false` are due when this process is not handling them (nor
+settled them while the sweeper's query ran) and they are older than `min_age`: by their reading
+timestamp, or, for rows stamped in the future by a fast device clock, since the sweeper first
+saw them. Another replica's rows in flight may be taken for orphans when they carry old
+timestamps (a backfill): that costs a duplicate event (same id), never a lost one. Events in the
+outbox are always due. Work goes in bounded batches and continues at once while a full batch was
+confirmed, so a backlog drains without waiting for the next interval."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable, Container
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from msm_common.contracts import Reading
 
+from msm_ingest.batch_writer import InFlight
 from msm_ingest.domain.events import telemetry_event
 from msm_ingest.metrics import IngestMetrics
 from msm_ingest.ports import EventPublisher, Store, StoreUnavailable
@@ -54,9 +55,9 @@ class Sweeper:
         confirm_timeout_s: float,
         clock: Callable[[], datetime],
         event_source: str = "msm-ingest",
-        in_flight: Container[str] = frozenset(),
+        in_flight: InFlight | None = None,
     ) -> None:
-        self._in_flight = in_flight
+        self._in_flight = in_flight or InFlight()
         self._store = store
         self._publisher = publisher
         self._metrics = metrics
@@ -96,7 +97,7 @@ class Sweeper:
         self._metrics.events_pending.set(self._store.count_pending(PENDING_COUNT_CAP))
         return swept
 
-    def _due(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _due(self, rows: list[dict[str, Any]], busy: Callable[[str], bool]) -> list[dict[str, Any]]:
         mono = time.monotonic()
         cutoff = self._clock() - timedelta(seconds=self._min_age)
         seen = {row["_id"]: self._first_seen.get(row["_id"], mono) for row in rows}
@@ -104,15 +105,16 @@ class Sweeper:
         return [
             row
             for row in rows
-            if row["_id"] not in self._in_flight
+            if not busy(row["_id"])
             and (row["timestamp"] <= cutoff or mono - seen[row["_id"]] >= self._min_age)
         ]
 
     def _sweep_telemetry(self) -> int:
         total = 0
         while not self._stop.is_set():
-            rows = self._store.unprocessed(self._batch)
-            due = self._due(rows)
+            with self._in_flight.watch() as busy:
+                rows = self._store.unprocessed(self._batch)
+                due = self._due(rows, busy)
             if not due:
                 break
             out = [telemetry_event(reading_from_row(r), r["_id"], self._source) for r in due]
