@@ -91,10 +91,13 @@ class Scheduler:
         now = self.clock()
         by_id = {str(d["_id"]): d for d in docs}
         views = [documents.view(d, self.default_expiry) for d in docs]
-        if device is None and not self.allow_unknown:
-            decisions = reject_all(views, UNKNOWN_DEVICE)
-        elif device is not None and device.get("status") == "decommissioned":
-            decisions = reject_all(views, DECOMMISSIONED)
+        refusal = self._refusal(device)
+        if refusal is not None:
+            # Nothing more goes out; what is in flight expires or times out as usual.
+            in_flight = [v for v in views if v.status is Status.SENT]
+            decisions = reject_all(views, refusal) + next_action(
+                in_flight, now, False, policy=self.policy, can_send=False
+            )
         else:
             decisions = next_action(
                 views,
@@ -111,6 +114,12 @@ class Scheduler:
             except AlreadyInFlight:
                 return True  # another worker is sending this device's command right now
         return True
+
+    def _refusal(self, device: Mapping[str, Any] | None) -> str | None:
+        """Why nothing may be sent to this device, if so."""
+        if device is None:
+            return None if self.allow_unknown else UNKNOWN_DEVICE
+        return DECOMMISSIONED if device.get("status") == "decommissioned" else None
 
     def _apply(self, decision: Decision, doc: dict[str, Any], now: datetime) -> bool:
         if decision.action is Action.HOLD:

@@ -43,3 +43,13 @@ class CommanderSettings(CommonSettings):
     requests_queue: str = amqp_topology.COMMAND_REQUESTS_QUEUE
     acks_queue: str = "msm.commander.acks"
     presence_queue: str = "msm.commander.presence"
+
+    def required_in_production(self) -> tuple[str, ...]:
+        """Besides the database and broker: the MQTT broker and the backend's identity."""
+        return (
+            *super().required_in_production(),
+            "mqtt_host",
+            "mqtt_ca_file",
+            "mqtt_cert_file",
+            "mqtt_key_file",
+        )

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from msm_common.contracts.command_request import CommandRequest
 from msm_common.contracts.commands import DeviceCommand, secret_fields, validate_params
-from msm_common.contracts.timeparse import format_timestamp
+from msm_common.contracts.timeparse import EPOCH, format_timestamp
 
 from msm_commander.domain.state_machine import FINAL, CommandView, Status
 
@@ -27,9 +27,8 @@ def history_entry(status: Status, at: datetime, reason: str, attempts: int) -> D
 
 def view(doc: Mapping[str, Any], default_expiry: timedelta) -> CommandView:
     """The state machine's view of a stored command (a missing expiry gets the default)."""
-    created = doc.get("created_at") or doc.get("updated_at")
-    if created is None:
-        raise ValueError(f"command {doc.get('_id')} has no created_at")
+    # A document without any timestamp is not one the API wrote: it sorts first and expires.
+    created = doc.get("created_at") or doc.get("updated_at") or EPOCH
     return CommandView(
         command_id=str(doc["_id"]),
         type=str(doc.get("type")),
