@@ -472,7 +472,7 @@ def main() -> None:
     parser.add_argument("--commands", type=int, default=5000)
     parser.add_argument("--baseline", type=int, default=1000)
     parser.add_argument("--relay", choices=("ingest", "builtin"), default="ingest")
-    parser.add_argument("--consumers", type=int, default=4)
+    parser.add_argument("--consumers", type=int, default=8)
     parser.add_argument("--ingest-batch-wait-ms", type=int, default=50)
     args = parser.parse_args()
     settings = CommonSettings()

@@ -37,7 +37,7 @@ class CommanderSettings(CommonSettings):
     gauge_interval_s: float = Field(default=10.0, gt=0)
 
     prefetch: int = Field(default=50, ge=1, le=10_000)
-    consumers: int = Field(default=4, ge=1, le=64, description="consumer threads (connections)")
+    consumers: int = Field(default=8, ge=1, le=64, description="consumer threads (connections)")
     publish_timeout_s: float = Field(default=5.0, gt=0, description="MQTT PUBACK wait")
 
     requests_queue: str = amqp_topology.COMMAND_REQUESTS_QUEUE
