@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 from msm_common.settings import SettingsError
-from msm_ingest.adapters.amqp_frames import encode_publish, short_string
+from msm_ingest.adapters.amqp_frames import encode_publish, short_string, take_confirms
+from msm_ingest.adapters.event_publisher import AmqpEventPublisher, BatchConfirmation
 from msm_ingest.adapters.mqtt_source import subscriptions
 from msm_ingest.adapters.sqs_source import decode_rule_message
 from msm_ingest.settings import IngestSettings
@@ -102,3 +103,46 @@ def test_production_needs_explicit_endpoints(monkeypatch):
     monkeypatch.delenv("MSM_IOT_DATA_ENDPOINT", raising=False)
     with pytest.raises(SettingsError, match="MSM_IOT_DATA_ENDPOINT"):
         IngestSettings(env="production", mongo_uri="mongodb://db/msm", amqp_url="amqp://u:p@mq/")
+
+
+def _confirm(tag: int, *, multiple: bool = False, ack: bool = True, channel: int = 1) -> bytes:
+    method = spec.Basic.Ack(tag, multiple) if ack else spec.Basic.Nack(tag, multiple)
+    return frame.Method(channel, method).marshal()
+
+
+def test_confirm_frames_are_read_in_runs_and_other_frames_left_alone():
+    runs: list[tuple[int, int, bool]] = []
+    other = frame.Method(1, spec.Basic.QosOk()).marshal()
+    buffer = (
+        _confirm(1)
+        + _confirm(2)
+        + _confirm(3)  # one run 1..3
+        + _confirm(5, multiple=True)  # everything up to 5
+        + _confirm(6)
+        + _confirm(7, ack=False)  # an ack, then a nack: two runs
+        + other
+        + _confirm(8)  # stops at the non-confirm frame
+    )
+    taken = take_confirms(buffer, 1, lambda *run: runs.append(run))
+    assert runs == [(1, 3, True), (0, 6, True), (7, 7, False)]
+    assert buffer[taken:] == other + _confirm(8)
+
+
+def test_partial_or_foreign_confirm_frames_are_not_taken():
+    runs: list[tuple[int, int, bool]] = []
+    assert take_confirms(_confirm(1)[:-1], 1, lambda *run: runs.append(run)) == 0
+    assert take_confirms(_confirm(1, channel=2), 1, lambda *run: runs.append(run)) == 0
+    assert runs == []
+
+
+def test_batch_confirmations_resolve_from_runs_of_tags():
+    publisher = AmqpEventPublisher("amqp://guest:guest@127.0.0.1:5672/%2F")
+    first, second = BatchConfirmation(3), BatchConfirmation(2)
+    first.first_tag, second.first_tag = 1, 4
+    publisher._open.extend([first, second])
+    publisher._settle(0, 2, True)  # multiple up to 2
+    publisher._settle(3, 4, False)  # nack 3..4
+    publisher._settle(5, 5, True)
+    assert first.wait(0) == [True, True, False]
+    assert second.wait(0) == [False, True]
+    assert not publisher._open

@@ -226,10 +226,19 @@ def test_the_sweeper_leaves_rows_alone_that_are_in_flight_or_settled_during_its_
 
     in_flight = InFlight()
     for rid in ("live", "settling", "orphan"):
-        store.rows[rid] = {"_id": rid, "device_uuid": "d", "timestamp": NOW - timedelta(hours=1),
-                           "channel_id": 0, "phase": "A", "temperature": 1.0, "line_voltage": 1.0,
-                           "current": 1.0, "active_power": 1.0, "reactive_power": 1.0,
-                           "processed": False}
+        store.rows[rid] = {
+            "_id": rid,
+            "device_uuid": "d",
+            "timestamp": NOW - timedelta(hours=1),
+            "channel_id": 0,
+            "phase": "A",
+            "temperature": 1.0,
+            "line_voltage": 1.0,
+            "current": 1.0,
+            "active_power": 1.0,
+            "reactive_power": 1.0,
+            "processed": False,
+        }
     in_flight.add(["live", "settling"])
     unprocessed = store.unprocessed
 
@@ -239,7 +248,16 @@ def test_the_sweeper_leaves_rows_alone_that_are_in_flight_or_settled_during_its_
         return rows
 
     store.unprocessed = slow_query
-    sweeper = Sweeper(store, publisher, IngestMetrics(), interval_s=60, min_age_s=1, batch=10,
-                      confirm_timeout_s=1, clock=lambda: NOW, in_flight=in_flight)
+    sweeper = Sweeper(
+        store,
+        publisher,
+        IngestMetrics(),
+        interval_s=60,
+        min_age_s=1,
+        batch=10,
+        confirm_timeout_s=1,
+        clock=lambda: NOW,
+        in_flight=in_flight,
+    )
     assert sweeper.sweep() == 1
     assert publisher.ids() == ["orphan"]

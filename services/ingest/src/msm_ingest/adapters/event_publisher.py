@@ -22,7 +22,13 @@ from msm_common.adapters.amqp_topology import EVENTS_EXCHANGE
 from pika.adapters.select_connection import SelectConnection
 from pika.exceptions import AMQPError
 
-from msm_ingest.adapters.amqp_frames import MIN_FRAME_MAX, encode_publish, short_string
+from msm_ingest.adapters.amqp_frames import (
+    MIN_FRAME_MAX,
+    ConfirmRange,
+    append_publish,
+    short_string,
+    take_confirms,
+)
 from msm_ingest.domain.events import OutEvent
 
 log = logging.getLogger(__name__)
@@ -62,6 +68,36 @@ class BatchConfirmation:
         self.resolve(0, self.size, FAILED)
 
 
+class _Connection(SelectConnection):  # type: ignore[misc]
+    """SelectConnection that settles publisher confirms straight from its input buffer.
+
+    RabbitMQ often confirms one message per frame; pika would decode each into objects and
+    route it through its callback registry. Runs of ack/nack frames on the publishing channel
+    are read here instead (see amqp_frames.take_confirms); every other frame goes to pika.
+    """
+
+    def __init__(self, *args: Any, on_confirm: ConfirmRange, **kw: Any):
+        self.confirm_channel = 0  # set once the channel is in confirm mode
+        self._on_confirm_frame = on_confirm
+        super().__init__(*args, **kw)
+
+    def _on_data_available(self, data_in: bytes) -> None:
+        self._frame_buffer += data_in
+        while self._frame_buffer:
+            if self.confirm_channel:
+                taken = take_confirms(
+                    self._frame_buffer, self.confirm_channel, self._on_confirm_frame
+                )
+                if taken:
+                    self._trim_frame_buffer(taken)
+                    continue
+            consumed, frame_value = self._read_frame()
+            if not frame_value:
+                return
+            self._trim_frame_buffer(consumed)
+            self._process_frame(frame_value)
+
+
 class AmqpEventPublisher:
     """Thread-safe: any thread may `publish`; confirms arrive on the connection's thread."""
 
@@ -74,7 +110,7 @@ class AmqpEventPublisher:
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._stopping = False
-        self._conn: SelectConnection | None = None
+        self._conn: _Connection | None = None
         self._channel: Any = None
         self._channel_number = 1
         self._max_body_frame = MIN_FRAME_MAX - 8
@@ -117,11 +153,12 @@ class AmqpEventPublisher:
     def _run(self) -> None:
         delay = 0.5
         while not self._stopping:
-            self._conn = SelectConnection(
+            self._conn = _Connection(
                 self._params,
                 on_open_callback=self._on_open,
                 on_open_error_callback=self._on_open_error,
                 on_close_callback=self._on_closed,
+                on_confirm=self._settle,
             )
             self._conn.ioloop.start()
             if self._stopping:
@@ -155,6 +192,7 @@ class AmqpEventPublisher:
             self._channel_number = self._channel.channel_number
             if conn is not None:
                 self._max_body_frame = max(conn.params.frame_max, MIN_FRAME_MAX) - 8
+                conn.confirm_channel = self._channel_number
         self._ready.set()
 
     def _on_channel_closed(self, _channel: Any, reason: BaseException) -> None:
@@ -175,11 +213,16 @@ class AmqpEventPublisher:
             log.warning("RabbitMQ %s; %d unconfirmed batches failed", why, len(lost))
 
     def _on_confirm(self, frame: Any) -> None:
+        """pika's path for a confirm (before the connection's fast path takes over)."""
         method = frame.method
-        state = CONFIRMED if isinstance(method, pika.spec.Basic.Ack) else FAILED
         tag = method.delivery_tag
+        self._settle(0 if method.multiple else tag, tag, isinstance(method, pika.spec.Basic.Ack))
+
+    def _settle(self, first: int, tag: int, acked: bool) -> None:
+        """Delivery tags `first`..`tag` were confirmed (`first` 0: every tag up to `tag`)."""
+        state = CONFIRMED if acked else FAILED
         with self._lock:
-            low = self._open[0].first_tag if method.multiple and self._open else tag
+            low = first or (self._open[0].first_tag if self._open else tag)
             for batch in self._open:
                 if batch.first_tag > tag:
                     break
@@ -221,20 +264,12 @@ class AmqpEventPublisher:
             batch.fail()
             return batch
         exchange, content_type = self._exchange, self._content_type
-        data = b"".join(
-            [
-                encode_publish(
-                    channel,
-                    exchange=exchange,
-                    routing_key=e.routing_key,
-                    body=e.body,
-                    message_id=e.event_id,
-                    content_type=content_type,
-                    max_body_frame=max_body,
-                )
-                for e in events
-            ]
-        )
+        parts: list[bytes] = []
+        for e in events:
+            append_publish(
+                parts, channel, exchange, e.routing_key, e.body, e.event_id, content_type, max_body
+            )
+        data = b"".join(parts)
         try:
             conn.ioloop.add_callback_threadsafe(partial(self._emit, batch, data, generation))
         except (AMQPError, RuntimeError, AttributeError):

@@ -1,0 +1,510 @@
+"""Ingest benchmark: simulated meters -> mosquitto -> msm-ingest -> MongoDB + RabbitMQ.
+
+Run (what `make bench-ingest` does):
+    source deploy/local/env.sh && .venv/bin/python bench/bench_ingest.py
+
+Options: --duration S (the main ingest run, default 60; 600 for the 10-minute RSS check),
+--window S (each other phase, default 15), --publishers P (3), --devices D (200), --backlog N
+(messages in flight between meters and ingest, 3000), --skip-replicas.
+
+Prints, in one run (figures from the same run are the baselines, targets as ratios):
+  (a) the raw broker pipe: P paho publisher processes -> one plain paho subscriber, QoS 1;
+  (b) the database's own insert_many rate for the same rows (one client, ingest's batch size),
+      and (b2) the whole write set ingest does per batch by design (insert, one device bulk
+      upsert, `processed` update) straight through pymongo;
+  (c) msm-ingest (the real service, one process): stored messages/s and rows/s at saturation,
+      p50/p99 publish -> stored latency at half that rate (read off the telemetry.received
+      event, which is published right after the write), CPU-us per message in ingest and in
+      broker + ingest + RabbitMQ (the database apart), RSS over the run;
+  (d) the same pipeline with the database write swapped for a no-op store (the ceiling);
+  (e) two msm-ingest replicas on one shared subscription, and their ratio to (c).
+Targets: (c) >= 80 % of min(a, b); (d) >= 80 % of (a); <= 60 CPU-us/msg in ingest; broker +
+ingest + RabbitMQ <= 120 CPU-us/msg; RSS flat. The broker, RabbitMQ and the database are shared
+with whoever else uses this machine: their CPU rate just before each phase is subtracted.
+Everything runs on a database and a RabbitMQ vhost of its own, removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import multiprocessing as mp
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pika
+from ingest_load import Load, payload, raw_subscriber
+from ingest_procs import ROOT, CpuMeter, rss_mib, stack_pids
+from msm_common.adapters import mongo
+from msm_common.adapters.amqp_topology import EVENTS_EXCHANGE
+from msm_common.contracts import parse_telemetry
+from msm_ingest.domain import devices as device_updates
+from pymongo import UpdateOne
+
+PY = sys.executable
+INGEST = str(Path(PY).with_name("msm-ingest"))
+READINGS = 3
+_SAMPLE = re.compile(r"^(\w+)(?:\{([^}]*)\})? ([0-9.e+-]+)$")
+
+
+# -- plumbing ----------------------------------------------------------------------------------
+def rabbitmqctl(*args: str) -> bool:
+    try:
+        return (
+            subprocess.run(
+                ["rabbitmqctl", "-q", *args], capture_output=True, timeout=60, check=False
+            ).returncode
+            == 0
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def own_vhost(amqp_url: str, name: str) -> str:
+    parts = urllib.parse.urlsplit(amqp_url)
+    if rabbitmqctl("add_vhost", name) and rabbitmqctl(
+        "set_permissions", "-p", name, parts.username or "guest", ".*", ".*", ".*"
+    ):
+        return urllib.parse.urlunsplit(parts._replace(path="/" + name))
+    raise SystemExit("bench needs a RabbitMQ vhost of its own (rabbitmqctl add_vhost)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def scrape(port: int) -> dict[tuple[str, str], float]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            text = r.read().decode()
+    except OSError:
+        return {}
+    out: dict[tuple[str, str], float] = {}
+    for line in text.splitlines():
+        m = _SAMPLE.match(line)
+        if m:
+            out[m.group(1), m.group(2) or ""] = float(m.group(3))
+    return out
+
+
+def consumed(samples: dict[tuple[str, str], float]) -> tuple[float, float, float]:
+    """(telemetry messages handled, of which stored, readings stored)."""
+    handled = sum(
+        v
+        for (name, labels), v in samples.items()
+        if name == "msm_ingest_messages_total" and 'kind="telemetry"' in labels
+    )
+    stored = samples.get(("msm_ingest_messages_total", 'kind="telemetry",outcome="stored"'), 0.0)
+    rows = samples.get(("msm_ingest_readings_total", 'outcome="stored"'), 0.0)
+    return handled, stored, rows
+
+
+class EventProbe:
+    """Latency samples: telemetry.received events of a few probe devices (publish ts in data)."""
+
+    def __init__(self, amqp_url: str, probe_devices: list[str]) -> None:
+        self.conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        ch = self.channel = self.conn.channel()
+        ch.exchange_declare(EVENTS_EXCHANGE, "topic", durable=True)
+        # A stand-in consumer queue for every telemetry event (RabbitMQ does real routing work);
+        # capped, nobody reads it.
+        ch.queue_declare(
+            "bench-ingest-sink", arguments={"x-max-length": 50_000, "x-overflow": "drop-head"}
+        )
+        ch.queue_bind("bench-ingest-sink", EVENTS_EXCHANGE, "telemetry.received.#")
+        ch.queue_declare("bench-ingest-probe", exclusive=True)
+        for d in probe_devices:
+            ch.queue_bind("bench-ingest-probe", EVENTS_EXCHANGE, f"telemetry.received.{d}")
+        self.samples: list[float] = []
+        self.recording = False
+        ch.basic_consume("bench-ingest-probe", self._on_event, auto_ack=True)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _on_event(self, _ch: Any, _m: Any, _p: Any, body: bytes) -> None:
+        if self.recording:
+            stamp = datetime.fromisoformat(orjson.loads(body)["data"]["timestamp"])
+            self.samples.append(time.time() * 1000 - stamp.timestamp() * 1000)
+
+    def _run(self) -> None:
+        with contextlib.suppress(Exception):
+            self.channel.start_consuming()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.add_callback_threadsafe(self.channel.stop_consuming)
+            self.thread.join(5)
+            self.conn.close()
+
+
+class Ingest:
+    """One msm-ingest process (or the no-op-store runner) with its metrics port."""
+
+    def __init__(self, env: dict[str, str], *, null_store: bool = False, name: str = "") -> None:
+        self.port = free_port()
+        env = dict(
+            env,
+            MSM_METRICS_PORT=str(self.port),
+            MSM_INGEST_CLIENT_ID=f"bench-ingest-{uuid.uuid4().hex[:8]}{name}",
+        )
+        cmd = [PY, str(ROOT / "bench/ingest_runner.py")] if null_store else [INGEST]
+        self.log = (ROOT / ".local/logs").joinpath(f"bench-ingest{name}.log").open("ab")
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                url = f"http://127.0.0.1:{self.port}/readyz"
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    if r.status == 200:
+                        return
+            if self.proc.poll() is not None:
+                raise SystemExit(f"msm-ingest exited with {self.proc.returncode}")
+            time.sleep(0.3)
+        raise SystemExit("msm-ingest did not become ready")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+# -- phases ------------------------------------------------------------------------------------
+def drive(
+    load: Load,
+    measure: Any,
+    backlog: int,
+    seconds: float,
+    rate: float | None = None,
+    every: Any = None,
+) -> None:
+    """Keep the load `backlog` messages ahead of what was consumed (and at most `rate`/s)."""
+    start = time.monotonic()
+    sent_at_start = load.total
+    next_every = start
+    while (now := time.monotonic()) - start < seconds:
+        limit = measure() + backlog
+        if rate is not None:
+            limit = min(limit, sent_at_start + int(rate * (now - start)) + 100)
+        load.allow(int(limit))
+        if every is not None and now >= next_every:
+            every()
+            next_every = now + 5
+        time.sleep(0.05)
+
+
+def raw_pipe(args: argparse.Namespace, devices: list[str]) -> float:
+    ctx = mp.get_context("spawn")
+    received, ready, stop = ctx.Value("q", 0, lock=False), ctx.Event(), ctx.Event()
+    filters = [f"msm/{d}/telemetry" for d in devices]
+    sub = ctx.Process(
+        target=raw_subscriber,
+        args=(filters, args.host, args.port, str(args.pki), received, ready, stop),
+        daemon=True,
+    )
+    sub.start()
+    ready.wait(20)
+    load = Load(devices, args.publishers, args.host, args.port, args.pki).start()
+    try:
+        drive(load, lambda: received.value, args.backlog, 3)
+        before, t0 = received.value, time.monotonic()
+        drive(load, lambda: received.value, args.backlog, args.window)
+        rate = (received.value - before) / (time.monotonic() - t0)
+    finally:
+        load.close()
+        stop.set()
+        sub.join(10)
+    return rate
+
+
+def database_rates(db: Any, args: argparse.Namespace, devices: list[str]) -> tuple[float, float]:
+    """(b) insert_many rows/s for ingest's rows; (b2) rows/s for the design's whole write set."""
+    now = datetime.now().astimezone()
+    per_batch = 500
+
+    def batches() -> Any:
+        seq = 0
+        base = int(time.time() * 1000) - 10**7
+        while True:
+            msgs = [
+                parse_telemetry(
+                    devices[(seq + i) % len(devices)],
+                    orjson.loads(payload(base + seq + i, seq + i)),
+                    received_at=now,
+                )
+                for i in range(per_batch)
+            ]
+            seq += per_batch
+            yield [r for m in msgs for r in m.readings]
+
+    rates = []
+    for name, full in (("bench_insert", False), ("bench_full", True)):
+        coll = db[name]
+        coll.create_indexes(mongo.collection_indexes(400)["telemetry"])
+        rows, start, gen = 0, time.monotonic(), batches()
+        while time.monotonic() - start < args.window:
+            readings = next(gen)
+            docs = [r.to_document() for r in readings]
+            coll.insert_many(docs, ordered=False)
+            if full:
+                by_device: dict[str, list[Any]] = {}
+                for r in readings:
+                    by_device.setdefault(r.device_uuid, []).append(r)
+                newest = {d: device_updates.newest_per_key(rs) for d, rs in by_device.items()}
+                writes = device_updates.telemetry_writes(newest, dict.fromkeys(newest, now), now)
+                db["bench_devices"].bulk_write(
+                    [UpdateOne({"_id": w.device_uuid}, w.update, upsert=True) for w in writes],
+                    ordered=False,
+                )
+                coll.update_many(
+                    {"_id": {"$in": [d["_id"] for d in docs]}}, {"$set": {"processed": True}}
+                )
+            rows += len(docs)
+        rates.append(rows / (time.monotonic() - start))
+    return rates[0], rates[1]
+
+
+def ingest_run(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    devices: list[str],
+    probe: EventProbe | None,
+    *,
+    seconds: float,
+    null_store: bool = False,
+    replicas: int = 1,
+    latency: bool = False,
+) -> dict[str, Any]:
+    # A shared-subscription group of its own: mosquitto keeps giving a group's share to the
+    # persistent session of a member that left, until that session expires.
+    env = dict(env, MSM_INGEST_SHARED_GROUP=f"bench-{uuid.uuid4().hex[:8]}")
+    procs = [Ingest(env, null_store=null_store, name=f"-{i}") for i in range(replicas)]
+    result: dict[str, Any] = {}
+    load = None
+    try:
+        for p in procs:
+            p.wait_ready()
+        pids = stack_pids()
+        meter = CpuMeter({**pids, **{f"ingest{i}": p.proc.pid for i, p in enumerate(procs)}})
+        idle = meter.idle_rates(3)
+        for i in range(replicas):
+            idle.pop(f"ingest{i}", None)
+
+        def measure() -> float:
+            return sum(consumed(scrape(p.port))[0] for p in procs)
+
+        load = Load(devices, args.publishers, args.host, args.port, args.pki).start()
+        drive(load, measure, args.backlog, 5)  # warm-up
+        rss: list[float] = []
+        totals = [consumed(scrape(p.port)) for p in procs]
+        cpu0, t0 = meter.snapshot(), time.monotonic()
+        drive(
+            load,
+            measure,
+            args.backlog,
+            seconds,
+            every=lambda: rss.append(sum(rss_mib(p.proc.pid) for p in procs)),
+        )
+        elapsed = time.monotonic() - t0
+        cpu = CpuMeter.used(cpu0, meter.snapshot(), elapsed, idle)
+        after = [consumed(scrape(p.port)) for p in procs]
+        msgs = sum(a[1] - b[1] for a, b in zip(after, totals, strict=True))
+        rows = sum(a[2] - b[2] for a, b in zip(after, totals, strict=True))
+        rss.append(sum(rss_mib(p.proc.pid) for p in procs))
+        ingest_cpu = sum(v for k, v in cpu.items() if k.startswith("ingest"))
+        per = max(msgs, 1)
+        result = {
+            "msgs": msgs / elapsed,
+            "rows": rows / elapsed,
+            "cpu_ingest": ingest_cpu / per * 1e6,
+            "cpu_broker": cpu.get("broker", 0) / per * 1e6,
+            "cpu_rabbit": cpu.get("rabbitmq", 0) / per * 1e6,
+            "cpu_db": cpu.get("database", 0) / per * 1e6,
+            "rss": rss,
+        }
+        if latency and probe is not None:
+            target = result["msgs"] * 0.5
+            load.allow(load.total)  # drain the backlog first: latency at half load, not queueing
+            deadline = time.monotonic() + 60
+            while measure() < load.total - 10 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            drive(load, measure, args.backlog, 3, rate=target)
+            probe.samples.clear()
+            probe.recording = True
+            drive(load, measure, args.backlog, args.latency_window, rate=target)
+            probe.recording = False
+            samples = sorted(probe.samples)
+            if samples:
+                result["latency"] = (
+                    target,
+                    statistics.median(samples),
+                    samples[int(len(samples) * 0.99) - 1],
+                    len(samples),
+                )
+    finally:
+        if load is not None:
+            load.close()
+        for p in procs:
+            p.stop()
+    return result
+
+
+# -- report ------------------------------------------------------------------------------------
+def verdict(value: float, target: float, *, at_most: bool = False) -> str:
+    ok = value <= target if at_most else value >= target
+    return "meets target" if ok else "MISSES target"
+
+
+def report(r: dict[str, Any], args: argparse.Namespace) -> None:
+    a, b, b2, c, d, e = (r.get(k) for k in ("a", "b", "b2", "c", "d", "e"))
+    print(
+        f"\n== ingest benchmark ({args.publishers} publishers, {args.devices} devices, "
+        f"{READINGS} readings/message, backlog {args.backlog}, main run {args.duration:.0f} s)"
+    )
+    if a is not None:
+        print(f"(a) raw broker pipe (paho -> mosquitto -> paho)   {a:9.0f} msg/s")
+    if b is not None and b2 is not None:
+        print(
+            f"(b) database insert_many, same rows              {b:9.0f} rows/s "
+            f"= {b / READINGS:.0f} msg/s"
+        )
+        print(
+            f"(b2) database, ingest's whole write set          {b2:9.0f} rows/s "
+            f"= {b2 / READINGS:.0f} msg/s (insert + device upserts + processed update)"
+        )
+    if c:
+        print(
+            f"(c) msm-ingest sustained                         {c['msgs']:9.0f} msg/s "
+            f"= {c['rows']:.0f} rows/s"
+        )
+        if a is not None and b is not None and b2 is not None:
+            floor = min(a, b / READINGS)
+            ratio = c["msgs"] / floor
+            print(
+                f"    vs min(a, b) = {floor:.0f} msg/s: {ratio:.0%} (target >= 80 %: "
+                f"{verdict(ratio, 0.8)}); vs (b2): {c['msgs'] / (b2 / READINGS):.0%}"
+            )
+        if "latency" in c:
+            rate, p50, p99, n = c["latency"]
+            print(
+                f"    latency publish -> stored at {rate:.0f} msg/s (half the sustained rate): "
+                f"p50 {p50:.0f} ms, p99 {p99:.0f} ms ({n} samples)"
+            )
+        together = c["cpu_ingest"] + c["cpu_broker"] + c["cpu_rabbit"]
+        print(
+            f"    CPU per message: ingest {c['cpu_ingest']:.0f} us (target <= 60: "
+            f"{verdict(c['cpu_ingest'], 60, at_most=True)}); broker {c['cpu_broker']:.0f} + "
+            f"ingest + RabbitMQ {c['cpu_rabbit']:.0f} = {together:.0f} us (target <= 120: "
+            f"{verdict(together, 120, at_most=True)}); database {c['cpu_db']:.0f} us (apart)"
+        )
+        rss = c["rss"]
+        slope = (rss[-1] - rss[0]) / max(args.duration / 60, 1e-9)
+        print(
+            f"    RSS ingest: first {rss[0]:.0f} MiB, last {rss[-1]:.0f} MiB, peak "
+            f"{max(rss):.0f} MiB, drift {slope:+.1f} MiB/min ({len(rss)} samples)"
+        )
+    if d:
+        together = d["cpu_ingest"] + d["cpu_broker"] + d["cpu_rabbit"]
+        print(f"(d) pipeline with a no-op store                  {d['msgs']:9.0f} msg/s")
+        if a is not None:
+            ratio = d["msgs"] / a
+            print(f"    vs (a): {ratio:.0%} (target >= 80 %: {verdict(ratio, 0.8)})")
+        print(
+            f"    CPU per message: ingest {d['cpu_ingest']:.0f} us, broker "
+            f"{d['cpu_broker']:.0f}, RabbitMQ {d['cpu_rabbit']:.0f}: together {together:.0f} us"
+        )
+    if e:
+        line = f"(e) two replicas, one shared subscription        {e['msgs']:9.0f} msg/s"
+        print(line + (f"; vs (c): x{e['msgs'] / c['msgs']:.2f}" if c else ""))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--window", type=float, default=15.0)
+    parser.add_argument("--latency-window", type=float, default=10.0)
+    parser.add_argument("--publishers", type=int, default=3)
+    parser.add_argument("--devices", type=int, default=200)
+    parser.add_argument("--backlog", type=int, default=3000)
+    parser.add_argument("--skip-replicas", action="store_true")
+    parser.add_argument("--only", default="", help="run only these phases, e.g. 'd' (debugging)")
+    args = parser.parse_args()
+    args.host = os.environ.get("MSM_MQTT_HOST", "127.0.0.1")
+    args.port = int(os.environ.get("MSM_MQTT_PORT", "8883"))
+    args.pki = Path(os.environ.get("MSM_PKI_DIR", ROOT / ".local/pki"))
+    tag = uuid.uuid4().hex[:8]
+    devices = [f"bench-{tag}-{i:04d}" for i in range(args.devices)]
+    amqp_url = own_vhost(
+        os.environ.get("MSM_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"),
+        f"msm-bench-ingest-{tag}",
+    )
+    mongo_uri = os.environ.get("MSM_MONGO_URI", "mongodb://127.0.0.1:27017/msm")
+    db_name = f"msm_bench_ingest_{tag}"
+    client = mongo.connect(mongo_uri)
+    env = dict(
+        os.environ,
+        MSM_MONGO_URI=mongo_uri,
+        MSM_MONGO_DB=db_name,
+        MSM_AMQP_URL=amqp_url,
+        MSM_INGEST_SHARED_GROUP=f"bench-{tag}",
+        MSM_INGEST_SUBSCRIBE_DEVICES=",".join(devices),
+        MSM_INGEST_SHADOW_ENABLED="false",
+        MSM_INGEST_SESSION_EXPIRY_S="30",
+        MSM_LOG_LEVEL="WARNING",
+    )
+    probe = None
+    wanted = set(args.only or "abcde")
+    if args.skip_replicas:
+        wanted.discard("e")
+    r: dict[str, Any] = {}
+    try:
+        if "a" in wanted:
+            print("(a) raw broker pipe ...", flush=True)
+            r["a"] = raw_pipe(args, devices)
+        if "b" in wanted:
+            print("(b) database insert_many ...", flush=True)
+            r["b"], r["b2"] = database_rates(client[db_name], args, devices)
+            client[db_name].drop_collection("bench_insert")
+            client[db_name].drop_collection("bench_full")
+        if "c" in wanted:
+            probe = EventProbe(amqp_url, devices[:4])
+            print(f"(c) msm-ingest, {args.duration:.0f} s ...", flush=True)
+            r["c"] = ingest_run(args, env, devices, probe, seconds=args.duration, latency=True)
+        if "d" in wanted:
+            print("(d) no-op store ...", flush=True)
+            r["d"] = ingest_run(args, env, devices, None, seconds=args.window, null_store=True)
+        if "e" in wanted:
+            print("(e) two replicas ...", flush=True)
+            r["e"] = ingest_run(args, env, devices, None, seconds=args.window, replicas=2)
+        report(r, args)
+    finally:
+        if probe is not None:
+            probe.close()
+        client.drop_database(db_name)
+        client.close()
+        rabbitmqctl("delete_vhost", f"msm-bench-ingest-{tag}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

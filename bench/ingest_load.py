@@ -1,0 +1,145 @@
+"""Load for bench_ingest: paho publisher processes (simulated meters) and a raw paho subscriber.
+
+Publishers send QoS 1 telemetry with three phase readings per message, round-robin over their
+devices, as fast as the credit allows: the bench moves `limit` (messages all publishers together
+may have sent) ahead of what was consumed, so the broker never holds more than a bounded backlog
+(mosquitto drops QoS 1 messages beyond max_queued_messages). Each reading's timestamp is the
+publish time in ms (kept strictly increasing per device), so latency can be read off an event.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import ssl
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+CHUNK = 100
+
+
+def client(pki: Path, cert: str, client_id: str, **kw: Any) -> paho.Client:
+    c = paho.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=paho.MQTTv5,
+        **kw,
+    )
+    c.tls_set(
+        ca_certs=str(pki / "ca.crt"),
+        certfile=str(pki / f"{cert}.crt"),
+        keyfile=str(pki / f"{cert}.key"),
+        tls_version=ssl.PROTOCOL_TLS_CLIENT,
+    )
+    c.max_inflight_messages_set(1000)
+    return c
+
+
+def payload(ts_ms: int, seq: int) -> bytes:
+    readings = [
+        {
+            "channel_id": 0,
+            "phase": p,
+            "temperature": 31.5,
+            "line_voltage": 229.8 + seq % 5,
+            "current": 4.25,
+            "active_power": 975.5,
+            "reactive_power": 42.0,
+        }
+        for p in "ABC"
+    ]
+    return orjson.dumps({"timestamp": ts_ms, "readings": readings})
+
+
+def publisher(
+    index: int, devices: list[str], host: str, port: int, pki: str, sent: Any, limit: Any, stop: Any
+) -> None:
+    """Child process: publish until `stop`, keeping sum(sent) <= limit."""
+    c = client(Path(pki), "loadgen", f"bench-pub-{index}-{time.time_ns() % 10**8}")
+    connected = threading.Event()
+    c.on_connect = lambda *_a: connected.set()
+    c.connect(host, port, keepalive=30)
+    c.loop_start()
+    connected.wait(10)
+    last = {d: 0 for d in devices}
+    topics = {d: f"msm/{d}/telemetry" for d in devices}
+    seq, n = 0, len(devices)
+    while not stop.is_set():
+        if sum(sent[:]) + CHUNK > limit.value:
+            time.sleep(0.002)
+            continue
+        now = int(time.time() * 1000)
+        for _ in range(CHUNK):
+            device = devices[seq % n]
+            ts = last[device] = max(now, last[device] + 1)
+            c.publish(topics[device], payload(ts, seq), qos=1)
+            seq += 1
+        sent[index] += CHUNK
+    c.disconnect()
+    c.loop_stop()
+
+
+def raw_subscriber(
+    filters: list[str], host: str, port: int, pki: str, received: Any, ready: Any, stop: Any
+) -> None:
+    """Child process: a plain paho subscriber (QoS 1, auto acks) counting what it gets."""
+    c = client(Path(pki), "backend", f"bench-raw-{time.time_ns() % 10**8}")
+    count = [0]
+
+    def on_message(_c: Any, _u: Any, _m: Any) -> None:
+        count[0] += 1
+        if count[0] % 200 == 0:
+            received.value = count[0]
+
+    c.on_message = on_message
+    c.on_subscribe = lambda *_a: ready.set()
+    c.on_connect = lambda cl, *_a: cl.subscribe([(f, 1) for f in filters])
+    c.connect(host, port, keepalive=30)
+    c.loop_start()
+    stop.wait()
+    received.value = count[0]
+    c.disconnect()
+    c.loop_stop()
+
+
+class Load:
+    """P publisher processes sharing a credit limit."""
+
+    def __init__(self, devices: list[str], publishers: int, host: str, port: int, pki: Path):
+        ctx = mp.get_context("spawn")
+        self.sent = ctx.Array("q", publishers, lock=False)
+        self.limit = ctx.Value("q", 0, lock=False)
+        self.stop = ctx.Event()
+        shares = [devices[i::publishers] for i in range(publishers)]
+        self.procs = [
+            ctx.Process(
+                target=publisher,
+                args=(i, shares[i], host, port, str(pki), self.sent, self.limit, self.stop),
+                daemon=True,
+            )
+            for i in range(publishers)
+        ]
+
+    def start(self) -> Load:
+        for p in self.procs:
+            p.start()
+        return self
+
+    @property
+    def total(self) -> int:
+        return sum(self.sent[:])
+
+    def allow(self, up_to: int) -> None:
+        self.limit.value = up_to
+
+    def close(self) -> None:
+        self.stop.set()
+        for p in self.procs:
+            p.join(10)
+            if p.is_alive():
+                p.terminate()
