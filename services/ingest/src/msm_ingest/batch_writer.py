@@ -116,7 +116,23 @@ class BatchWriter:
         self, plan: BatchPlan[Delivery], retry: Retry
     ) -> tuple[PendingEvents, list[Delivery]]:
         """Store the plan, publish its events; return them and the deliveries now durable."""
-        store, source = self.store, self._source
+        out, inserted = self._write_telemetry(plan, retry)
+        records = [record for record, _ in plan.rejected]
+        if records:
+            retry("quarantine", lambda: self.store.quarantine(records))
+        durable: list[Delivery] = [*plan.telemetry_deliveries, *plan.skipped]
+        durable.extend(d for _, d in plan.rejected)
+        others, deferred = self._write_device_state(plan, retry, durable)
+        self._count_telemetry(plan, inserted)
+        confirmation = self.publisher.publish([*out, *others])
+        self._metrics.events_unconfirmed.inc(len(out) + len(others))
+        reading_ids = [e.event_id for e in out]
+        return PendingEvents(confirmation, reading_ids, others, deferred), durable
+
+    def _write_telemetry(
+        self, plan: BatchPlan[Delivery], retry: Retry
+    ) -> tuple[list[OutEvent], list[bool]]:
+        """Insert the rows, update their devices; the events of the rows to announce."""
         docs = plan.telemetry_documents()
         self.in_flight.add(plan.reading_ids)
         attempts = 0
@@ -124,29 +140,35 @@ class BatchWriter:
         def insert() -> list[bool]:
             nonlocal attempts
             attempts += 1
-            return store.insert_readings(docs)
+            return self.store.insert_readings(docs)
 
         inserted = retry("telemetry_insert", insert)
-        # After a failed attempt the duplicates may be this batch's own rows: publish them all.
-        publish = inserted if attempts == 1 else [True] * len(docs)
         newest = plan.newest_by_device()
         writes = devices.telemetry_writes(newest, plan.last_seen, plan.now)
         if writes:
-            retry("device_update", lambda: store.update_devices(writes))
-        records = [record for record, _ in plan.rejected]
-        if records:
-            retry("quarantine", lambda: store.quarantine(records))
+            retry("device_update", lambda: self.store.update_devices(writes))
+        self._offer_readings(newest, plan)
+        # After a failed attempt the duplicates may be this batch's own rows: publish them all.
+        if attempts > 1 or all(inserted):
+            return events.telemetry_events(plan.readings, plan.reading_ids, self._source), inserted
+        chosen = [i for i, fresh in enumerate(inserted) if fresh]
+        # Duplicates were stored by an earlier copy of the message, which settles them.
+        duplicates = zip(plan.reading_ids, inserted, strict=True)
+        self.in_flight.discard(rid for rid, fresh in duplicates if not fresh)
+        out = events.telemetry_events(
+            [plan.readings[i] for i in chosen], [plan.reading_ids[i] for i in chosen], self._source
+        )
+        return out, inserted
 
-        out = [
-            events.telemetry_event(reading, reading_id, source)
-            for reading, reading_id, wanted in zip(
-                plan.readings, plan.reading_ids, publish, strict=True
-            )
-            if wanted
-        ]
-        reading_ids = [e.event_id for e in out]
-        durable: list[Delivery] = [*plan.telemetry_deliveries, *plan.skipped]
-        durable.extend(d for _, d in plan.rejected)
+    def _write_device_state(
+        self, plan: BatchPlan[Delivery], retry: Retry, durable: list[Delivery]
+    ) -> tuple[list[OutEvent], list[Delivery]]:
+        """Device info and presence (guarded), command acks; their events and deliveries.
+
+        A stale message has no event, so it is durable (acked) at once; the others wait for
+        their event's confirm (or outbox entry).
+        """
+        store, source = self.store, self._source
         others: list[OutEvent] = []
         deferred: list[Delivery] = []
         for msg, d, event_id in plan.infos:
@@ -172,16 +194,7 @@ class BatchWriter:
             others.append(events.command_ack_event(ack, event_id, source))
             deferred.append(d)
             plan.outcomes[batch.COMMAND_ACK, "forwarded"] += 1
-
-        self._count_telemetry(plan, inserted)
-        self._offer_readings(newest, plan)
-        unpublished = [
-            rid for rid, wanted in zip(plan.reading_ids, publish, strict=True) if not wanted
-        ]
-        self.in_flight.discard(unpublished)  # duplicates: another copy settles them
-        confirmation = self.publisher.publish([*out, *others])
-        self._metrics.events_unconfirmed.inc(len(out) + len(others))
-        return PendingEvents(confirmation, reading_ids, others, deferred), durable
+        return others, deferred
 
     def settle(self, pending: PendingEvents, timeout: float, retry: Retry) -> list[Delivery]:
         """Record the confirms; return the deliveries that may now be acknowledged."""

@@ -84,7 +84,11 @@ class Pipeline:
         flush_acks: Callable[[], None] = lambda: None,
     ) -> None:
         self.config = config
-        self.queue: queue.Queue[Delivery] = queue.Queue(config.queue_max)
+        # A SimpleQueue (C, ~10x cheaper per message than queue.Queue) bounded by hand: MQTT
+        # never fills it (the broker stops at the receive maximum); SQS pollers wait for room.
+        self.queue: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
+        self._room = threading.Condition()
+        self._waiting_for_room = 0
         self._writer = writer
         self._metrics = metrics
         self._flush_acks = flush_acks
@@ -99,7 +103,18 @@ class Pipeline:
         )
 
     def submit(self, delivery: Delivery) -> None:
-        """The sources' sink: blocks when the queue is full (back-pressure)."""
+        """The sources' sink: blocks while the queue is full (back-pressure)."""
+        limit = self.config.queue_max
+        if self.queue.qsize() >= limit:
+            with self._room:
+                self._waiting_for_room += 1
+                try:
+                    while self.queue.qsize() >= limit:
+                        if self._stopping.is_set():
+                            return  # never acknowledged: the source delivers it again later
+                        self._room.wait(0.5)
+                finally:
+                    self._waiting_for_room -= 1
         self.queue.put(delivery)
 
     def start(self) -> Pipeline:
@@ -145,6 +160,9 @@ class Pipeline:
                 batch.append(q.get(timeout=remaining))
             except queue.Empty:
                 break
+        if self._waiting_for_room:
+            with self._room:
+                self._room.notify_all()
         return batch
 
     def _run_worker(self) -> None:

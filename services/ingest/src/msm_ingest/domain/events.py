@@ -8,6 +8,7 @@ checks. The rarer events go through the shared `make_event` model.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -40,7 +41,10 @@ class OutEvent(NamedTuple):
 
 def telemetry_event(reading: Reading, reading_id: str, source: str) -> OutEvent:
     """`telemetry.received` for one stored reading; its id is the reading id."""
-    when = format_timestamp(reading.timestamp)
+    return _telemetry_event(reading, reading_id, source, format_timestamp(reading.timestamp))
+
+
+def _telemetry_event(reading: Reading, reading_id: str, source: str, when: str) -> OutEvent:
     body = orjson.dumps(
         {
             "specversion": "1.0",
@@ -67,6 +71,19 @@ def telemetry_event(reading: Reading, reading_id: str, source: str) -> OutEvent:
     )
     # The device uuid was checked against the thing-name pattern when the topic was parsed.
     return OutEvent(_TELEMETRY_PREFIX + reading.device_uuid, body, reading_id)
+
+
+def telemetry_events(
+    readings: Iterable[Reading], reading_ids: Iterable[str], source: str
+) -> list[OutEvent]:
+    """`telemetry_event` for many readings; readings of one message share one time string."""
+    out: list[OutEvent] = []
+    last_time, last_text = None, ""
+    for reading, reading_id in zip(readings, reading_ids, strict=True):
+        if reading.timestamp is not last_time:
+            last_time, last_text = reading.timestamp, format_timestamp(reading.timestamp)
+        out.append(_telemetry_event(reading, reading_id, source, last_text))
+    return out
 
 
 def message_event_id(topic: str, payload: bytes) -> str:
