@@ -27,7 +27,7 @@ from support.services import unique
 pytestmark = pytest.mark.e2e
 
 INGEST = Path(sys.executable).with_name("msm-ingest")
-METERS, MESSAGES_PER_METER, PHASES = 5, 300, "ABC"  # N = 1,500 messages, 4,500 rows
+METERS, MESSAGES_PER_METER, PHASES = 4, 250, "ABC"  # N = 1,000 messages, 3,000 rows
 
 
 def wait_for(predicate, timeout: float) -> bool:
