@@ -50,7 +50,7 @@ down: ## stop the services and the local stack
 	bash $(STACK) down
 
 test: stack-up ## install what is missing, start what the tests need, run every test
-	$(PYTEST) tests
+	$(PYTEST)
 
 test-unit: setup ## unit tests only (no I/O)
 	$(PYTEST) tests/unit
