@@ -54,6 +54,8 @@ class ConfirmingPublisher:
         self._next_tag = 0
         self._pending: dict[int, Future[None]] = {}
         self._thread: threading.Thread | None = None
+        self._loop_lock = threading.Lock()  # guards self._conn against its ioloop being closed
+        self._connected_once = False
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, timeout: float = 10.0) -> ConfirmingPublisher:
@@ -69,10 +71,9 @@ class ConfirmingPublisher:
 
     def close(self) -> None:
         self._stopping = True
-        conn = self._conn
-        if conn is not None:
-            with contextlib.suppress(AMQPError, RuntimeError, AttributeError):
-                conn.ioloop.add_callback_threadsafe(self._close_connection)
+        with self._loop_lock:
+            if self._conn is not None:
+                self._conn.ioloop.add_callback_threadsafe(self._close_connection)
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -85,19 +86,23 @@ class ConfirmingPublisher:
     def _run(self) -> None:
         delay = 0.5
         while not self._stopping:
-            self._conn = SelectConnection(
+            self._connected_once = False
+            conn = SelectConnection(
                 self._params,
                 on_open_callback=self._on_open,
                 on_open_error_callback=self._on_open_error,
                 on_close_callback=self._on_closed,
             )
-            self._conn.ioloop.start()
+            with self._loop_lock:
+                self._conn = conn
+            conn.ioloop.start()
+            with self._loop_lock:
+                self._conn = None
+                conn.ioloop.close()  # release its sockets and wake-up pipe
             if self._stopping:
                 break
+            delay = 0.5 if self._connected_once else min(delay * 2, 10.0)
             time.sleep(delay)
-            delay = min(delay * 2, 10.0)
-            if self._ready.is_set():
-                delay = 0.5
 
     # -- pika callbacks (publisher thread) -----------------------------------------------------
     def _on_open(self, conn: SelectConnection) -> None:
@@ -123,6 +128,7 @@ class ConfirmingPublisher:
     def _on_confirm_mode(self, _frame: Any) -> None:
         with self._lock:
             self._next_tag = 0
+        self._connected_once = True
         self._ready.set()
 
     def _on_channel_closed(self, _channel: Any, reason: BaseException) -> None:
@@ -183,17 +189,13 @@ class ConfirmingPublisher:
     def publish_async(self, messages: Sequence[OutgoingMessage]) -> list[Future[None]]:
         """Schedule `messages`; each future resolves when RabbitMQ confirms (or fails)."""
         futures: list[Future[None]] = [Future() for _ in messages]
-        conn = self._conn
-        if conn is None or not self._ready.is_set():
-            for fut in futures:
-                fut.set_exception(PublishError("not connected to RabbitMQ"))
-            return futures
-        try:
-            conn.ioloop.add_callback_threadsafe(lambda: self._publish_now(messages, futures))
-        except (AMQPError, RuntimeError, AttributeError) as exc:
-            for fut in futures:
-                if not fut.done():
-                    fut.set_exception(PublishError(str(exc)))
+        with self._loop_lock:
+            conn = self._conn
+            if conn is not None and self._ready.is_set():
+                conn.ioloop.add_callback_threadsafe(lambda: self._publish_now(messages, futures))
+                return futures
+        for fut in futures:
+            fut.set_exception(PublishError("not connected to RabbitMQ"))
         return futures
 
     def publish_confirmed(
