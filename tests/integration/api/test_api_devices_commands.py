@@ -129,3 +129,21 @@ def test_device_commands_page_newest_first(auth, client, mongo_db):
     assert [c["command_id"] for c in page["items"] + rest["items"]] == ids[::-1]
     queued = client.get("/api/devices/dev-p/commands?status=queued", headers=operator).get_json()
     assert len(queued["items"]) == 3
+
+
+def test_a_request_may_shorten_or_lengthen_its_expiry(auth, client, mongo_db, publisher):
+    add_device(mongo_db, "dev-e")
+    headers = auth.headers("operator")
+    resp = client.post("/api/devices/dev-e/reboot?expires_in_s=120", json={}, headers=headers)
+    assert resp.status_code == 202
+    stored = mongo_db["commands"].find_one({"_id": resp.get_json()["command_id"]})
+    assert (stored["expires_at"] - stored["created_at"]).total_seconds() == 120
+    request = CommandRequest.from_json(publisher.sent[0][0])
+    assert request.expires_at == stored["expires_at"]
+    default = client.post("/api/devices/dev-e/reboot", json={}, headers=headers).get_json()
+    stored = mongo_db["commands"].find_one({"_id": default["command_id"]})
+    assert (stored["expires_at"] - stored["created_at"]).total_seconds() == 86_400
+    for bad in ("5", "abc", str(30 * 86_400)):
+        resp = client.post(f"/api/devices/dev-e/reboot?expires_in_s={bad}", json={},
+                           headers=headers)
+        assert resp.status_code == 400 and resp.get_json()["field"] == "expires_in_s"

@@ -37,8 +37,12 @@ def request_command(
     actor: str,
     idempotency_key: str | None,
     now: datetime,
+    ttl_s: int | None = None,
 ) -> dict[str, Any]:
-    """The stored command (new, or the earlier one for a replayed Idempotency-Key)."""
+    """The stored command (new, or the earlier one for a replayed Idempotency-Key).
+
+    `ttl_s` overrides the configured lifetime of a command that is not yet delivered.
+    """
     params = validate_params(type_, raw_params).model_dump(exclude_none=True)
     if d.db["devices"].find_one({"_id": device_uuid}, {"_id": 1}) is None:
         raise ApiError(404, "no such device")
@@ -50,7 +54,7 @@ def request_command(
             return _replay(existing, actor, digest)
     doc = dc.new_command(
         command_id=dc.new_command_id(), device_uuid=device_uuid, type_=type_, params=params,
-        requested_by=actor, now=now, ttl=timedelta(seconds=d.settings.command_ttl_s),
+        requested_by=actor, now=now, ttl=timedelta(seconds=ttl_s or d.settings.command_ttl_s),
         idempotency_key=idempotency_key, digest=digest,
     )
     try:

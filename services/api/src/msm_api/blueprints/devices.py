@@ -15,6 +15,7 @@ from msm_api.domain.permissions import DEVICES_COMMAND, DEVICES_READ
 from msm_api.models.devices import (
     CommandOut,
     CommandPage,
+    CommandRequestQuery,
     CommandsQuery,
     DeviceOut,
     DevicePage,
@@ -131,11 +132,11 @@ def _idempotency_key() -> str | None:
 
 
 def _command_view(type_: CommandType) -> Any:
-    def view(device_uuid: str, body: Any) -> Response:
+    def view(device_uuid: str, body: Any, query: CommandRequestQuery) -> Response:
         doc = commanding.request_command(
             deps(), device_uuid=device_uuid, type_=type_,
             raw_params=body.model_dump(exclude_unset=True), actor=principal().username,
-            idempotency_key=_idempotency_key(), now=now(),
+            idempotency_key=_idempotency_key(), now=now(), ttl_s=query.expires_in_s,
         )
         audit.note(target=device_uuid, command_id=doc["_id"], type=type_.value)
         location = f"/api/commands/{doc['_id']}"
@@ -150,6 +151,6 @@ for _type in CommandType:
         bp, f"/devices/<device_uuid>/{_type.value}", "POST",
         summary=f"Send a {_type.value} command (202 + command id)", access=DEVICES_COMMAND,
         tag="commands", body=PARAMS_MODELS[_type], body_optional=_type is CommandType.REBOOT,
-        response=CommandOut, status=202, action="command.create",
+        query=CommandRequestQuery, response=CommandOut, status=202, action="command.create",
         errors=(404, 422, 503), headers={"Idempotency-Key": "replays return the same command"},
     )(_command_view(_type))

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from msm_api.models.common import OPEN, PageQuery
+from msm_api.models.common import FORBID, OPEN, PageQuery
 
 CommandStatus = Literal[
     "queued", "sent", "succeeded", "failed", "rejected", "timed_out", "expired", "cancelled",
@@ -83,3 +83,13 @@ class CommandPage(BaseModel):
 
 class CommandsQuery(PageQuery):
     status: CommandStatus | None = None
+
+
+class CommandRequestQuery(BaseModel):
+    """Options of a command request that are not the device's parameters."""
+
+    model_config = FORBID
+    expires_in_s: int | None = Field(
+        default=None, ge=60, le=7 * 86_400,
+        description="seconds until a command not yet delivered expires (default 24 h)",
+    )
