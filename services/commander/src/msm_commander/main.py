@@ -8,10 +8,10 @@ import sys
 import threading
 from types import FrameType
 
+from msm_common import ops_server
 from msm_common.logs import configure_logging
 from msm_common.settings import SettingsError
 
-from msm_commander import http_server
 from msm_commander.bootstrap import bootstrap
 from msm_commander.settings import CommanderSettings
 
@@ -28,12 +28,13 @@ def main() -> None:
     commander = bootstrap(settings)
     server = None
     if settings.metrics_port:
-        server = http_server.serve(
+        server = ops_server.serve(
             settings.bind_host,
             settings.metrics_port,
             commander.metrics.registry,
             commander.readiness,
             commander.alive,
+            name="commander",
         )
     stop = threading.Event()
 

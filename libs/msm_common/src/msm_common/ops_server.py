@@ -1,4 +1,4 @@
-"""`/metrics` (Prometheus), `/healthz` (threads alive) and `/readyz` (dependencies answer)."""
+"""A worker service's own HTTP port: `/metrics`, `/healthz` (alive) and `/readyz` (deps answer)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
-from msm_common.health import Readiness
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from msm_common.health import Readiness
 
 
 def serve(
@@ -17,6 +18,8 @@ def serve(
     registry: CollectorRegistry,
     ready: Callable[[], Readiness],
     alive: Callable[[], bool],
+    *,
+    name: str = "ops",
 ) -> ThreadingHTTPServer:
     """Serve on a daemon thread; the caller shuts the returned server down."""
 
@@ -46,5 +49,5 @@ def serve(
 
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="commander-http", daemon=True).start()
+    threading.Thread(target=server.serve_forever, name=f"{name}-http", daemon=True).start()
     return server
