@@ -70,29 +70,57 @@ def seed(mongo_uri: str) -> datetime:
         batch = []
         for m in range(DAYS * 1440):
             ts = start + timedelta(minutes=m)
-            batch.append({
-                "_id": f"{uuid}:1:A:{int(ts.timestamp() * 1000)}", "device_uuid": uuid,
-                "timestamp": ts, "channel_id": 1, "phase": "A", "temperature": 30.0 + m % 7,
-                "line_voltage": 230.0 + m % 11, "current": 5.0 + m % 3,
-                "active_power": 1000.0 + m % 13, "reactive_power": 50.0 + m % 5,
-                "processed": True,
-            })
+            batch.append(
+                {
+                    "_id": f"{uuid}:1:A:{int(ts.timestamp() * 1000)}",
+                    "device_uuid": uuid,
+                    "timestamp": ts,
+                    "channel_id": 1,
+                    "phase": "A",
+                    "temperature": 30.0 + m % 7,
+                    "line_voltage": 230.0 + m % 11,
+                    "current": 5.0 + m % 3,
+                    "active_power": 1000.0 + m % 13,
+                    "reactive_power": 50.0 + m % 5,
+                    "processed": True,
+                }
+            )
             if len(batch) == 5000:
                 mongo.insert_many_idempotent(db, "telemetry", batch)
                 batch = []
         if batch:
             mongo.insert_many_idempotent(db, "telemetry", batch)
-        db["devices"].insert_one({
-            "_id": uuid, "device_imei": f"3569380356438{d:02d}", "device_ip": "10.0.0.1",
-            "firmware_version": "1.0.0", "mqtt_status": True, "sftp_status": True,
-            "createdAt": start, "updatedAt": end, "last_seen": end,
-            "connectivity": {"connected": True, "since": start, "last_disconnect_reason": None,
-                             "version": 1},
-            "latest": {f"{c}:{p}": {"timestamp": end, "temperature": 31.0, "line_voltage": 231.0,
-                                    "current": 5.0, "active_power": 1000.0,
-                                    "reactive_power": 50.0}
-                       for c in (1, 2) for p in "ABC"},
-        })
+        db["devices"].insert_one(
+            {
+                "_id": uuid,
+                "device_imei": f"3569380356438{d:02d}",
+                "device_ip": "10.0.0.1",
+                "firmware_version": "1.0.0",
+                "mqtt_status": True,
+                "sftp_status": True,
+                "createdAt": start,
+                "updatedAt": end,
+                "last_seen": end,
+                "connectivity": {
+                    "connected": True,
+                    "since": start,
+                    "last_disconnect_reason": None,
+                    "version": 1,
+                },
+                "latest": {
+                    f"{c}:{p}": {
+                        "timestamp": end,
+                        "temperature": 31.0,
+                        "line_voltage": 231.0,
+                        "current": 5.0,
+                        "active_power": 1000.0,
+                        "reactive_power": 50.0,
+                    }
+                    for c in (1, 2)
+                    for p in "ABC"
+                },
+            }
+        )
 
     with cf.ThreadPoolExecutor(4) as pool:
         list(pool.map(device_rows, range(DEVICES)))
@@ -105,9 +133,12 @@ def seed(mongo_uri: str) -> datetime:
 def start_api(mongo_uri: str, port: int) -> subprocess.Popen[bytes]:
     parsed = urlsplit(mongo_uri)
     env = {
-        **os.environ, "MSM_API_PORT": str(port),
+        **os.environ,
+        "MSM_API_PORT": str(port),
         "MSM_MONGO_URI": f"{parsed.scheme}://{parsed.netloc}/{DB_NAME}",
-        "MSM_ADMIN_EMAIL": ADMIN[0], "MSM_ADMIN_PASSWORD": ADMIN[1], "MSM_LOG_LEVEL": "WARNING",
+        "MSM_ADMIN_EMAIL": ADMIN[0],
+        "MSM_ADMIN_PASSWORD": ADMIN[1],
+        "MSM_LOG_LEVEL": "WARNING",
         "MSM_LOGIN_MAX_ADDRESS_FAILURES": "1000",
     }
     proc = subprocess.Popen([str(ROOT / ".venv/bin/msm-api")], env=env, cwd=ROOT)
@@ -203,8 +234,11 @@ def db_ceiling(mongo_uri: str, clients: int, duration: float) -> float:
     def loop(i: int) -> None:
         while time.monotonic() < stop:
             db["devices"].find_one({"_id": "bench-03"})
-            list(db["commands"].find({"device_uuid": "bench-03",
-                                      "status": {"$in": ["queued", "sent"]}}).limit(100))
+            list(
+                db["commands"]
+                .find({"device_uuid": "bench-03", "status": {"$in": ["queued", "sent"]}})
+                .limit(100)
+            )
             counts[i] += 1
 
     threads = [threading.Thread(target=loop, args=(i,)) for i in range(clients)]
@@ -258,33 +292,50 @@ def main() -> None:
                 f"/api/telemetry?device_uuid=bench-05&interval=1m&{month}&limit=500"
             ),
         }
-        print(f"msm-api on :{port}; {args.clients} clients, {args.duration:.0f} s each; "
-              f"{os.cpu_count()} cores", flush=True)
+        print(
+            f"msm-api on :{port}; {args.clients} clients, {args.duration:.0f} s each; "
+            f"{os.cpu_count()} cores",
+            flush=True,
+        )
         results = {}
         for name, path in scenarios.items():
             results[name] = r = run(port, path, token, args.clients, args.processes, args.duration)
-            print(f"  {name:34s} {r['rps']:8.0f} req/s  p50 {r['p50']:7.1f} ms  "
-                  f"p99 {r['p99']:7.1f} ms  errors {r['errors']}", flush=True)
+            print(
+                f"  {name:34s} {r['rps']:8.0f} req/s  p50 {r['p50']:7.1f} ms  "
+                f"p99 {r['p99']:7.1f} ms  errors {r['errors']}",
+                flush=True,
+            )
         base = results["bare /healthz (baseline)"]["rps"] or 1.0
         ceiling = db_ceiling(mongo_uri, args.clients, args.duration)
         rows, pages, secs = walk_pages(
-            port, f"/api/telemetry?device_uuid=bench-05&interval=1m&{month}&limit=5000", token)
+            port, f"/api/telemetry?device_uuid=bench-05&interval=1m&{month}&limit=5000", token
+        )
         print("ratios against the baseline (same run):")
         for name, r in results.items():
             print(f"  {name:34s} {r['rps'] / base:6.2f} x baseline req/s")
         status, day_q, buckets = (results[k] for k in list(scenarios)[1:])
         print("targets:")
-        print(f"  status >= 0.50 x baseline:       {status['rps'] / base:.2f}  "
-              f"{'MET' if status['rps'] / base >= 0.5 else 'MISSED'}")
-        print(f"  day query p99 < 100 ms:          {day_q['p99']:.0f} ms  "
-              f"{'MET' if day_q['p99'] < 100 else 'MISSED'}")
+        print(
+            f"  status >= 0.50 x baseline:       {status['rps'] / base:.2f}  "
+            f"{'MET' if status['rps'] / base >= 0.5 else 'MISSED'}"
+        )
+        print(
+            f"  day query p99 < 100 ms:          {day_q['p99']:.0f} ms  "
+            f"{'MET' if day_q['p99'] < 100 else 'MISSED'}"
+        )
         met = buckets["rps"] > 0 and buckets["p99"] < 500
-        print(f"  30-day 1m buckets p99 < 500 ms:  {buckets['p99']:.0f} ms  "
-              f"{'MET' if met else 'MISSED'}")
-        print(f"  database ceiling for the status queries (pymongo, {args.clients} threads, "
-              f"no HTTP): {ceiling:.0f} /s; status endpoint = {status['rps'] / ceiling:.2f} x that")
-        print(f"  one client walking all 30 days of 1m buckets: {rows} buckets in {pages} pages, "
-              f"{secs:.1f} s")
+        print(
+            f"  30-day 1m buckets p99 < 500 ms:  {buckets['p99']:.0f} ms  "
+            f"{'MET' if met else 'MISSED'}"
+        )
+        print(
+            f"  database ceiling for the status queries (pymongo, {args.clients} threads, "
+            f"no HTTP): {ceiling:.0f} /s; status endpoint = {status['rps'] / ceiling:.2f} x that"
+        )
+        print(
+            f"  one client walking all 30 days of 1m buckets: {rows} buckets in {pages} pages, "
+            f"{secs:.1f} s"
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=30)

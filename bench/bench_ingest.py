@@ -5,7 +5,7 @@ Run (what `make bench-ingest` does):
 
 Options: --duration S (the main ingest run, default 60; 600 for the 10-minute RSS check),
 --window S (each other phase, default 15), --publishers P (3), --devices D (200), --backlog N
-(messages in flight between meters and ingest, 3000), --skip-replicas.
+(messages in flight between meters and ingest, 6000), --skip-replicas.
 
 Prints, in one run (figures from the same run are the baselines, targets as ratios):
   (a) the raw broker pipe: P paho publisher processes -> one plain paho subscriber, QoS 1;
@@ -117,16 +117,15 @@ def consumed(samples: dict[tuple[str, str], float]) -> tuple[float, float, float
 class EventProbe:
     """Latency samples: telemetry.received events of a few probe devices (publish ts in data)."""
 
-    def __init__(self, amqp_url: str, probe_devices: list[str]) -> None:
+    def __init__(self, amqp_url: str, probe_devices: list[str], *, sink: bool) -> None:
         self.conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
         ch = self.channel = self.conn.channel()
         ch.exchange_declare(EVENTS_EXCHANGE, "topic", durable=True)
-        # A stand-in consumer queue for every telemetry event (RabbitMQ does real routing work);
-        # capped, nobody reads it.
-        ch.queue_declare(
-            "bench-ingest-sink", arguments={"x-max-length": 50_000, "x-overflow": "drop-head"}
-        )
-        ch.queue_bind("bench-ingest-sink", EVENTS_EXCHANGE, "telemetry.received.#")
+        if sink:  # --events-queue: a stand-in consumer queue for every telemetry event (capped)
+            ch.queue_declare(
+                "bench-ingest-sink", arguments={"x-max-length": 50_000, "x-overflow": "drop-head"}
+            )
+            ch.queue_bind("bench-ingest-sink", EVENTS_EXCHANGE, "telemetry.received.#")
         ch.queue_declare("bench-ingest-probe", exclusive=True)
         for d in probe_devices:
             ch.queue_bind("bench-ingest-probe", EVENTS_EXCHANGE, f"telemetry.received.{d}")
@@ -210,7 +209,8 @@ def drive(
         if every is not None and now >= next_every:
             every()
             next_every = now + 5
-        time.sleep(0.05)
+        # Scraping /metrics costs ingest CPU too: twice a second is enough with this backlog.
+        time.sleep(0.5)
 
 
 def raw_pipe(args: argparse.Namespace, devices: list[str]) -> float:
@@ -327,7 +327,14 @@ def ingest_run(
         )
         elapsed = time.monotonic() - t0
         cpu = CpuMeter.used(cpu0, meter.snapshot(), elapsed, idle)
-        after = [consumed(scrape(p.port)) for p in procs]
+        final = [scrape(p.port) for p in procs]
+        after = [consumed(f) for f in final]
+        if args.verbose:
+            for (name, labels), value in sorted(final[0].items()):
+                if name.startswith(("msm_ingest_batch_size", "msm_ingest_write_seconds")) and (
+                    name.endswith(("_sum", "_count"))
+                ):
+                    print(f"    {name}{{{labels}}} {value:.3f}")
         msgs = sum(a[1] - b[1] for a, b in zip(after, totals, strict=True))
         rows = sum(a[2] - b[2] for a, b in zip(after, totals, strict=True))
         rss.append(sum(rss_mib(p.proc.pid) for p in procs))
@@ -423,6 +430,19 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
             f"    RSS ingest: first {rss[0]:.0f} MiB, last {rss[-1]:.0f} MiB, peak "
             f"{max(rss):.0f} MiB, drift {slope:+.1f} MiB/min ({len(rss)} samples)"
         )
+    f = r.get("f")
+    if f:
+        print(
+            f"(c2) msm-ingest, MSM_INGEST_EVENTS_BEFORE_STORE=true {f['msgs']:7.0f} msg/s "
+            f"= {f['rows']:.0f} rows/s"
+        )
+        if a is not None and b is not None:
+            ratio = f["msgs"] / min(a, b / READINGS)
+            print(
+                f"    vs min(a, b): {ratio:.0%} (target >= 80 %: {verdict(ratio, 0.8)}); CPU "
+                f"ingest {f['cpu_ingest']:.0f} us/msg, broker {f['cpu_broker']:.0f}, RabbitMQ "
+                f"{f['cpu_rabbit']:.0f}, database {f['cpu_db']:.0f}"
+            )
     if d:
         together = d["cpu_ingest"] + d["cpu_broker"] + d["cpu_rabbit"]
         print(f"(d) pipeline with a no-op store                  {d['msgs']:9.0f} msg/s")
@@ -445,9 +465,15 @@ def main() -> int:
     parser.add_argument("--latency-window", type=float, default=10.0)
     parser.add_argument("--publishers", type=int, default=3)
     parser.add_argument("--devices", type=int, default=200)
-    parser.add_argument("--backlog", type=int, default=3000)
+    parser.add_argument("--backlog", type=int, default=6000)
     parser.add_argument("--skip-replicas", action="store_true")
     parser.add_argument("--only", default="", help="run only these phases, e.g. 'd' (debugging)")
+    parser.add_argument("--verbose", action="store_true", help="print ingest's batch metrics")
+    parser.add_argument(
+        "--events-queue",
+        action="store_true",
+        help="bind a capped queue to every telemetry event (RabbitMQ enqueues)",
+    )
     args = parser.parse_args()
     args.host = os.environ.get("MSM_MQTT_HOST", "127.0.0.1")
     args.port = int(os.environ.get("MSM_MQTT_PORT", "8883"))
@@ -473,7 +499,7 @@ def main() -> int:
         MSM_LOG_LEVEL="WARNING",
     )
     probe = None
-    wanted = set(args.only or "abcde")
+    wanted = set(args.only or "abcdef")
     if args.skip_replicas:
         wanted.discard("e")
     r: dict[str, Any] = {}
@@ -487,9 +513,18 @@ def main() -> int:
             client[db_name].drop_collection("bench_insert")
             client[db_name].drop_collection("bench_full")
         if "c" in wanted:
-            probe = EventProbe(amqp_url, devices[:4])
+            probe = EventProbe(amqp_url, devices[:4], sink=args.events_queue)
             print(f"(c) msm-ingest, {args.duration:.0f} s ...", flush=True)
             r["c"] = ingest_run(args, env, devices, probe, seconds=args.duration, latency=True)
+        if "f" in wanted:
+            print("(c2) msm-ingest, events before store ...", flush=True)
+            r["f"] = ingest_run(
+                args,
+                dict(env, MSM_INGEST_EVENTS_BEFORE_STORE="true"),
+                devices,
+                None,
+                seconds=args.window,
+            )
         if "d" in wanted:
             print("(d) no-op store ...", flush=True)
             r["d"] = ingest_run(args, env, devices, None, seconds=args.window, null_store=True)

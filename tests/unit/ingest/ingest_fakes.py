@@ -181,9 +181,13 @@ def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
     return bool(predicate())
 
 
-def make_pipeline(store: Any, publisher: Any, *, shadow: Any = None, **config: Any) -> Any:
+def make_pipeline(
+    store: Any, publisher: Any, *, shadow: Any = None, events_first: bool = False, **config: Any
+) -> Any:
     metrics = IngestMetrics()
-    writer = BatchWriter(store, publisher, metrics, clock=lambda: NOW, shadow=shadow)
+    writer = BatchWriter(
+        store, publisher, metrics, clock=lambda: NOW, shadow=shadow, events_first=events_first
+    )
     config.setdefault("batch_max_wait_s", 0.01)
     return Pipeline(writer, metrics, PipelineConfig(**config))
 

@@ -261,3 +261,20 @@ def test_the_sweeper_leaves_rows_alone_that_are_in_flight_or_settled_during_its_
     )
     assert sweeper.sweep() == 1
     assert publisher.ids() == ["orphan"]
+
+
+@pytest.mark.parametrize("broker_up", [True, False])
+def test_events_first_stores_rows_already_processed_when_confirmed(
+    store, publisher, acks, broker_up
+):
+    publisher.ready = broker_up
+    pipeline = make_pipeline(store, publisher, events_first=True).start()
+    try:
+        for i in range(3):
+            pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0 + i)))
+        assert wait_for(lambda: acks.acked == 3)
+    finally:
+        pipeline.stop(2.0)
+    assert len(store.rows) == 9
+    assert {r["processed"] for r in store.rows.values()} == {broker_up}
+    assert sorted(publisher.ids()) == (sorted(store.rows) if broker_up else [])

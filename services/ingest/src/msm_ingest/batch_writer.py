@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from msm_common.contracts import DeviceInfoMessage, Reading
 
@@ -97,7 +97,11 @@ class BatchWriter:
         event_source: str = "msm-ingest",
         shadow: ShadowSink | None = None,
         in_flight: InFlight | None = None,
+        events_first: bool = False,
+        confirm_timeout_s: float = 10.0,
     ) -> None:
+        self._events_first = events_first
+        self._confirm_timeout = confirm_timeout_s
         self.in_flight = in_flight or InFlight()
         self.store = store
         self.publisher = publisher
@@ -135,6 +139,8 @@ class BatchWriter:
         """Insert the rows, update their devices; the events of the rows to announce."""
         docs = plan.telemetry_documents()
         self.in_flight.add(plan.reading_ids)
+        if self._events_first:
+            return [], self._write_telemetry_events_first(plan, docs, retry)
         attempts = 0
 
         def insert() -> list[bool]:
@@ -159,6 +165,31 @@ class BatchWriter:
             [plan.readings[i] for i in chosen], [plan.reading_ids[i] for i in chosen], self._source
         )
         return out, inserted
+
+    def _write_telemetry_events_first(
+        self, plan: BatchPlan[Delivery], docs: list[dict[str, Any]], retry: Retry
+    ) -> list[bool]:
+        """`events_first`: publish, wait for the confirms, then insert rows already `processed`.
+
+        One write per row instead of two (no `processed` update afterwards). An event may reach
+        a consumer a moment before its row is stored; a crash between the two redelivers the
+        message, which stores the row and publishes the event again (same id).
+        """
+        out = events.telemetry_events(plan.readings, plan.reading_ids, self._source)
+        ok = self.publisher.publish(out).wait(self._confirm_timeout)
+        for doc, confirmed in zip(docs, ok, strict=True):
+            doc["processed"] = confirmed
+        good = sum(ok)
+        self._metrics.events.labels("confirmed").inc(good)
+        self._metrics.events.labels("failed").inc(len(ok) - good)
+        inserted = retry("telemetry_insert", lambda: self.store.insert_readings(docs))
+        newest = plan.newest_by_device()
+        writes = devices.telemetry_writes(newest, plan.last_seen, plan.now)
+        if writes:
+            retry("device_update", lambda: self.store.update_devices(writes))
+        self._offer_readings(newest, plan)
+        self.in_flight.discard(plan.reading_ids)  # unconfirmed rows are the sweeper's now
+        return inserted
 
     def _write_device_state(
         self, plan: BatchPlan[Delivery], retry: Retry, durable: list[Delivery]

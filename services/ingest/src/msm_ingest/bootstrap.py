@@ -174,6 +174,8 @@ def bootstrap(settings: IngestSettings, **overrides: Any) -> Ingest:
         event_source=settings.event_source,
         shadow=shadow,
         in_flight=in_flight,
+        events_first=settings.events_before_store,
+        confirm_timeout_s=settings.confirm_timeout_s,
     )
     config = PipelineConfig(
         batch_max=settings.batch_max,

@@ -53,6 +53,13 @@ class IngestSettings(CommonSettings):
         default=8.0, gt=0, le=60, validation_alias=_env("shutdown_timeout_s")
     )
 
+    # False (the specified order): store the rows (`processed: false`), publish their events,
+    # then set `processed` on the confirmed ones: an event always follows its stored row.
+    # True: publish first, wait for the confirms, then store the rows already `processed`: one
+    # database write per row instead of two (see bench_ingest), but an event may reach a
+    # consumer a moment before its row is readable.
+    events_before_store: bool = Field(default=False, validation_alias=_env("events_before_store"))
+
     sweeper_interval_s: float = Field(
         default=5.0, gt=0, validation_alias=_env("sweeper_interval_s")
     )
