@@ -5,7 +5,9 @@ Run (what `make bench-ingest` does):
 
 Options: --duration S (the main ingest run, default 60; 600 for the 10-minute RSS check),
 --window S (each other phase, default 15), --publishers P (3), --devices D (200), --backlog N
-(messages in flight between meters and ingest, 6000), --skip-replicas.
+(at most this many messages between meters and ingest, 8000), --skip-replicas, --only PHASES
+(e.g. `--only ad`), --events-queue (bind a capped queue to every telemetry event, so RabbitMQ
+also enqueues), --verbose (ingest's batch sizes and write times).
 
 Prints, in one run (figures from the same run are the baselines, targets as ratios):
   (a) the raw broker pipe: P paho publisher processes -> one plain paho subscriber, QoS 1;
@@ -16,6 +18,8 @@ Prints, in one run (figures from the same run are the baselines, targets as rati
       p50/p99 publish -> stored latency at half that rate (read off the telemetry.received
       event, which is published right after the write), CPU-us per message in ingest and in
       broker + ingest + RabbitMQ (the database apart), RSS over the run;
+  (c2) the same with MSM_INGEST_EVENTS_BEFORE_STORE=true (events confirmed first, rows stored
+      already `processed`: one write per row);
   (d) the same pipeline with the database write swapped for a no-op store (the ceiling);
   (e) two msm-ingest replicas on one shared subscription, and their ratio to (c).
 Targets: (c) >= 80 % of min(a, b); (d) >= 80 % of (a); <= 60 CPU-us/msg in ingest; broker +
@@ -197,19 +201,28 @@ def drive(
     rate: float | None = None,
     every: Any = None,
 ) -> None:
-    """Keep the load `backlog` messages ahead of what was consumed (and at most `rate`/s)."""
+    """Keep the load ahead of what was consumed (and at most `rate`/s).
+
+    The lead is about a second of the consumer's own rate (at least 1,500, at most `backlog`):
+    enough to keep it saturated between two looks, small enough to drain quickly.
+    """
     start = time.monotonic()
     sent_at_start = load.total
     next_every = start
+    last_count, last_time, lead = measure(), start, 1500.0
     while (now := time.monotonic()) - start < seconds:
-        limit = measure() + backlog
+        count = measure()
+        if now > last_time:
+            lead = min(float(backlog), max(1500.0, 1.5 * (count - last_count) / (now - last_time)))
+        last_count, last_time = count, now
+        limit = count + lead
         if rate is not None:
             limit = min(limit, sent_at_start + int(rate * (now - start)) + 100)
         load.allow(int(limit))
         if every is not None and now >= next_every:
             every()
             next_every = now + 5
-        # Scraping /metrics costs ingest CPU too: twice a second is enough with this backlog.
+        # Scraping /metrics costs ingest CPU too: twice a second is enough with this lead.
         time.sleep(0.5)
 
 
@@ -352,7 +365,7 @@ def ingest_run(
         if latency and probe is not None:
             target = result["msgs"] * 0.5
             load.allow(load.total)  # drain the backlog first: latency at half load, not queueing
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 90
             while measure() < load.total - 10 and time.monotonic() < deadline:
                 time.sleep(0.1)
             drive(load, measure, args.backlog, 3, rate=target)
@@ -465,7 +478,7 @@ def main() -> int:
     parser.add_argument("--latency-window", type=float, default=10.0)
     parser.add_argument("--publishers", type=int, default=3)
     parser.add_argument("--devices", type=int, default=200)
-    parser.add_argument("--backlog", type=int, default=6000)
+    parser.add_argument("--backlog", type=int, default=8000)
     parser.add_argument("--skip-replicas", action="store_true")
     parser.add_argument("--only", default="", help="run only these phases, e.g. 'd' (debugging)")
     parser.add_argument("--verbose", action="store_true", help="print ingest's batch metrics")
