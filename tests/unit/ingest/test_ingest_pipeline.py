@@ -278,3 +278,33 @@ def test_events_first_stores_rows_already_processed_when_confirmed(
     assert len(store.rows) == 9
     assert {r["processed"] for r in store.rows.values()} == {broker_up}
     assert sorted(publisher.ids()) == (sorted(store.rows) if broker_up else [])
+
+
+def test_a_failing_shadow_endpoint_never_holds_up_storage(store, publisher, acks):
+    from msm_ingest.metrics import IngestMetrics
+    from msm_ingest.ports import ShadowError
+    from msm_ingest.shadow import ShadowUpdater
+
+    class DownShadow:
+        calls = 0
+
+        def update_reported(self, thing, reported):
+            DownShadow.calls += 1
+            raise ShadowError("endpoint down")
+
+    metrics = IngestMetrics()
+    shadow = ShadowUpdater(DownShadow(), metrics, min_interval_s=0).start()
+    pipeline = make_pipeline(store, publisher, shadow=shadow).start()
+    try:
+        for i in range(5):
+            pipeline.submit(acks.delivery(f"msm/dev-{i}/telemetry", telemetry_payload(T0)))
+        assert wait_for(lambda: acks.acked == 5)
+        assert wait_for(lambda: DownShadow.calls == 5)
+    finally:
+        pipeline.stop(2.0)
+        shadow.stop()
+    assert len(store.rows) == 15
+    assert (
+        metrics.registry.get_sample_value("msm_ingest_shadow_updates_total", {"outcome": "failed"})
+        == 5
+    )
