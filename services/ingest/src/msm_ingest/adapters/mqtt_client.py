@@ -18,6 +18,7 @@ import contextlib
 import logging
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ import paho.mqtt.client as paho
 from msm_common.adapters.mqtt import MessageCallback, MqttConfig, MqttConnection
 from paho.mqtt import __version__ as paho_version
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -37,8 +39,29 @@ _READ_CHUNK = 256 * 1024
 _READ_BURST = 4096  # packets parsed per wake-up before letting writes and pings through
 FASTPATH_AVAILABLE = paho_version.startswith("2.") and all(
     hasattr(paho.Client, name)
-    for name in ("_sock_recv", "_sock_close", "_handle_publish", "_packet_read", "_packet_queue")
+    for name in (
+        "_sock_recv",
+        "_sock_close",
+        "_handle_publish",
+        "_packet_read",
+        "_packet_handle",
+        "_packet_queue",
+    )
 )
+
+
+def _idle_in_packet() -> dict[str, Any]:
+    """paho's state between two incoming packets (as paho.Client._packet_read resets it)."""
+    return {
+        "command": 0,
+        "have_remaining": 0,
+        "remaining_count": [],
+        "remaining_mult": 1,
+        "remaining_length": 0,
+        "packet": bytearray(b""),
+        "to_process": 0,
+        "pos": 0,
+    }
 
 
 class FastClient(paho.Client):  # type: ignore[misc]
@@ -66,8 +89,51 @@ class FastClient(paho.Client):  # type: ignore[misc]
         self._rbuf, self._rpos = b"", 0
         super()._sock_close()
 
+    def _packet_read(self) -> MQTTErrorCode:
+        # A packet wholly in the buffer is cut out here; a partial one is left to paho's
+        # incremental reader (which reads through _sock_recv, i.e. this buffer, too).
+        if self._in_packet["command"] == 0:
+            whole = self._buffered_packet()
+            if whole is not None:
+                header, body = whole
+                sink = self.fast_sink
+                if sink is not None and header & 0xF6 == 0x32:  # PUBLISH, QoS 1
+                    rc = self._publish_to(sink, body)
+                    if rc is not None:
+                        return rc
+                self._in_packet["command"] = header
+                self._in_packet["packet"] = bytearray(body)
+                try:
+                    rc = self._packet_handle()
+                except MalformedPacket:
+                    rc = MQTTErrorCode.MQTT_ERR_PROTOCOL
+                self._in_packet = _idle_in_packet()  # type: ignore[assignment]
+                return rc  # type: ignore[no-any-return]
+        return super()._packet_read()  # type: ignore[no-any-return]
+
+    def _buffered_packet(self) -> tuple[int, bytes] | None:
+        """(fixed header byte, rest) of the next packet if it is wholly buffered."""
+        buffer, start = self._rbuf, self._rpos
+        end = len(buffer)
+        length, shift, pos = 0, 0, start + 1
+        while True:  # remaining length: a varint of at most 4 bytes
+            if pos >= end or shift > 21:
+                return None
+            byte = buffer[pos]
+            pos += 1
+            length |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                break
+            shift += 7
+        if pos + length > end:
+            return None
+        self._rpos = pos + length
+        return buffer[start], buffer[pos : pos + length]
+
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         # paho reads one packet per select(); read until the socket and buffer are dry.
+        with self._msgtime_mutex:  # keepalive bookkeeping, once per wake-up, not per packet
+            self._last_bytes_received = time.monotonic()
         for _ in range(_READ_BURST):
             if self._sock is None:
                 return MQTTErrorCode.MQTT_ERR_NO_CONN
@@ -82,19 +148,25 @@ class FastClient(paho.Client):  # type: ignore[misc]
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _handle_publish(self) -> MQTTErrorCode:
+        # Packets that arrived in pieces come through paho's reader and end up here.
         sink = self.fast_sink
-        header = self._in_packet["command"]
-        if sink is None or (header & 0x06) != 0x02:  # only QoS 1 takes the lean path
-            return super()._handle_publish()  # type: ignore[no-any-return]
-        packet = self._in_packet["packet"]
+        if sink is not None and (self._in_packet["command"] & 0x06) == 0x02:  # QoS 1
+            rc = self._publish_to(sink, bytes(self._in_packet["packet"]))
+            if rc is not None:
+                return rc
+        return super()._handle_publish()  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _publish_to(sink: FastSink, body: bytes) -> MQTTErrorCode | None:
+        """Hand a QoS 1 PUBLISH without properties to `sink`; None: take the general path."""
         try:
-            end = 2 + ((packet[0] << 8) | packet[1])
-            mid = (packet[end] << 8) | packet[end + 1]
-            if packet[end + 2] != 0:  # MQTT 5 properties present: the general path
-                return super()._handle_publish()  # type: ignore[no-any-return]
+            end = 2 + ((body[0] << 8) | body[1])
+            mid = (body[end] << 8) | body[end + 1]
+            if body[end + 2] != 0:  # MQTT 5 properties present
+                return None
         except IndexError:
             return MQTTErrorCode.MQTT_ERR_PROTOCOL
-        sink(bytes(packet[2:end]), bytes(packet[end + 3 :]), mid)
+        sink(body[2:end], body[end + 3 :], mid)
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def ack_many(self, mids: Sequence[int]) -> None:
