@@ -46,14 +46,19 @@ class AuthActions:
         if existing is not None:
             return existing
         return accounts.create_user(
-            self.deps, username=name, email=f"{name}@example.com", password=PASSWORD,
-            roles=[role], now=datetime.now(UTC),
+            self.deps,
+            username=name,
+            email=f"{name}@example.com",
+            password=PASSWORD,
+            roles=[role],
+            now=datetime.now(UTC),
         )
 
     def login(self, identity: str, password: str = PASSWORD, **extra: Any) -> Any:
         key = "email" if "@" in identity else "username"
-        return self.client.post("/api/auth/login", json={key: identity, "password": password},
-                                **extra)
+        return self.client.post(
+            "/api/auth/login", json={key: identity, "password": password}, **extra
+        )
 
     def tokens(self, role: str) -> dict[str, Any]:
         if role not in self._tokens:
@@ -72,13 +77,31 @@ class AuthActions:
 def add_device(db: Any, device_uuid: str, **fields: Any) -> dict[str, Any]:
     now = datetime.now(UTC)
     doc = {
-        "_id": device_uuid, "device_imei": "356938035643809", "device_ip": "10.1.2.3",
-        "firmware_version": "1.4.2", "mqtt_status": True, "sftp_status": False,
-        "createdAt": now - timedelta(days=3), "updatedAt": now, "last_seen": now,
-        "connectivity": {"connected": True, "since": now - timedelta(hours=1),
-                         "last_disconnect_reason": None, "version": 3},
-        "latest": {"1:A": {"timestamp": now, "temperature": 31.5, "line_voltage": 231.0,
-                           "current": 4.2, "active_power": 900.0, "reactive_power": 40.0}},
+        "_id": device_uuid,
+        "device_imei": "356938035643809",
+        "device_ip": "10.1.2.3",
+        "firmware_version": "1.4.2",
+        "mqtt_status": True,
+        "sftp_status": False,
+        "createdAt": now - timedelta(days=3),
+        "updatedAt": now,
+        "last_seen": now,
+        "connectivity": {
+            "connected": True,
+            "since": now - timedelta(hours=1),
+            "last_disconnect_reason": None,
+            "version": 3,
+        },
+        "latest": {
+            "1:A": {
+                "timestamp": now,
+                "temperature": 31.5,
+                "line_voltage": 231.0,
+                "current": 4.2,
+                "active_power": 900.0,
+                "reactive_power": 40.0,
+            }
+        },
         **fields,
     }
     db["devices"].insert_one(doc)

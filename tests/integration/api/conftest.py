@@ -33,12 +33,22 @@ def make_app(mongo_db: Any, endpoints: Any, api_signing_key: Any, publisher: Fak
 
     def make(settings: dict[str, Any] | None = None, **overrides: Any) -> Any:
         base = {
-            "env": "test", "mongo_uri": endpoints.mongo_uri, "amqp_url": endpoints.amqp_url,
-            "bcrypt_rounds": 4, "admin_email": ADMIN_EMAIL, "admin_password": ADMIN_PASSWORD,
-            "login_max_account_failures": 3, "login_max_address_failures": 8,
+            "env": "test",
+            "mongo_uri": endpoints.mongo_uri,
+            "amqp_url": endpoints.amqp_url,
+            "bcrypt_rounds": 4,
+            "admin_email": ADMIN_EMAIL,
+            "admin_password": ADMIN_PASSWORD,
+            "login_max_account_failures": 3,
+            "login_max_address_failures": 8,
         }
-        deps = {"db": mongo_db, "publisher": publisher, "signing_key": api_signing_key,
-                "passwords": PasswordHasher(4), **overrides}
+        deps = {
+            "db": mongo_db,
+            "publisher": publisher,
+            "signing_key": api_signing_key,
+            "passwords": PasswordHasher(4),
+            **overrides,
+        }
         app = create_app(ApiSettings(**{**base, **(settings or {})}), **deps)
         built.append(app)
         return app

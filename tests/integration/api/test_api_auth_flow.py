@@ -58,23 +58,33 @@ def test_refresh_rotates_and_reuse_revokes_the_family(auth, client):
 
 def test_logout_revokes_the_refresh_token(auth, client):
     pair = auth.tokens("viewer")
-    assert client.post("/api/auth/logout", json={"refresh_token": pair["refresh_token"]}
-                       ).status_code == 204
+    assert (
+        client.post("/api/auth/logout", json={"refresh_token": pair["refresh_token"]}).status_code
+        == 204
+    )
     again = client.post("/api/auth/refresh", json={"refresh_token": pair["refresh_token"]})
     assert again.status_code == 401
 
 
 def test_register_needs_users_manage_and_rejects_duplicates(auth, client):
-    new = {"username": "newbie", "email": "newbie@example.com", "password": PASSWORD,
-           "roles": ["operator"]}
-    assert client.post("/api/auth/register", json=new, headers=auth.headers("operator")
-                       ).status_code == 403
+    new = {
+        "username": "newbie",
+        "email": "newbie@example.com",
+        "password": PASSWORD,
+        "roles": ["operator"],
+    }
+    assert (
+        client.post("/api/auth/register", json=new, headers=auth.headers("operator")).status_code
+        == 403
+    )
     created = client.post("/api/auth/register", json=new, headers=auth.headers("admin"))
     assert created.status_code == 201 and "password" not in created.get_json()
     stored = auth.deps.db["users"].find_one({"username": "newbie"})
     assert stored["password"].startswith("$2") and stored["password"] != PASSWORD
-    assert client.post("/api/auth/register", json=new, headers=auth.headers("admin")
-                       ).status_code == 409
+    assert (
+        client.post("/api/auth/register", json=new, headers=auth.headers("admin")).status_code
+        == 409
+    )
     assert auth.login("newbie").status_code == 200
     bad_role = {**new, "username": "x-user", "email": "x@example.com", "roles": ["ghost"]}
     resp = client.post("/api/auth/register", json=bad_role, headers=auth.headers("admin"))
@@ -84,12 +94,15 @@ def test_register_needs_users_manage_and_rejects_duplicates(auth, client):
 def test_disabling_a_user_ends_their_sessions(auth, client):
     pair = auth.tokens("viewer")
     user = auth.user("viewer")
-    resp = client.patch(f"/api/users/{user['_id']}", json={"disabled": True},
-                        headers=auth.headers("admin"))
+    resp = client.patch(
+        f"/api/users/{user['_id']}", json={"disabled": True}, headers=auth.headers("admin")
+    )
     assert resp.status_code == 200 and resp.get_json()["disabled"] is True
     assert auth.login("viewer-user").status_code == 401
-    assert client.post("/api/auth/refresh", json={"refresh_token": pair["refresh_token"]}
-                       ).status_code == 401
+    assert (
+        client.post("/api/auth/refresh", json={"refresh_token": pair["refresh_token"]}).status_code
+        == 401
+    )
     listed = client.get("/api/users?limit=1", headers=auth.headers("admin")).get_json()
     assert len(listed["items"]) == 1 and listed["next_cursor"]
 
@@ -98,21 +111,29 @@ def test_role_management(auth, client):
     admin = auth.headers("admin")
     roles = client.get("/api/role", headers=auth.headers("viewer")).get_json()["items"]
     assert {r["name"] for r in roles} == {"admin", "operator", "viewer"}
-    created = client.post("/api/role", json={"name": "auditor", "permissions": ["audit:read"]},
-                          headers=admin)
+    created = client.post(
+        "/api/role", json={"name": "auditor", "permissions": ["audit:read"]}, headers=admin
+    )
     assert created.status_code == 201
-    assert client.post("/api/role", json={"name": "auditor", "permissions": []},
-                       headers=admin).status_code == 409
-    assert client.put("/api/role/viewer", json={"permissions": []}, headers=admin
-                      ).status_code == 409
-    assert client.post("/api/role", json={"name": "x1", "permissions": ["root:all"]},
-                       headers=admin).status_code == 400
+    assert (
+        client.post(
+            "/api/role", json={"name": "auditor", "permissions": []}, headers=admin
+        ).status_code
+        == 409
+    )
+    assert (
+        client.put("/api/role/viewer", json={"permissions": []}, headers=admin).status_code == 409
+    )
+    assert (
+        client.post(
+            "/api/role", json={"name": "x1", "permissions": ["root:all"]}, headers=admin
+        ).status_code
+        == 400
+    )
     auth.user("auditor", "auditor-1")
     token = auth.login("auditor-1").get_json()["access_token"]
-    assert client.get("/api/audit", headers={"Authorization": f"Bearer {token}"}
-                      ).status_code == 200
+    assert client.get("/api/audit", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     assert client.delete("/api/role/auditor", headers=admin).status_code == 409  # still held
-    updated = client.put("/api/role/auditor", json={"permissions": ["devices:read"]},
-                         headers=admin)
+    updated = client.put("/api/role/auditor", json={"permissions": ["devices:read"]}, headers=admin)
     assert updated.get_json()["permissions"] == ["devices:read"]
     assert client.get("/api/role/nope", headers=admin).status_code == 404

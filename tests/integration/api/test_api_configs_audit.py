@@ -11,15 +11,37 @@ pytestmark = pytest.mark.integration
 def test_configs_hide_passwords_and_show_command_state(auth, client, mongo_db):
     add_device(mongo_db, "dev-cfg")
     now = datetime.now(UTC)
-    mongo_db["sftp"].insert_one({
-        "device_uuid": "dev-cfg", "server_ip": "sftp.example.com", "server_port": 22,
-        "username": "meter", "password": "sftp-secret", "data_interval": 300,
-        "updated_at": now, "command_id": "c-old"})
-    mongo_db["ntp"].insert_one({"device_uuid": "dev-cfg", "server_1": "pool.ntp.org",
-                                "updated_at": now, "command_id": "c-ntp"})
-    sent = client.post("/api/devices/dev-cfg/sftp", headers=auth.headers("operator"), json={
-        "server_ip": "sftp2.example.com", "server_port": 2222, "username": "meter",
-        "password": "new-secret", "data_interval": 600}).get_json()
+    mongo_db["sftp"].insert_one(
+        {
+            "device_uuid": "dev-cfg",
+            "server_ip": "sftp.example.com",
+            "server_port": 22,
+            "username": "meter",
+            "password": "sftp-secret",
+            "data_interval": 300,
+            "updated_at": now,
+            "command_id": "c-old",
+        }
+    )
+    mongo_db["ntp"].insert_one(
+        {
+            "device_uuid": "dev-cfg",
+            "server_1": "pool.ntp.org",
+            "updated_at": now,
+            "command_id": "c-ntp",
+        }
+    )
+    sent = client.post(
+        "/api/devices/dev-cfg/sftp",
+        headers=auth.headers("operator"),
+        json={
+            "server_ip": "sftp2.example.com",
+            "server_port": 2222,
+            "username": "meter",
+            "password": "new-secret",
+            "data_interval": 600,
+        },
+    ).get_json()
     resp = client.get("/api/sftp?device_uuid=dev-cfg", headers=auth.headers("viewer"))
     text = resp.get_data(as_text=True)
     assert "secret" not in text
@@ -49,12 +71,16 @@ def test_state_changes_are_audited(auth, client, mongo_db):
     assert failed_login["actor"] is None and failed_login["ip"] == "127.0.0.1"
     commands = by_action["command.create"]
     assert {(e["actor"], e["result"], e["status"]) for e in commands} == {
-        ("viewer-user", "denied", 403), ("operator-user", "ok", 202)}
+        ("viewer-user", "denied", 403),
+        ("operator-user", "ok", 202),
+    }
     assert all(e["target"] == "dev-a" for e in commands)
-    only = client.get("/api/audit?action=command.create&actor=operator-user",
-                      headers=auth.headers("admin")).get_json()["items"]
+    only = client.get(
+        "/api/audit?action=command.create&actor=operator-user", headers=auth.headers("admin")
+    ).get_json()["items"]
     assert len(only) == 1
     page = client.get("/api/audit?limit=2", headers=auth.headers("admin")).get_json()
-    rest = client.get(f"/api/audit?limit=50&cursor={page['next_cursor']}",
-                      headers=auth.headers("admin")).get_json()
+    rest = client.get(
+        f"/api/audit?limit=50&cursor={page['next_cursor']}", headers=auth.headers("admin")
+    ).get_json()
     assert len(page["items"]) + len(rest["items"]) >= len(log)

@@ -6,14 +6,23 @@ from msm_common.contracts.command_request import CommandRequest
 
 pytestmark = pytest.mark.integration
 
-MQTT = {"broker_ip": "10.0.0.5", "broker_port": 8883, "broker_user": "meter",
-        "broker_password": "hunter2-secret", "data_interval": 60}
+MQTT = {
+    "broker_ip": "10.0.0.5",
+    "broker_port": 8883,
+    "broker_user": "meter",
+    "broker_password": "hunter2-secret",
+    "data_interval": 60,
+}
 
 
 def test_list_filters_and_pages_devices(auth, client, mongo_db):
     for i in range(5):
-        add_device(mongo_db, f"dev-{i}", device_imei=f"35693803564380{i}",
-                   connectivity={"connected": i % 2 == 0})
+        add_device(
+            mongo_db,
+            f"dev-{i}",
+            device_imei=f"35693803564380{i}",
+            connectivity={"connected": i % 2 == 0},
+        )
     headers = auth.headers("viewer")
     page = client.get("/api/devices?limit=2", headers=headers).get_json()
     assert [d["device_uuid"] for d in page["items"]] == ["dev-0", "dev-1"]
@@ -54,7 +63,7 @@ def test_command_is_stored_queued_and_published(auth, client, mongo_db, publishe
     assert stored["status"] == "queued" and stored["params"]["broker_password"] == "hunter2-secret"
     assert stored["history"][0]["reason"] == "requested"
     assert stored["requested_by"] == "operator-user"
-    (sent, message_id), = publisher.sent
+    ((sent, message_id),) = publisher.sent
     request = CommandRequest.from_json(sent)
     assert message_id == command_id and request.command_id == command_id
     assert request.device_uuid == "dev-c" and request.params["broker_password"] == "hunter2-secret"
@@ -65,8 +74,11 @@ def test_command_is_stored_queued_and_published(auth, client, mongo_db, publishe
 
 
 def test_unknown_device_is_404_and_nothing_is_stored(auth, client, mongo_db, publisher):
-    resp = client.post("/api/devices/ghost/ntp", json={"server_1": "pool.ntp.org"},
-                       headers=auth.headers("operator"))
+    resp = client.post(
+        "/api/devices/ghost/ntp",
+        json={"server_1": "pool.ntp.org"},
+        headers=auth.headers("operator"),
+    )
     assert resp.status_code == 404
     assert mongo_db["commands"].count_documents({}) == 0 and publisher.sent == []
 
@@ -80,8 +92,9 @@ def test_idempotency_key_returns_the_same_command(auth, client, mongo_db, publis
     assert first.status_code == again.status_code == 202
     assert first.get_json()["command_id"] == again.get_json()["command_id"]
     assert mongo_db["commands"].count_documents({}) == 1 and len(publisher.sent) == 1
-    other = client.post("/api/devices/dev-i/ntp", json={"server_1": "time.example.com"},
-                        headers=headers)
+    other = client.post(
+        "/api/devices/dev-i/ntp", json={"server_1": "time.example.com"}, headers=headers
+    )
     assert other.status_code == 422 and other.get_json()["field"] == "Idempotency-Key"
 
 
@@ -91,9 +104,17 @@ def test_unconfirmed_publish_fails_the_command_and_frees_the_key(make_app, mongo
     auth = AuthActions(app, client)
     add_device(mongo_db, "dev-f")
     headers = {**auth.headers("operator"), "Idempotency-Key": "k-1"}
-    resp = client.post("/api/devices/dev-f/sftp", headers=headers, json={
-        "server_ip": "sftp.example.com", "server_port": 22, "username": "u",
-        "password": "pw-secret", "data_interval": 300})
+    resp = client.post(
+        "/api/devices/dev-f/sftp",
+        headers=headers,
+        json={
+            "server_ip": "sftp.example.com",
+            "server_port": 22,
+            "username": "u",
+            "password": "pw-secret",
+            "data_interval": 300,
+        },
+    )
     assert resp.status_code == 503 and resp.headers["Retry-After"]
     doc = mongo_db["commands"].find_one({})
     assert doc["status"] == "failed" and "password" not in doc["params"]
@@ -114,18 +135,27 @@ def test_cancel_only_a_queued_command(auth, client, mongo_db):
     conflict = client.post(f"/api/commands/{second['command_id']}/cancel", headers=operator)
     assert conflict.status_code == 409
     assert client.post("/api/commands/nope/cancel", headers=operator).status_code == 404
-    assert client.post(f"/api/commands/{second['command_id']}/cancel",
-                       headers=auth.headers("viewer")).status_code == 403
+    assert (
+        client.post(
+            f"/api/commands/{second['command_id']}/cancel", headers=auth.headers("viewer")
+        ).status_code
+        == 403
+    )
 
 
 def test_device_commands_page_newest_first(auth, client, mongo_db):
     add_device(mongo_db, "dev-p")
     operator = auth.headers("operator")
-    ids = [client.post("/api/devices/dev-p/reboot", json={"delay_s": i}, headers=operator
-                       ).get_json()["command_id"] for i in range(3)]
+    ids = [
+        client.post("/api/devices/dev-p/reboot", json={"delay_s": i}, headers=operator).get_json()[
+            "command_id"
+        ]
+        for i in range(3)
+    ]
     page = client.get("/api/devices/dev-p/commands?limit=2", headers=operator).get_json()
-    rest = client.get(f"/api/devices/dev-p/commands?cursor={page['next_cursor']}",
-                      headers=operator).get_json()
+    rest = client.get(
+        f"/api/devices/dev-p/commands?cursor={page['next_cursor']}", headers=operator
+    ).get_json()
     assert [c["command_id"] for c in page["items"] + rest["items"]] == ids[::-1]
     queued = client.get("/api/devices/dev-p/commands?status=queued", headers=operator).get_json()
     assert len(queued["items"]) == 3
@@ -144,6 +174,7 @@ def test_a_request_may_shorten_or_lengthen_its_expiry(auth, client, mongo_db, pu
     stored = mongo_db["commands"].find_one({"_id": default["command_id"]})
     assert (stored["expires_at"] - stored["created_at"]).total_seconds() == 86_400
     for bad in ("5", "abc", str(30 * 86_400)):
-        resp = client.post(f"/api/devices/dev-e/reboot?expires_in_s={bad}", json={},
-                           headers=headers)
+        resp = client.post(
+            f"/api/devices/dev-e/reboot?expires_in_s={bad}", json={}, headers=headers
+        )
         assert resp.status_code == 400 and resp.get_json()["field"] == "expires_in_s"

@@ -21,12 +21,14 @@ def test_command_request_is_on_the_queue(make_app, amqp_url, mongo_db):
     conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
         channel = conn.channel()
-        resp = client.post("/api/devices/dev-rmq/ntp", json={"server_1": "pool.ntp.org"},
-                           headers=auth.headers("operator"))
+        resp = client.post(
+            "/api/devices/dev-rmq/ntp",
+            json={"server_1": "pool.ntp.org"},
+            headers=auth.headers("operator"),
+        )
         assert resp.status_code == 202, resp.get_json()
         command_id = resp.get_json()["command_id"]
-        method, props, body = channel.basic_get(amqp_topology.COMMAND_REQUESTS_QUEUE,
-                                                auto_ack=True)
+        method, props, body = channel.basic_get(amqp_topology.COMMAND_REQUESTS_QUEUE, auto_ack=True)
         assert method is not None, "no command request on the queue"
         request = CommandRequest.from_json(body)
         assert request.command_id == command_id == props.message_id

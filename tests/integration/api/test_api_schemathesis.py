@@ -20,8 +20,12 @@ from schemathesis.specs.openapi.checks import (
 )
 
 pytestmark = pytest.mark.integration
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 NO_TOKEN = ("/api/auth/logout", "/api/auth/refresh", "/api/auth/login")
 
 
@@ -29,8 +33,13 @@ def exercise(operation, headers, seen, mode=GenerationMode.POSITIVE, examples=25
     checks = CHECKS if mode is GenerationMode.POSITIVE else [not_a_server_error]
 
     @given(case=operation.as_strategy(mode))
-    @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     def run(case):
         response = case.call_and_validate(headers=headers, checks=checks)
         seen.append(response.status_code)

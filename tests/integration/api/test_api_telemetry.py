@@ -13,10 +13,19 @@ T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 def reading(device, minute, channel=1, phase="A", volts=None):
     ts = T0 + timedelta(minutes=minute)
-    return {"_id": f"{device}:{channel}:{phase}:{int(ts.timestamp() * 1000)}",
-            "device_uuid": device, "timestamp": ts, "channel_id": channel, "phase": phase,
-            "temperature": 30.0, "line_voltage": volts if volts is not None else 220.0 + minute,
-            "current": 1.0, "active_power": 100.0, "reactive_power": 5.0, "processed": True}
+    return {
+        "_id": f"{device}:{channel}:{phase}:{int(ts.timestamp() * 1000)}",
+        "device_uuid": device,
+        "timestamp": ts,
+        "channel_id": channel,
+        "phase": phase,
+        "temperature": 30.0,
+        "line_voltage": volts if volts is not None else 220.0 + minute,
+        "current": 1.0,
+        "active_power": 100.0,
+        "reactive_power": 5.0,
+        "processed": True,
+    }
 
 
 @pytest.fixture
@@ -51,8 +60,10 @@ def test_readings_page_through_shared_timestamps(auth, client, series):
 
 def test_reading_filters(auth, client, series):
     headers = auth.headers("viewer")
-    url = ("/api/telemetry?device_uuid=m1&phase=B&channel_id=1"
-           "&from=2025-01-01T00:10:00Z&to=2025-01-01T00:20:00")
+    url = (
+        "/api/telemetry?device_uuid=m1&phase=B&channel_id=1"
+        "&from=2025-01-01T00:10:00Z&to=2025-01-01T00:20:00"
+    )
     items = client.get(url, headers=headers).get_json()["items"]
     assert len(items) == 10 and {i["phase"] for i in items} == {"B"}
     assert items[0]["timestamp"].startswith("2025-01-01T00:10:00")
@@ -61,8 +72,10 @@ def test_reading_filters(auth, client, series):
 
 
 def test_buckets_have_avg_min_max_count(auth, client, series):
-    url = ("/api/telemetry?device_uuid=m1&phase=A&interval=5m"
-           "&from=2025-01-01T00:00:00Z&to=2025-01-01T00:30:00Z")
+    url = (
+        "/api/telemetry?device_uuid=m1&phase=A&interval=5m"
+        "&from=2025-01-01T00:00:00Z&to=2025-01-01T00:30:00Z"
+    )
     body = client.get(url, headers=auth.headers("viewer")).get_json()
     assert body["interval"] == "5m" and len(body["items"]) == 6
     first = body["items"][0]
@@ -71,8 +84,7 @@ def test_buckets_have_avg_min_max_count(auth, client, series):
 
 
 def test_bucket_pages_cover_the_range_once(auth, client, series):
-    url = ("/api/telemetry?interval=1m&limit=7"
-           "&from=2025-01-01T00:00:00Z&to=2025-01-01T00:30:00Z")
+    url = "/api/telemetry?interval=1m&limit=7&from=2025-01-01T00:00:00Z&to=2025-01-01T00:30:00Z"
     items, pages = walk(client, url, auth.headers("viewer"))
     assert len(items) == 90 and pages > 5  # 3 series x 30 minutes
     keys = [(i["start"], i["device_uuid"], i["channel_id"], i["phase"]) for i in items]
@@ -81,8 +93,10 @@ def test_bucket_pages_cover_the_range_once(auth, client, series):
 
 def test_buckets_skip_empty_time(auth, client, mongo_db):
     mongo_db["telemetry"].insert_many([reading("far", 0), reading("far", 60 * 24 * 20)])
-    url = ("/api/telemetry?device_uuid=far&interval=1m&limit=10"
-           "&from=2025-01-01T00:00:00Z&to=2025-02-01T00:00:00Z")
+    url = (
+        "/api/telemetry?device_uuid=far&interval=1m&limit=10"
+        "&from=2025-01-01T00:00:00Z&to=2025-02-01T00:00:00Z"
+    )
     items, pages = walk(client, url, auth.headers("viewer"))
     assert len(items) == 2 and pages <= 3
 
@@ -93,8 +107,11 @@ def test_csv_streams_every_row(auth, client, series):
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True))))
     assert rows[0][:3] == ["device_uuid", "timestamp", "channel_id"] and len(rows) == 61
-    buckets = client.get("/api/telemetry?device_uuid=m2&interval=1h"
-                         "&from=2025-01-01T00:00:00Z&to=2025-01-02T00:00:00Z", headers=headers)
+    buckets = client.get(
+        "/api/telemetry?device_uuid=m2&interval=1h"
+        "&from=2025-01-01T00:00:00Z&to=2025-01-02T00:00:00Z",
+        headers=headers,
+    )
     rows = list(csv.reader(io.StringIO(buckets.get_data(as_text=True))))
     assert len(rows) == 2 and rows[1][5] == "30"
 
@@ -107,5 +124,4 @@ def test_latest_per_device(auth, client, mongo_db):
     assert one["items"][0]["readings"][0]["line_voltage"] == 231.0
     page = client.get("/api/telemetry/latest?limit=1", headers=headers).get_json()
     assert len(page["items"]) == 1 and page["next_cursor"]
-    assert client.get("/api/telemetry/latest?device_uuid=none", headers=headers
-                      ).status_code == 404
+    assert client.get("/api/telemetry/latest?device_uuid=none", headers=headers).status_code == 404

@@ -54,8 +54,12 @@ def signing_key() -> keys.SigningKey:
 def unit_app(signing_key: keys.SigningKey) -> Any:
     settings = ApiSettings(env="test", max_body_bytes=4096)
     return create_app(
-        settings, db=UnreachableDb(), publisher=FakePublisher(), signing_key=signing_key,
-        passwords=PasswordHasher(4), prepare=False,
+        settings,
+        db=UnreachableDb(),
+        publisher=FakePublisher(),
+        signing_key=signing_key,
+        passwords=PasswordHasher(4),
+        prepare=False,
     )
 
 
@@ -66,8 +70,10 @@ def bearer(unit_app: Any) -> Any:
 
     def make(*roles: str, now: datetime | None = None) -> dict[str, str]:
         issued = tokens.issue_access(
-            user_id="0" * 24, username=f"{'-'.join(roles) or 'nobody'}-user",
-            roles=list(roles), now=now or datetime.now(UTC),
+            user_id="0" * 24,
+            username=f"{'-'.join(roles) or 'nobody'}-user",
+            roles=list(roles),
+            now=now or datetime.now(UTC),
         )
         return {"Authorization": f"Bearer {issued.token}"}
 

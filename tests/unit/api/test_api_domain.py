@@ -29,7 +29,9 @@ def test_cursor_round_trip_and_tampering():
 
 def test_redact_hides_secrets_and_says_whether_set():
     assert redact("sftp", {"server_ip": "h", "password": "pw"}) == {
-        "server_ip": "h", "password_set": True}
+        "server_ip": "h",
+        "password_set": True,
+    }
     assert redact("mqtt", {"broker_ip": "h"}) == {"broker_ip": "h", "broker_password_set": False}
     assert redact("mqtt", {}, purged=True) == {"broker_password_set": True}
     assert redact("ntp", {"server_1": "a"}) == {"server_1": "a"}
@@ -37,9 +39,15 @@ def test_redact_hides_secrets_and_says_whether_set():
 
 def test_public_command_never_shows_a_secret():
     doc = dc.new_command(
-        command_id="c1", device_uuid="d1", type_=dc.CommandType("sftp"),
-        params={"server_ip": "h", "password": "s3cret"}, requested_by="op", now=T0,
-        ttl=timedelta(hours=1), idempotency_key=None, digest="x",
+        command_id="c1",
+        device_uuid="d1",
+        type_=dc.CommandType("sftp"),
+        params={"server_ip": "h", "password": "s3cret"},
+        requested_by="op",
+        now=T0,
+        ttl=timedelta(hours=1),
+        idempotency_key=None,
+        digest="x",
     )
     shown = dc.public_command(doc)
     assert "s3cret" not in repr(shown) and shown["params"]["password_set"] is True
@@ -62,10 +70,12 @@ def test_request_digest_depends_on_every_part():
 
 @pytest.mark.parametrize(
     ("interval", "expected"),
-    [("1m", datetime(2025, 3, 1, 12, 34, tzinfo=UTC)),
-     ("5m", datetime(2025, 3, 1, 12, 30, tzinfo=UTC)),
-     ("1h", datetime(2025, 3, 1, 12, tzinfo=UTC)),
-     ("1d", datetime(2025, 3, 1, tzinfo=UTC))],
+    [
+        ("1m", datetime(2025, 3, 1, 12, 34, tzinfo=UTC)),
+        ("5m", datetime(2025, 3, 1, 12, 30, tzinfo=UTC)),
+        ("1h", datetime(2025, 3, 1, 12, tzinfo=UTC)),
+        ("1d", datetime(2025, 3, 1, tzinfo=UTC)),
+    ],
 )
 def test_truncate_aligns_like_date_trunc(interval, expected):
     assert truncate(T0, interval) == expected
@@ -85,9 +95,12 @@ def test_time_ranges():
 def test_bucket_window_is_bounded_by_limit_and_end():
     start = truncate(T0, "1m")
     assert dt.bucket_window(start, start + timedelta(days=30), "1m", 100) == (
-        start, start + timedelta(minutes=100))
+        start,
+        start + timedelta(minutes=100),
+    )
     assert dt.bucket_window(start, start + timedelta(minutes=5), "1m", 100)[1] == (
-        start + timedelta(minutes=5))
+        start + timedelta(minutes=5)
+    )
 
 
 def test_bucket_pipeline_groups_each_series_per_bucket():
@@ -95,8 +108,9 @@ def test_bucket_pipeline_groups_each_series_per_bucket():
     group = pipeline[1]["$group"]
     assert group["_id"]["t"]["$dateTrunc"]["binSize"] == 5
     assert group["line_voltage_avg"] == {"$avg": "$line_voltage"}
-    row = dt.bucket_row({"_id": {"t": T0, "d": "d1", "c": 1, "p": "A"}, "count": 3,
-                         "line_voltage_avg": 230.0}, "5m")
+    row = dt.bucket_row(
+        {"_id": {"t": T0, "d": "d1", "c": 1, "p": "A"}, "count": 3, "line_voltage_avg": 230.0}, "5m"
+    )
     assert row["line_voltage"] == {"avg": 230.0, "min": None, "max": None}
     assert dt.after_position(row, T0, ("d1", 0, "A"))
     assert not dt.after_position(row, T0, ("d1", 1, "A"))

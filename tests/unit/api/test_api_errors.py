@@ -25,12 +25,37 @@ def test_unknown_route_and_method_are_problems(unit_app):
     ("body", "field"),
     [
         ({"broker_ip": "10.0.0.1", "$where": "1"}, "$where"),
-        ({"broker_ip": "10.0.0.1", "extra": 1, "broker_port": 1, "broker_user": "u",
-          "broker_password": "p", "data_interval": 5}, "extra"),
-        ({"broker_ip": "10.0.0.1", "broker_port": "1883", "broker_user": "u",
-          "broker_password": "p", "data_interval": 5}, "broker_port"),
-        ({"broker_ip": "not a host!", "broker_port": 1883, "broker_user": "u",
-          "broker_password": "p", "data_interval": 5}, "broker_ip"),
+        (
+            {
+                "broker_ip": "10.0.0.1",
+                "extra": 1,
+                "broker_port": 1,
+                "broker_user": "u",
+                "broker_password": "p",
+                "data_interval": 5,
+            },
+            "extra",
+        ),
+        (
+            {
+                "broker_ip": "10.0.0.1",
+                "broker_port": "1883",
+                "broker_user": "u",
+                "broker_password": "p",
+                "data_interval": 5,
+            },
+            "broker_port",
+        ),
+        (
+            {
+                "broker_ip": "not a host!",
+                "broker_port": 1883,
+                "broker_user": "u",
+                "broker_password": "p",
+                "data_interval": 5,
+            },
+            "broker_ip",
+        ),
         ({"broker_port": 1883}, "broker_ip"),
         ({"nested": {"$gt": 1}}, "nested.$gt"),
     ],
@@ -43,12 +68,27 @@ def test_bad_command_bodies_name_the_field(unit_app, bearer, body, field):
 
 def test_body_must_be_a_json_object(unit_app, bearer):
     client, headers = unit_app.test_client(), bearer("operator")
-    problem(client.post("/api/devices/d1/ntp", data="[1]", headers=headers,
-                        content_type="application/json"), 400)
-    problem(client.post("/api/devices/d1/ntp", data="{bad", headers=headers,
-                        content_type="application/json"), 400)
-    problem(client.post("/api/devices/d1/ntp", data="x=1", headers=headers,
-                        content_type="application/x-www-form-urlencoded"), 415)
+    problem(
+        client.post(
+            "/api/devices/d1/ntp", data="[1]", headers=headers, content_type="application/json"
+        ),
+        400,
+    )
+    problem(
+        client.post(
+            "/api/devices/d1/ntp", data="{bad", headers=headers, content_type="application/json"
+        ),
+        400,
+    )
+    problem(
+        client.post(
+            "/api/devices/d1/ntp",
+            data="x=1",
+            headers=headers,
+            content_type="application/x-www-form-urlencoded",
+        ),
+        415,
+    )
     problem(client.post("/api/devices/d1/ntp", headers=headers), 400)
 
 

@@ -6,8 +6,12 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from msm_api.settings import ApiSettings
 from msm_common.settings import SettingsError
 
-PROD = {"env": "production", "mongo_uri": "mongodb://db/msm", "amqp_url": "amqp://u:p@mq/%2F",
-        "jwt_issuer": "https://msm.example"}
+PROD = {
+    "env": "production",
+    "mongo_uri": "mongodb://db/msm",
+    "amqp_url": "amqp://u:p@mq/%2F",
+    "jwt_issuer": "https://msm.example",
+}
 
 
 def test_production_refuses_to_start_without_a_key(tmp_path):
@@ -19,8 +23,8 @@ def test_production_refuses_to_start_without_a_key(tmp_path):
 
 def test_production_starts_with_its_key(tmp_path):
     pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption())
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     key = tmp_path / "jwt.pem"
     key.write_bytes(pem)
     settings = ApiSettings(**PROD, jwt_private_key_file=key)

@@ -18,8 +18,12 @@ NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def service(key: keys.SigningKey, **overrides) -> TokenService:
-    args = {"issuer": "msm-api", "audience": "msm", "access_ttl": timedelta(minutes=15),
-            "refresh_ttl": timedelta(days=14)}
+    args = {
+        "issuer": "msm-api",
+        "audience": "msm",
+        "access_ttl": timedelta(minutes=15),
+        "refresh_ttl": timedelta(days=14),
+    }
     return TokenService(key, **{**args, **overrides})
 
 
@@ -31,8 +35,9 @@ def key(request) -> keys.SigningKey:
 
 
 def fresh(svc: TokenService) -> str:
-    return svc.issue_access(user_id="u1", username="alice", roles=["viewer"],
-                            now=datetime.now(UTC)).token
+    return svc.issue_access(
+        user_id="u1", username="alice", roles=["viewer"], now=datetime.now(UTC)
+    ).token
 
 
 def test_access_token_round_trip_and_jwks(key):

@@ -81,8 +81,9 @@ def login(d: Deps, identity: str, password: str, address: str, now: datetime) ->
     wait = d.throttle.retry_after((account_key, address_key), now)
     if wait:
         d.metrics.login_failures.labels("throttled").inc()
-        raise ApiError(429, "too many failed logins; try again later",
-                       headers={"Retry-After": str(wait)})
+        raise ApiError(
+            429, "too many failed logins; try again later", headers={"Retry-After": str(wait)}
+        )
     user = find_user(d, identity)
     ok = d.passwords.verify(password, user.get("password") if user else None)
     if user is None or not ok or user.get("disabled"):

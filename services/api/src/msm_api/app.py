@@ -14,7 +14,14 @@ from msm_api.context import EXTENSION
 from msm_api.settings import ApiSettings
 
 BLUEPRINTS = (
-    auth.bp, roles.bp, devices.bp, commands.bp, telemetry.bp, configs.bp, audit_log.bp, ops.bp
+    auth.bp,
+    roles.bp,
+    devices.bp,
+    commands.bp,
+    telemetry.bp,
+    configs.bp,
+    audit_log.bp,
+    ops.bp,
 )
 
 

@@ -22,7 +22,8 @@ NOT_PUBLISHED = "not_published: the message broker did not confirm the request"
 def _replay(existing: dict[str, Any], actor: str, digest: str) -> dict[str, Any]:
     if existing.get("requested_by") != actor or existing.get("request_digest") != digest:
         raise ApiError(
-            422, "this Idempotency-Key was already used for a different request",
+            422,
+            "this Idempotency-Key was already used for a different request",
             field="Idempotency-Key",
         )
     return existing
@@ -53,9 +54,15 @@ def request_command(
         if existing is not None:
             return _replay(existing, actor, digest)
     doc = dc.new_command(
-        command_id=dc.new_command_id(), device_uuid=device_uuid, type_=type_, params=params,
-        requested_by=actor, now=now, ttl=timedelta(seconds=ttl_s or d.settings.command_ttl_s),
-        idempotency_key=idempotency_key, digest=digest,
+        command_id=dc.new_command_id(),
+        device_uuid=device_uuid,
+        type_=type_,
+        params=params,
+        requested_by=actor,
+        now=now,
+        ttl=timedelta(seconds=ttl_s or d.settings.command_ttl_s),
+        idempotency_key=idempotency_key,
+        digest=digest,
     )
     try:
         commands.insert_one(doc)
@@ -65,14 +72,20 @@ def request_command(
             raise
         return _replay(existing, actor, digest)
     request = CommandRequest(
-        command_id=doc["_id"], device_uuid=device_uuid, type=type_, params=params,
-        requested_by=actor, requested_at=now, expires_at=doc["expires_at"],
+        command_id=doc["_id"],
+        device_uuid=device_uuid,
+        type=type_,
+        params=params,
+        requested_by=actor,
+        requested_at=now,
+        expires_at=doc["expires_at"],
         idempotency_key=idempotency_key,
     )
     if not d.publisher.publish(request.to_json(), doc["_id"]):
         _mark_unpublished(d, doc, now)
-        raise ApiError(503, "the command could not be queued; try again",
-                       headers={"Retry-After": "5"})
+        raise ApiError(
+            503, "the command could not be queued; try again", headers={"Retry-After": "5"}
+        )
     d.metrics.commands.labels(type_.value).inc()
     return doc
 
@@ -104,6 +117,7 @@ def cancel(d: Deps, command_id: str, actor: str, now: datetime) -> dict[str, Any
     )
     if updated is None:
         status = d.db["commands"].find_one({"_id": command_id}, {"status": 1}) or current
-        raise ApiError(409, f"only a queued command can be cancelled; this one is "
-                            f"{status.get('status')}")
+        raise ApiError(
+            409, f"only a queued command can be cancelled; this one is {status.get('status')}"
+        )
     return updated

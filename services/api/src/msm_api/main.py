@@ -78,8 +78,9 @@ def main() -> None:
     if not settings.is_production and settings.admin_email:
         log.info(
             "log in: curl -s -X POST %s/api/auth/login -H 'Content-Type: application/json' "
-            "-d '{\"email\": \"%s\", \"password\": \"$MSM_ADMIN_PASSWORD\"}'",
-            base, settings.admin_email,
+            '-d \'{"email": "%s", "password": "$MSM_ADMIN_PASSWORD"}\'',
+            base,
+            settings.admin_email,
         )
     try:
         GunicornApp(settings, gunicorn_options(settings)).run()

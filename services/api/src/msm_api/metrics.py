@@ -20,20 +20,28 @@ class ApiMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "msm_api_requests_total", "HTTP requests", ["method", "endpoint", "status"],
+            "msm_api_requests_total",
+            "HTTP requests",
+            ["method", "endpoint", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "msm_api_request_seconds", "HTTP request latency", ["endpoint"],
+            "msm_api_request_seconds",
+            "HTTP request latency",
+            ["endpoint"],
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=self.registry,
         )
         self.commands = Counter(
-            "msm_api_commands_requested_total", "Command requests accepted", ["type"],
+            "msm_api_commands_requested_total",
+            "Command requests accepted",
+            ["type"],
             registry=self.registry,
         )
         self.login_failures = Counter(
-            "msm_api_login_failures_total", "Failed or throttled logins", ["reason"],
+            "msm_api_login_failures_total",
+            "Failed or throttled logins",
+            ["reason"],
             registry=self.registry,
         )
 

@@ -75,8 +75,13 @@ def _operation(
     if spec.query is not None:
         params += _query_params(spec.query, defs)
     params += [
-        {"name": header, "in": "header", "required": False, "description": text,
-         "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"}}
+        {
+            "name": header,
+            "in": "header",
+            "required": False,
+            "description": text,
+            "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+        }
         for header, text in spec.headers.items()
     ]
     op: dict[str, Any] = {"operationId": name, "summary": spec.summary, "tags": [spec.tag]}

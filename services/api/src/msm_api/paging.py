@@ -32,9 +32,7 @@ def next_by_id(codec: CursorCodec, kind: str, docs: list[Any], more: bool) -> st
     return codec.encode(kind, [docs[-1]["_id"]]) if more and docs else None
 
 
-def newest_first(
-    codec: CursorCodec, kind: str, cursor: str | None, field: str
-) -> dict[str, Any]:
+def newest_first(codec: CursorCodec, kind: str, cursor: str | None, field: str) -> dict[str, Any]:
     """Filter for the page after `cursor`, ordered by (`field` desc, `_id` desc)."""
     if cursor is None:
         return {}

@@ -64,7 +64,9 @@ def seed_builtin_roles(db: Database[dict[str, Any]], now: datetime) -> None:
     for name, perms in BUILTIN_ROLES.items():
         db["roles"].update_one(
             {"name": name},
-            {"$set": {"permissions": list(perms), "builtin": True, "updated_at": now},
-             "$setOnInsert": {"created_at": now}},
+            {
+                "$set": {"permissions": list(perms), "builtin": True, "updated_at": now},
+                "$setOnInsert": {"created_at": now},
+            },
             upsert=True,
         )

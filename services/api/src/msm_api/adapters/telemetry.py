@@ -103,8 +103,12 @@ class TelemetryReader:
             if first is None:
                 return [], None
             rows, w1 = self._window(
-                base, start=start, end=end, window_start=truncate(first["timestamp"], interval),
-                interval=interval, limit=limit,
+                base,
+                start=start,
+                end=end,
+                window_start=truncate(first["timestamp"], interval),
+                interval=interval,
+                limit=limit,
             )
         if key is not None:
             rows = [r for r in rows if dt.after_position(r, position, key)]

@@ -17,8 +17,16 @@ from msm_api.routing import endpoint, json_response
 bp = Blueprint("audit", __name__, url_prefix="/api")
 
 
-@endpoint(bp, "/audit", "GET", summary="The audit log, newest first", access=AUDIT_READ,
-          tag="audit", query=AuditQuery, response=AuditPage)
+@endpoint(
+    bp,
+    "/audit",
+    "GET",
+    summary="The audit log, newest first",
+    access=AUDIT_READ,
+    tag="audit",
+    query=AuditQuery,
+    response=AuditPage,
+)
 def audit_log(query: AuditQuery) -> Response:
     d = deps()
     rng = check_range(query.from_, query.to)

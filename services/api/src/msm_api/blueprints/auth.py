@@ -30,9 +30,18 @@ from msm_api.routing import AUTHENTICATED, PUBLIC, endpoint, json_response
 bp = Blueprint("auth", __name__, url_prefix="/api")
 
 
-@endpoint(bp, "/auth/login", "POST", summary="Log in with username or email and password",
-          access=PUBLIC, tag="auth", body=LoginRequest, response=TokenResponse,
-          action="auth.login", errors=(401, 429))
+@endpoint(
+    bp,
+    "/auth/login",
+    "POST",
+    summary="Log in with username or email and password",
+    access=PUBLIC,
+    tag="auth",
+    body=LoginRequest,
+    response=TokenResponse,
+    action="auth.login",
+    errors=(401, 429),
+)
 def login(body: LoginRequest) -> Response:
     audit.note(target=body.identity)
     pair = accounts.login(deps(), body.identity, body.password, request.remote_addr or "", now())
@@ -40,24 +49,49 @@ def login(body: LoginRequest) -> Response:
     return json_response(pair, headers={"Cache-Control": "no-store"})
 
 
-@endpoint(bp, "/auth/refresh", "POST", summary="Exchange a refresh token for a new pair",
-          access=PUBLIC, tag="auth", body=RefreshRequest, response=TokenResponse,
-          action="auth.refresh", errors=(401,))
+@endpoint(
+    bp,
+    "/auth/refresh",
+    "POST",
+    summary="Exchange a refresh token for a new pair",
+    access=PUBLIC,
+    tag="auth",
+    body=RefreshRequest,
+    response=TokenResponse,
+    action="auth.refresh",
+    errors=(401,),
+)
 def refresh(body: RefreshRequest) -> Response:
     pair = accounts.refresh(deps(), body.refresh_token, now())
     return json_response(pair, headers={"Cache-Control": "no-store"})
 
 
-@endpoint(bp, "/auth/logout", "POST", summary="Revoke a refresh token and its family",
-          access=PUBLIC, tag="auth", body=RefreshRequest, status=204, action="auth.logout",
-          errors=(401,))
+@endpoint(
+    bp,
+    "/auth/logout",
+    "POST",
+    summary="Revoke a refresh token and its family",
+    access=PUBLIC,
+    tag="auth",
+    body=RefreshRequest,
+    status=204,
+    action="auth.logout",
+    errors=(401,),
+)
 def logout(body: RefreshRequest) -> Response:
     accounts.logout(deps(), body.refresh_token)
     return Response(status=204)
 
 
-@endpoint(bp, "/auth/me", "GET", summary="The caller's account and permissions",
-          access=AUTHENTICATED, tag="auth", response=MeOut)
+@endpoint(
+    bp,
+    "/auth/me",
+    "GET",
+    summary="The caller's account and permissions",
+    access=AUTHENTICATED,
+    tag="auth",
+    response=MeOut,
+)
 def me() -> Response:
     who = principal()
     user = accounts.user_by_id(deps(), who.user_id)
@@ -66,26 +100,55 @@ def me() -> Response:
     return json_response({**accounts.public_user(user), "permissions": sorted(who.permissions)})
 
 
-@endpoint(bp, "/auth/jwks.json", "GET", summary="Public keys that verify access tokens",
-          access=PUBLIC, tag="auth", response=JwksOut)
+@endpoint(
+    bp,
+    "/auth/jwks.json",
+    "GET",
+    summary="Public keys that verify access tokens",
+    access=PUBLIC,
+    tag="auth",
+    response=JwksOut,
+)
 def jwks() -> Response:
     return json_response(deps().tokens.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
 
-@endpoint(bp, "/auth/register", "POST", summary="Create a user (an admin action)",
-          access=USERS_MANAGE, tag="users", body=RegisterRequest, response=UserOut,
-          status=201, action="user.register", errors=(409,))
+@endpoint(
+    bp,
+    "/auth/register",
+    "POST",
+    summary="Create a user (an admin action)",
+    access=USERS_MANAGE,
+    tag="users",
+    body=RegisterRequest,
+    response=UserOut,
+    status=201,
+    action="user.register",
+    errors=(409,),
+)
 def register(body: RegisterRequest) -> Response:
     doc = accounts.create_user(
-        deps(), username=body.username, email=body.email, password=body.password,
-        roles=body.roles, now=now(),
+        deps(),
+        username=body.username,
+        email=body.email,
+        password=body.password,
+        roles=body.roles,
+        now=now(),
     )
     audit.note(target=body.username, roles=doc["roles"])
     return json_response(accounts.public_user(doc), status=201)
 
 
-@endpoint(bp, "/users", "GET", summary="List users", access=USERS_MANAGE, tag="users",
-          query=PageQuery, response=UserPage)
+@endpoint(
+    bp,
+    "/users",
+    "GET",
+    summary="List users",
+    access=USERS_MANAGE,
+    tag="users",
+    query=PageQuery,
+    response=UserPage,
+)
 def list_users(query: PageQuery) -> Response:
     d = deps()
     filt: dict[str, Any] = {}
@@ -99,9 +162,18 @@ def list_users(query: PageQuery) -> Response:
     return json_response({"items": [accounts.public_user(u) for u in docs], "next_cursor": cursor})
 
 
-@endpoint(bp, "/users/<user_id>", "PATCH", summary="Change a user's roles, status or password",
-          access=USERS_MANAGE, tag="users", body=UserPatch, response=UserOut,
-          action="user.update", errors=(404,))
+@endpoint(
+    bp,
+    "/users/<user_id>",
+    "PATCH",
+    summary="Change a user's roles, status or password",
+    access=USERS_MANAGE,
+    tag="users",
+    body=UserPatch,
+    response=UserOut,
+    action="user.update",
+    errors=(404,),
+)
 def patch_user(user_id: str, body: UserPatch) -> Response:
     d = deps()
     changes: dict[str, Any] = {}
@@ -117,7 +189,8 @@ def patch_user(user_id: str, body: UserPatch) -> Response:
     except (InvalidId, TypeError):
         raise ApiError(404, "no such user") from None
     doc = d.db["users"].find_one_and_update(
-        {"_id": oid}, {"$set": {**changes, "updated_at": now()}},
+        {"_id": oid},
+        {"$set": {**changes, "updated_at": now()}},
         return_document=ReturnDocument.AFTER,
     )
     if doc is None:

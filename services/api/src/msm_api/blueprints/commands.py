@@ -15,8 +15,16 @@ from msm_api.routing import endpoint, json_response
 bp = Blueprint("commands", __name__, url_prefix="/api")
 
 
-@endpoint(bp, "/commands/<command_id>", "GET", summary="A command's state and history",
-          access=DEVICES_READ, tag="commands", response=CommandOut, errors=(404,))
+@endpoint(
+    bp,
+    "/commands/<command_id>",
+    "GET",
+    summary="A command's state and history",
+    access=DEVICES_READ,
+    tag="commands",
+    response=CommandOut,
+    errors=(404,),
+)
 def get_command(command_id: str) -> Response:
     doc = deps().db["commands"].find_one({"_id": command_id})
     if doc is None:
@@ -24,9 +32,17 @@ def get_command(command_id: str) -> Response:
     return json_response(dc.public_command(doc))
 
 
-@endpoint(bp, "/commands/<command_id>/cancel", "POST", summary="Cancel a queued command",
-          access=DEVICES_COMMAND, tag="commands", response=CommandOut, action="command.cancel",
-          errors=(404, 409))
+@endpoint(
+    bp,
+    "/commands/<command_id>/cancel",
+    "POST",
+    summary="Cancel a queued command",
+    access=DEVICES_COMMAND,
+    tag="commands",
+    response=CommandOut,
+    action="command.cancel",
+    errors=(404, 409),
+)
 def cancel_command(command_id: str) -> Response:
     doc = commanding.cancel(deps(), command_id, principal().username, now())
     audit.note(device_uuid=doc.get("device_uuid"))

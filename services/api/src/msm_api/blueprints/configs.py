@@ -22,15 +22,22 @@ def _latest_commands(kind: str, devices: list[str]) -> dict[str, dict[str, Any]]
     pipeline: list[dict[str, Any]] = [
         {"$match": {"type": kind, "device_uuid": {"$in": devices}}},
         {"$sort": {"created_at": -1}},
-        {"$group": {"_id": "$device_uuid", "command_id": {"$first": "$_id"},
-                    "status": {"$first": "$status"}, "created_at": {"$first": "$created_at"},
-                    "updated_at": {"$first": "$updated_at"}}},
+        {
+            "$group": {
+                "_id": "$device_uuid",
+                "command_id": {"$first": "$_id"},
+                "status": {"$first": "$status"},
+                "created_at": {"$first": "$created_at"},
+                "updated_at": {"$first": "$updated_at"},
+            }
+        },
     ]
     return {doc.pop("_id"): doc for doc in deps().db["commands"].aggregate(pipeline)}
 
 
-def _item(kind: str, device_uuid: str, doc: dict[str, Any] | None,
-          command: dict[str, Any] | None) -> dict[str, Any]:
+def _item(
+    kind: str, device_uuid: str, doc: dict[str, Any] | None, command: dict[str, Any] | None
+) -> dict[str, Any]:
     values = {k: v for k, v in (doc or {}).items() if k not in _INTERNAL}
     return {
         "device_uuid": device_uuid,
@@ -48,8 +55,11 @@ def _configs(kind: str, query: ConfigQuery) -> Response:
     if query.device_uuid is not None:
         doc = coll.find_one({"device_uuid": query.device_uuid})
         command = _latest_commands(kind, [query.device_uuid]).get(query.device_uuid)
-        items = [] if doc is None and command is None else [
-            _item(kind, query.device_uuid, doc, command)]
+        items = (
+            []
+            if doc is None and command is None
+            else [_item(kind, query.device_uuid, doc, command)]
+        )
         return json_response({"items": items, "next_cursor": None})
     filt: dict[str, Any] = {}
     if query.cursor is not None:
@@ -68,8 +78,16 @@ def _register(kind: str) -> None:
         return _configs(kind, query)
 
     view.__name__ = f"{kind}_configs"
-    endpoint(bp, f"/{kind}", "GET", summary=f"Current {kind} configuration per device",
-             access=CONFIG_READ, tag="configs", query=ConfigQuery, response=ConfigPage)(view)
+    endpoint(
+        bp,
+        f"/{kind}",
+        "GET",
+        summary=f"Current {kind} configuration per device",
+        access=CONFIG_READ,
+        tag="configs",
+        query=ConfigQuery,
+        response=ConfigPage,
+    )(view)
 
 
 for _kind in ("mqtt", "ntp", "sftp"):

@@ -44,8 +44,16 @@ def _device(device_uuid: str, projection: dict[str, int] | None = None) -> dict[
     return doc
 
 
-@endpoint(bp, "/devices", "GET", summary="List devices", access=DEVICES_READ, tag="devices",
-          query=DevicesQuery, response=DevicePage)
+@endpoint(
+    bp,
+    "/devices",
+    "GET",
+    summary="List devices",
+    access=DEVICES_READ,
+    tag="devices",
+    query=DevicesQuery,
+    response=DevicePage,
+)
 def list_devices(query: DevicesQuery) -> Response:
     d = deps()
     filt: dict[str, Any] = paging.by_id(d.cursors, "devices", query.cursor)
@@ -62,8 +70,16 @@ def list_devices(query: DevicesQuery) -> Response:
     return json_response({"items": [public_device(x) for x in docs], "next_cursor": cursor})
 
 
-@endpoint(bp, "/devices/<device_uuid>", "GET", summary="One device", access=DEVICES_READ,
-          tag="devices", response=DeviceOut, errors=(404,))
+@endpoint(
+    bp,
+    "/devices/<device_uuid>",
+    "GET",
+    summary="One device",
+    access=DEVICES_READ,
+    tag="devices",
+    response=DeviceOut,
+    errors=(404,),
+)
 def get_device(device_uuid: str) -> Response:
     return json_response(public_device(_device(device_uuid)))
 
@@ -72,49 +88,81 @@ def _latest(latest: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for key, reading in sorted(latest.items()):
         channel, _, phase = key.partition(":")
-        rows.append({
-            "channel_id": int(channel) if channel.isdigit() else channel,
-            "phase": phase or None,
-            **(reading if isinstance(reading, dict) else {}),
-        })
+        rows.append(
+            {
+                "channel_id": int(channel) if channel.isdigit() else channel,
+                "phase": phase or None,
+                **(reading if isinstance(reading, dict) else {}),
+            }
+        )
     return rows
 
 
-@endpoint(bp, "/devices/<device_uuid>/status", "GET", summary="A device's current state",
-          access=DEVICES_READ, tag="devices", response=DeviceStatus, errors=(404,))
+@endpoint(
+    bp,
+    "/devices/<device_uuid>/status",
+    "GET",
+    summary="A device's current state",
+    access=DEVICES_READ,
+    tag="devices",
+    response=DeviceStatus,
+    errors=(404,),
+)
 def device_status(device_uuid: str) -> Response:
     doc = _device(device_uuid)
     conn = doc.get("connectivity") or {}
-    pending = deps().db["commands"].find(
-        {"device_uuid": device_uuid, "status": {"$in": list(dc.IN_FLIGHT)}},
-        {"type": 1, "status": 1, "created_at": 1},
-    ).sort("created_at", 1).limit(100)
-    return json_response({
-        "device_uuid": device_uuid,
-        "online": bool(conn.get("connected")),
-        "since": conn.get("since"),
-        "last_seen": doc.get("last_seen"),
-        "last_disconnect_reason": conn.get("last_disconnect_reason"),
-        "latest": _latest(doc.get("latest") or {}),
-        "mqtt_status": doc.get("mqtt_status"),
-        "sftp_status": doc.get("sftp_status"),
-        "firmware_version": doc.get("firmware_version"),
-        "pending_commands": [
-            {"command_id": c["_id"], "type": c.get("type"), "status": c.get("status"),
-             "created_at": c.get("created_at")}
-            for c in pending
-        ],
-    })
+    pending = (
+        deps()
+        .db["commands"]
+        .find(
+            {"device_uuid": device_uuid, "status": {"$in": list(dc.IN_FLIGHT)}},
+            {"type": 1, "status": 1, "created_at": 1},
+        )
+        .sort("created_at", 1)
+        .limit(100)
+    )
+    return json_response(
+        {
+            "device_uuid": device_uuid,
+            "online": bool(conn.get("connected")),
+            "since": conn.get("since"),
+            "last_seen": doc.get("last_seen"),
+            "last_disconnect_reason": conn.get("last_disconnect_reason"),
+            "latest": _latest(doc.get("latest") or {}),
+            "mqtt_status": doc.get("mqtt_status"),
+            "sftp_status": doc.get("sftp_status"),
+            "firmware_version": doc.get("firmware_version"),
+            "pending_commands": [
+                {
+                    "command_id": c["_id"],
+                    "type": c.get("type"),
+                    "status": c.get("status"),
+                    "created_at": c.get("created_at"),
+                }
+                for c in pending
+            ],
+        }
+    )
 
 
-@endpoint(bp, "/devices/<device_uuid>/commands", "GET", summary="A device's commands, newest first",
-          access=DEVICES_READ, tag="commands", query=CommandsQuery, response=CommandPage,
-          errors=(404,))
+@endpoint(
+    bp,
+    "/devices/<device_uuid>/commands",
+    "GET",
+    summary="A device's commands, newest first",
+    access=DEVICES_READ,
+    tag="commands",
+    query=CommandsQuery,
+    response=CommandPage,
+    errors=(404,),
+)
 def device_commands(device_uuid: str, query: CommandsQuery) -> Response:
     d = deps()
     _device(device_uuid, {"_id": 1})
-    filt = {"device_uuid": device_uuid,
-            **paging.newest_first(d.cursors, "commands", query.cursor, "created_at")}
+    filt = {
+        "device_uuid": device_uuid,
+        **paging.newest_first(d.cursors, "commands", query.cursor, "created_at"),
+    }
     if query.status is not None:
         filt["status"] = query.status
     found = d.db["commands"].find(filt).sort([("created_at", -1), ("_id", -1)])
@@ -126,17 +174,23 @@ def device_commands(device_uuid: str, query: CommandsQuery) -> Response:
 def _idempotency_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is not None and _IDEMPOTENCY_KEY.fullmatch(key) is None:
-        raise ApiError(400, "Idempotency-Key: 1-255 visible ASCII characters",
-                       field="Idempotency-Key")
+        raise ApiError(
+            400, "Idempotency-Key: 1-255 visible ASCII characters", field="Idempotency-Key"
+        )
     return key
 
 
 def _command_view(type_: CommandType) -> Any:
     def view(device_uuid: str, body: Any, query: CommandRequestQuery) -> Response:
         doc = commanding.request_command(
-            deps(), device_uuid=device_uuid, type_=type_,
-            raw_params=body.model_dump(exclude_unset=True), actor=principal().username,
-            idempotency_key=_idempotency_key(), now=now(), ttl_s=query.expires_in_s,
+            deps(),
+            device_uuid=device_uuid,
+            type_=type_,
+            raw_params=body.model_dump(exclude_unset=True),
+            actor=principal().username,
+            idempotency_key=_idempotency_key(),
+            now=now(),
+            ttl_s=query.expires_in_s,
         )
         audit.note(target=device_uuid, command_id=doc["_id"], type=type_.value)
         location = f"/api/commands/{doc['_id']}"
@@ -148,9 +202,18 @@ def _command_view(type_: CommandType) -> Any:
 
 for _type in CommandType:
     endpoint(
-        bp, f"/devices/<device_uuid>/{_type.value}", "POST",
-        summary=f"Send a {_type.value} command (202 + command id)", access=DEVICES_COMMAND,
-        tag="commands", body=PARAMS_MODELS[_type], body_optional=_type is CommandType.REBOOT,
-        query=CommandRequestQuery, response=CommandOut, status=202, action="command.create",
-        errors=(404, 422, 503), headers={"Idempotency-Key": "replays return the same command"},
+        bp,
+        f"/devices/<device_uuid>/{_type.value}",
+        "POST",
+        summary=f"Send a {_type.value} command (202 + command id)",
+        access=DEVICES_COMMAND,
+        tag="commands",
+        body=PARAMS_MODELS[_type],
+        body_optional=_type is CommandType.REBOOT,
+        query=CommandRequestQuery,
+        response=CommandOut,
+        status=202,
+        action="command.create",
+        errors=(404, 422, 503),
+        headers={"Idempotency-Key": "replays return the same command"},
     )(_command_view(_type))

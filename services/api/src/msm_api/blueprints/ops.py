@@ -23,10 +23,12 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> Response:
     d = deps()
-    result = readiness({
-        "mongo": lambda: bool(d.db.command("ping").get("ok")),
-        "rabbitmq": d.publisher.ready,
-    })
+    result = readiness(
+        {
+            "mongo": lambda: bool(d.db.command("ping").get("ok")),
+            "rabbitmq": d.publisher.ready,
+        }
+    )
     return json_response(result.as_dict(), status=200 if result.ready else 503)
 
 
@@ -46,7 +48,11 @@ def openapi_json() -> Response:
 @bp.get("/api/docs")
 def docs() -> Response:
     page = files("msm_api").joinpath("docs.html").read_text(encoding="utf-8")
-    return Response(page, mimetype="text/html", headers={
-        "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; "
-                                   "script-src 'unsafe-inline'",
-    })
+    return Response(
+        page,
+        mimetype="text/html",
+        headers={
+            "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; "
+            "script-src 'unsafe-inline'",
+        },
+    )

@@ -31,15 +31,30 @@ def _mutable(name: str) -> None:
         raise ApiError(409, f"{name} is a built-in role and cannot be changed")
 
 
-@endpoint(bp, "/role", "GET", summary="Roles and their permissions", access=AUTHENTICATED,
-          tag="roles", response=RoleList)
+@endpoint(
+    bp,
+    "/role",
+    "GET",
+    summary="Roles and their permissions",
+    access=AUTHENTICATED,
+    tag="roles",
+    response=RoleList,
+)
 def list_roles() -> Response:
     docs = deps().db["roles"].find({}).sort("name", 1).limit(1000)
     return json_response({"items": [_out(d) for d in docs]})
 
 
-@endpoint(bp, ROLE, "GET", summary="One role", access=AUTHENTICATED, tag="roles",
-          response=RoleOut, errors=(404,))
+@endpoint(
+    bp,
+    ROLE,
+    "GET",
+    summary="One role",
+    access=AUTHENTICATED,
+    tag="roles",
+    response=RoleOut,
+    errors=(404,),
+)
 def get_role(name: str) -> Response:
     doc = deps().db["roles"].find_one({"name": name})
     if doc is None:
@@ -47,8 +62,19 @@ def get_role(name: str) -> Response:
     return json_response(_out(doc))
 
 
-@endpoint(bp, "/role", "POST", summary="Create a role", access=ROLES_MANAGE, tag="roles",
-          body=RoleCreate, response=RoleOut, status=201, action="role.create", errors=(409,))
+@endpoint(
+    bp,
+    "/role",
+    "POST",
+    summary="Create a role",
+    access=ROLES_MANAGE,
+    tag="roles",
+    body=RoleCreate,
+    response=RoleOut,
+    status=201,
+    action="role.create",
+    errors=(409,),
+)
 def create_role(body: RoleCreate) -> Response:
     doc = {"name": body.name, "permissions": sorted(set(body.permissions)), "created_at": now()}
     try:
@@ -60,14 +86,25 @@ def create_role(body: RoleCreate) -> Response:
     return json_response(_out(doc), status=201)
 
 
-@endpoint(bp, ROLE, "PUT", summary="Replace a role's permissions", access=ROLES_MANAGE,
-          tag="roles", body=RoleUpdate, response=RoleOut, action="role.update",
-          errors=(404, 409))
+@endpoint(
+    bp,
+    ROLE,
+    "PUT",
+    summary="Replace a role's permissions",
+    access=ROLES_MANAGE,
+    tag="roles",
+    body=RoleUpdate,
+    response=RoleOut,
+    action="role.update",
+    errors=(404, 409),
+)
 def update_role(name: str, body: RoleUpdate) -> Response:
     _mutable(name)
     perms = sorted(set(body.permissions))
-    res = deps().db["roles"].update_one(
-        {"name": name}, {"$set": {"permissions": perms, "updated_at": now()}}
+    res = (
+        deps()
+        .db["roles"]
+        .update_one({"name": name}, {"$set": {"permissions": perms, "updated_at": now()}})
     )
     if not res.matched_count:
         raise ApiError(404, "no such role")
@@ -76,8 +113,17 @@ def update_role(name: str, body: RoleUpdate) -> Response:
     return json_response({"name": name, "permissions": perms, "builtin": False})
 
 
-@endpoint(bp, ROLE, "DELETE", summary="Delete a role no user holds", access=ROLES_MANAGE,
-          tag="roles", status=204, action="role.delete", errors=(404, 409))
+@endpoint(
+    bp,
+    ROLE,
+    "DELETE",
+    summary="Delete a role no user holds",
+    access=ROLES_MANAGE,
+    tag="roles",
+    status=204,
+    action="role.delete",
+    errors=(404, 409),
+)
 def delete_role(name: str) -> Response:
     _mutable(name)
     d = deps()

@@ -49,9 +49,17 @@ def _csv(fetch: Callable[[str | None], Page], first: str | None, interval: str |
     return Response(rows(), mimetype="text/csv", headers=headers)
 
 
-@endpoint(bp, "/telemetry", "GET", summary="Readings, or avg/min/max/count buckets with interval",
-          access=TELEMETRY_READ, tag="telemetry", query=TelemetryQuery, response=TelemetryPage,
-          csv=True)
+@endpoint(
+    bp,
+    "/telemetry",
+    "GET",
+    summary="Readings, or avg/min/max/count buckets with interval",
+    access=TELEMETRY_READ,
+    tag="telemetry",
+    query=TelemetryQuery,
+    response=TelemetryPage,
+    csv=True,
+)
 def telemetry(query: TelemetryQuery) -> Response:
     d = deps()
     reader = TelemetryReader(d.db, d.cursors)
@@ -60,6 +68,7 @@ def telemetry(query: TelemetryQuery) -> Response:
     interval = query.interval
     fetch: Callable[[str | None], Page]
     if interval is None:
+
         def fetch(cursor: str | None, limit: int = query.limit) -> Page:
             return reader.readings(base, rng.start, rng.end, limit, cursor)
     else:
@@ -79,9 +88,17 @@ def telemetry(query: TelemetryQuery) -> Response:
     return json_response(body)
 
 
-@endpoint(bp, "/telemetry/latest", "GET", summary="Latest reading per channel/phase, per device",
-          access=TELEMETRY_READ, tag="telemetry", query=LatestQuery, response=TelemetryPage,
-          errors=(404,))
+@endpoint(
+    bp,
+    "/telemetry/latest",
+    "GET",
+    summary="Latest reading per channel/phase, per device",
+    access=TELEMETRY_READ,
+    tag="telemetry",
+    query=LatestQuery,
+    response=TelemetryPage,
+    errors=(404,),
+)
 def latest(query: LatestQuery) -> Response:
     d = deps()
     proj = {"latest": 1, "last_seen": 1}
@@ -99,8 +116,11 @@ def latest(query: LatestQuery) -> Response:
         docs = found[: query.limit]
         cursor = d.cursors.encode("latest", [docs[-1]["_id"]]) if len(found) > query.limit else None
     items = [
-        {"device_uuid": x["_id"], "last_seen": x.get("last_seen"),
-         "readings": _latest(x.get("latest") or {})}
+        {
+            "device_uuid": x["_id"],
+            "last_seen": x.get("last_seen"),
+            "readings": _latest(x.get("latest") or {}),
+        }
         for x in docs
     ]
     return json_response({"items": items, "next_cursor": cursor})

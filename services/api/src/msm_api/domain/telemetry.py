@@ -42,9 +42,14 @@ def bucket_pipeline(match: dict[str, Any], interval: str) -> list[dict[str, Any]
     unit, size, _ = INTERVALS[interval]
     group: dict[str, Any] = {
         "_id": {
-            "t": {"$dateTrunc": {
-                "date": "$timestamp", "unit": unit, "binSize": size, "timezone": "UTC"
-            }},
+            "t": {
+                "$dateTrunc": {
+                    "date": "$timestamp",
+                    "unit": unit,
+                    "binSize": size,
+                    "timezone": "UTC",
+                }
+            },
             "d": "$device_uuid",
             "c": "$channel_id",
             "p": "$phase",

@@ -10,9 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 from msm_api.models.common import FORBID, OPEN
 
 Username = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@-]{3,64}$")]
-Email = Annotated[
-    str, Field(pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}$", max_length=254)
-]
+Email = Annotated[str, Field(pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}$", max_length=254)]
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
 NewPassword = Annotated[str, Field(min_length=12, max_length=1024)]
 RoleName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]

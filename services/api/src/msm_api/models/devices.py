@@ -10,7 +10,14 @@ from pydantic import BaseModel, Field
 from msm_api.models.common import FORBID, OPEN, PageQuery
 
 CommandStatus = Literal[
-    "queued", "sent", "succeeded", "failed", "rejected", "timed_out", "expired", "cancelled",
+    "queued",
+    "sent",
+    "succeeded",
+    "failed",
+    "rejected",
+    "timed_out",
+    "expired",
+    "cancelled",
     "superseded",
 ]
 
@@ -90,6 +97,8 @@ class CommandRequestQuery(BaseModel):
 
     model_config = FORBID
     expires_in_s: int | None = Field(
-        default=None, ge=60, le=7 * 86_400,
+        default=None,
+        ge=60,
+        le=7 * 86_400,
         description="seconds until a command not yet delivered expires (default 24 h)",
     )
