@@ -438,10 +438,12 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
             f"{verdict(together, 120, at_most=True)}); database {c['cpu_db']:.0f} us (apart)"
         )
         rss = c["rss"]
-        slope = (rss[-1] - rss[0]) / max(args.duration / 60, 1e-9)
+        half = rss[len(rss) // 2]
+        slope = (rss[-1] - half) / max(args.duration / 120, 1e-9)  # second half: past warm-up
+        marks = "/".join(f"{rss[min(len(rss) - 1, len(rss) * q // 4)]:.0f}" for q in range(5))
         print(
-            f"    RSS ingest: first {rss[0]:.0f} MiB, last {rss[-1]:.0f} MiB, peak "
-            f"{max(rss):.0f} MiB, drift {slope:+.1f} MiB/min ({len(rss)} samples)"
+            f"    RSS ingest (MiB) at 0/25/50/75/100 % of the run: {marks}; peak {max(rss):.0f};"
+            f" drift over the second half {slope:+.1f} MiB/min ({len(rss)} samples)"
         )
     f = r.get("f")
     if f:
