@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -227,23 +228,33 @@ class BatchWriter:
             plan.outcomes[batch.COMMAND_ACK, "forwarded"] += 1
         return others, deferred
 
-    def settle(self, pending: PendingEvents, timeout: float, retry: Retry) -> list[Delivery]:
-        """Record the confirms; return the deliveries that may now be acknowledged."""
-        ok = pending.confirmation.wait(timeout)
-        n = len(pending.reading_ids)
-        confirmed = [rid for rid, good in zip(pending.reading_ids, ok, strict=False) if good]
+    def settle(self, batches: list[PendingEvents], timeout: float, retry: Retry) -> list[Delivery]:
+        """Record the confirms of published batches (one write for all of them); return the
+        deliveries that may now be acknowledged."""
+        deadline = time.monotonic() + timeout
+        confirmed: list[str] = []
+        unsent: list[OutEvent] = []
+        settled: list[str] = []
+        deferred: list[Delivery] = []
+        good = total = 0
+        for pending in batches:
+            ok = pending.confirmation.wait(max(0.0, deadline - time.monotonic()))
+            n = len(pending.reading_ids)
+            confirmed += [rid for rid, done in zip(pending.reading_ids, ok, strict=False) if done]
+            unsent += [e for e, done in zip(pending.others, ok[n:], strict=True) if not done]
+            settled += pending.reading_ids
+            deferred += pending.deferred
+            good, total = good + sum(ok), total + len(ok)
         if confirmed:
             retry("mark_processed", lambda: self.store.mark_processed(confirmed))
-        self.in_flight.discard(pending.reading_ids)
-        unsent = [e for e, good in zip(pending.others, ok[n:], strict=True) if not good]
+        self.in_flight.discard(settled)
         if unsent:
             # Telemetry rows are their own outbox (`processed`); other events need one.
             retry("outbox", lambda: self.store.outbox_add(unsent, self._clock()))
-        good = sum(ok)
         self._metrics.events.labels("confirmed").inc(good)
-        self._metrics.events.labels("failed").inc(len(ok) - good)
-        self._metrics.events_unconfirmed.dec(len(ok))
-        return pending.deferred
+        self._metrics.events.labels("failed").inc(total - good)
+        self._metrics.events_unconfirmed.dec(total)
+        return deferred
 
     def _count_telemetry(self, plan: BatchPlan[Delivery], inserted: list[bool]) -> None:
         stored = sum(inserted)

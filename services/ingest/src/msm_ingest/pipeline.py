@@ -92,7 +92,7 @@ class Pipeline:
         self._writer = writer
         self._metrics = metrics
         self._flush_acks = flush_acks
-        self._pending: queue.Queue[PendingEvents | None] = queue.Queue(4)
+        self._pending: queue.Queue[PendingEvents | None] = queue.Queue(8)
         self._stopping = threading.Event()
         self._abort = threading.Event()
         self._deadline = float("inf")
@@ -209,14 +209,26 @@ class Pipeline:
     # -- stage 2 ---------------------------------------------------------------------------------
     def _run_confirmer(self) -> None:
         try:
-            while True:
-                pending = self._pending.get()
-                if pending is None:
-                    return
+            done = False
+            while not done:
+                first = self._pending.get()
+                batches = [] if first is None else [first]
+                done = first is None
+                while not done:  # whatever else is waiting settles in the same write
+                    try:
+                        more = self._pending.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        done = True
+                    else:
+                        batches.append(more)
+                if not batches:
+                    continue
                 timeout = self.config.confirm_timeout_s
                 if self._stopping.is_set():
                     timeout = min(timeout, max(0.0, self._deadline - time.monotonic() - 0.2))
-                for delivery in self._writer.settle(pending, timeout, self.retry):
+                for delivery in self._writer.settle(batches, timeout, self.retry):
                     delivery.ack()
                 self._flush_acks()
         except Stopped as exc:
