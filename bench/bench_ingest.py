@@ -289,9 +289,8 @@ def database_rates(db: Any, args: argparse.Namespace, devices: list[str]) -> tup
                     [UpdateOne({"_id": w.device_uuid}, w.update, upsert=True) for w in writes],
                     ordered=False,
                 )
-                coll.update_many(
-                    {"_id": {"$in": [d["_id"] for d in docs]}}, {"$set": {"processed": True}}
-                )
+                done = {"$set": {"processed": True}}  # as MongoStore.mark_processed does it
+                coll.bulk_write([UpdateOne({"_id": d["_id"]}, done) for d in docs], ordered=False)
             rows += len(docs)
         rates.append(rows / (time.monotonic() - start))
     return rates[0], rates[1]
