@@ -54,10 +54,18 @@ def test_the_cli_runs_a_fleet_prints_stats_and_leaves_cleanly_on_sigterm(backend
 
 
 def _next_stats(proc: subprocess.Popen[str]) -> dict:
-    """The first periodic stats line (JSON) the CLI prints (one per --stats-interval)."""
+    """The first periodic stats line (JSON) that counts telemetry (one per --stats-interval).
+
+    Lines printed before the first reading went out (the pipe may hold several) are skipped.
+    """
     assert proc.stdout is not None
-    for _ in range(20):
+    last = None
+    for _ in range(40):
         line = proc.stdout.readline()
         if '"message": "stats"' in line:
-            return json.loads(line)
-    raise AssertionError("no stats line printed")
+            last = json.loads(line)
+            if last["telemetry"] > 0:
+                return last
+    if last is None:
+        raise AssertionError("no stats line printed")
+    return last

@@ -153,7 +153,9 @@ class PresenceTracker:
                 self._kicking.pop(client_id, None)
             return []
         if client_id in self._kicking:
-            reason = self._kicking[client_id] if reason == "DUPLICATE_CLIENTID" else reason
+            # We are dropping this session: however mosquitto words the close (take-over, or a
+            # plain disconnect when the client gives up first), the server initiated it.
+            reason = self._kicking[client_id]
         return [
             PresenceEvent(
                 client_id=client_id,
