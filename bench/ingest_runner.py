@@ -10,8 +10,8 @@ import signal
 import sys
 import threading
 
+from msm_common import ops_server
 from msm_common.logs import configure_logging
-from msm_ingest import http_server
 from msm_ingest.adapters.null_store import NullStore
 from msm_ingest.bootstrap import bootstrap
 from msm_ingest.settings import IngestSettings
@@ -23,7 +23,7 @@ def main() -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     ingest = bootstrap(settings, store=NullStore())
-    server = http_server.serve(
+    server = ops_server.serve(
         settings.bind_host,
         settings.metrics_port,
         ingest.metrics.registry,

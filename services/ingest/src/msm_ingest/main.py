@@ -7,11 +7,11 @@ import signal
 import sys
 import threading
 
+from msm_common import ops_server
 from msm_common.logs import configure_logging
 from msm_common.settings import SettingsError
 from pydantic import ValidationError
 
-from msm_ingest import http_server
 from msm_ingest.bootstrap import bootstrap
 from msm_ingest.settings import IngestSettings
 
@@ -32,12 +32,13 @@ def main() -> int:
     ingest = bootstrap(settings)
     server = None
     if settings.metrics_port:
-        server = http_server.serve(
+        server = ops_server.serve(
             settings.bind_host,
             settings.metrics_port,
             ingest.metrics.registry,
             ingest.readiness,
             lambda: ingest.alive,
+            name="ingest",
         )
     try:
         if not ingest.prepare(stop):
