@@ -53,6 +53,12 @@ def collection_indexes(telemetry_retention_days: int) -> dict[str, list[IndexMod
         ],
         "roles": [IndexModel([("name", ASCENDING)], name="name", unique=True)],
         "commands": [
+            # A device's active (queued/sent) commands without scanning its finished ones:
+            # the API's device status and the commander's scheduler both ask this.
+            IndexModel(
+                [("device_uuid", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING)],
+                name="device_status_created",
+            ),
             IndexModel(
                 [("device_uuid", ASCENDING), ("created_at", ASCENDING)], name="device_created"
             ),
