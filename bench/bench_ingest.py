@@ -394,6 +394,16 @@ def verdict(value: float, target: float, *, at_most: bool = False) -> str:
     return "meets target" if ok else "MISSES target"
 
 
+def print_rss(rss: list[float], seconds: float) -> None:
+    half = rss[len(rss) // 2]
+    slope = (rss[-1] - half) / max(seconds / 120, 1e-9)  # second half: past warm-up
+    marks = "/".join(f"{rss[min(len(rss) - 1, len(rss) * q // 4)]:.0f}" for q in range(5))
+    print(
+        f"    RSS ingest (MiB) at 0/25/50/75/100 % of the run: {marks}; peak {max(rss):.0f};"
+        f" drift over the second half {slope:+.1f} MiB/min ({len(rss)} samples)"
+    )
+
+
 def report(r: dict[str, Any], args: argparse.Namespace) -> None:
     a, b, b2, c, d, e = (r.get(k) for k in ("a", "b", "b2", "c", "d", "e"))
     print(
@@ -436,14 +446,7 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
             f"ingest + RabbitMQ {c['cpu_rabbit']:.0f} = {together:.0f} us (target <= 120: "
             f"{verdict(together, 120, at_most=True)}); database {c['cpu_db']:.0f} us (apart)"
         )
-        rss = c["rss"]
-        half = rss[len(rss) // 2]
-        slope = (rss[-1] - half) / max(args.duration / 120, 1e-9)  # second half: past warm-up
-        marks = "/".join(f"{rss[min(len(rss) - 1, len(rss) * q // 4)]:.0f}" for q in range(5))
-        print(
-            f"    RSS ingest (MiB) at 0/25/50/75/100 % of the run: {marks}; peak {max(rss):.0f};"
-            f" drift over the second half {slope:+.1f} MiB/min ({len(rss)} samples)"
-        )
+        print_rss(c["rss"], args.duration)
     f = r.get("f")
     if f:
         print(
@@ -467,6 +470,7 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
             f"    CPU per message: ingest {d['cpu_ingest']:.0f} us, broker "
             f"{d['cpu_broker']:.0f}, RabbitMQ {d['cpu_rabbit']:.0f}: together {together:.0f} us"
         )
+        print_rss(d["rss"], args.window)
     if e:
         line = f"(e) two replicas, one shared subscription        {e['msgs']:9.0f} msg/s"
         print(line + (f"; vs (c): x{e['msgs'] / c['msgs']:.2f}" if c else ""))
