@@ -35,6 +35,7 @@ import contextlib
 import multiprocessing as mp
 import os
 import re
+import signal
 import socket
 import statistics
 import subprocess
@@ -493,6 +494,8 @@ def main() -> int:
         help="bind a capped queue to every telemetry event (RabbitMQ enqueues)",
     )
     args = parser.parse_args()
+    # Stopped early (Ctrl-C, SIGTERM): still stop the children and drop the database and vhost.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     args.host = os.environ.get("MSM_MQTT_HOST", "127.0.0.1")
     args.port = int(os.environ.get("MSM_MQTT_PORT", "8883"))
     args.pki = Path(os.environ.get("MSM_PKI_DIR", ROOT / ".local/pki"))
