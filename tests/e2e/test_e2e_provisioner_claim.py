@@ -17,13 +17,10 @@ import json
 import os
 import queue
 import signal
-import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +32,7 @@ from msm_common.adapters.mqtt import MqttConfig, MqttConnection
 from msm_metersim.fleet import Fleet
 from msm_metersim.settings import MetersimSettings
 from msm_provisioner.domain.allowlist import imei_with_check_digit
+from support.e2e import answers, free_port, http, wait_for
 from support.services import ROOT, Endpoints, unique
 
 pytestmark = pytest.mark.e2e
@@ -43,41 +41,6 @@ TEMPLATES = ROOT / ".local/localiot/templates"
 ADMIN = ("e2e-admin@example.com", "e2e-admin-password-1")
 HOOK_TOKEN = "e2e-hook-token-" + uuid.uuid4().hex
 METERS = 3
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def answers(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(1)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise TimeoutError(f"{what} not within {timeout} s")
-
-
-def http(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    headers = {"Content-Type": "application/json"} if data is not None else {}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
 
 
 class Processes:
