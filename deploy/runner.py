@@ -168,8 +168,15 @@ def foreground(procs: list[Proc], env: dict[str, str]) -> int:
             if not wait_for(proc, stop):
                 stop.set()
                 break
+            # Own session: Ctrl-C reaches only the runner, which then drains each service
+            # with SIGTERM (their graceful path) instead of interrupting them mid-write.
             p = subprocess.Popen(
-                proc.argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT
+                proc.argv,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                start_new_session=True,
             )
             running.append((proc.name, p))
             threading.Thread(target=pump, args=(proc.name, p.stdout, width), daemon=True).start()
