@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 from flask import Flask, Response, g, request
+from msm_common import ops_server
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Histogram,
-    generate_latest,
-    multiprocess,
 )
 
 
@@ -46,12 +44,7 @@ class ApiMetrics:
         )
 
     def exposition(self) -> Response:
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        else:
-            registry = self.registry
-        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+        return Response(ops_server.exposition(self.registry), mimetype=CONTENT_TYPE_LATEST)
 
     def init_app(self, app: Flask) -> None:
         @app.before_request

@@ -3,15 +3,12 @@ PROMETHEUS_MULTIPROC_DIR is set)."""
 
 from __future__ import annotations
 
-import os
-
+from msm_common import ops_server
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Histogram,
-    generate_latest,
-    multiprocess,
 )
 
 
@@ -43,9 +40,4 @@ class ProvisionerMetrics:
         )
 
     def exposition(self) -> tuple[bytes, str]:
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        else:
-            registry = self.registry
-        return generate_latest(registry), CONTENT_TYPE_LATEST
+        return ops_server.exposition(self.registry), CONTENT_TYPE_LATEST
