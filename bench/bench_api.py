@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from msm_api.domain import telemetry as dt
 from msm_common.adapters import mongo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -266,6 +267,57 @@ def walk_pages(port: int, path: str, token: str) -> tuple[int, int, float]:
             return rows, pages, time.perf_counter() - t0
 
 
+def db_floor(
+    mongo_uri: str, end: datetime, clients: int, duration: float, runs: int = 10
+) -> dict[str, float]:
+    """The API's own telemetry queries straight through pymongo, no HTTP: what the database allows.
+
+    Medians (ms) of one client's day query and first page of 1m buckets, and the day query's
+    rate (/s) from `clients` threads. No API on top of this database can answer faster.
+    """
+    client = mongo.connect(mongo_uri)
+    coll = client[DB_NAME]["telemetry"]
+    day = {"device_uuid": "bench-03", **dt.time_filter(end - timedelta(days=1), end)}
+    start = end - timedelta(days=DAYS)
+    w0, w1 = dt.bucket_window(start, end, "1m", 500)
+    buckets = dt.bucket_pipeline(
+        {"device_uuid": "bench-05", "timestamp": {"$gte": w0, "$lt": w1}}, "1m"
+    )
+    queries = {
+        "day": lambda: list(
+            coll.find(day, {**dt.READING_PROJECTION, "_id": 1})
+            .sort([("timestamp", 1), ("_id", 1)])
+            .limit(1441)
+        ),
+        "buckets": lambda: list(coll.aggregate(buckets)),
+    }
+    out = {}
+    for name, query in queries.items():
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            query()
+            times.append((time.perf_counter() - t0) * 1000)
+        out[name] = statistics.median(times)
+    # The same day query from `clients` threads at once: the database's own rate for it.
+    stop = time.monotonic() + duration
+    counts = [0] * clients
+
+    def loop(i: int) -> None:
+        while time.monotonic() < stop:
+            queries["day"]()
+            counts[i] += 1
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out["day_rate"] = sum(counts) / duration
+    client.close()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=float, default=8.0)
@@ -307,6 +359,8 @@ def main() -> None:
             )
         base = results["bare /healthz (baseline)"]["rps"] or 1.0
         ceiling = db_ceiling(mongo_uri, args.clients, args.duration)
+        floor = db_floor(mongo_uri, end, args.clients, args.duration)
+        waits_ms = args.clients / max(floor["day_rate"], 1e-9) * 1000
         rows, pages, secs = walk_pages(
             port, f"/api/telemetry?device_uuid=bench-05&interval=1m&{month}&limit=5000", token
         )
@@ -331,6 +385,13 @@ def main() -> None:
         print(
             f"  database ceiling for the status queries (pymongo, {args.clients} threads, "
             f"no HTTP): {ceiling:.0f} /s; status endpoint = {status['rps'] / ceiling:.2f} x that"
+        )
+        print(
+            f"  database alone (pymongo, no HTTP): one client, median of 10: day query "
+            f"{floor['day']:.0f} ms, 1m buckets first page {floor['buckets']:.0f} ms; "
+            f"{args.clients} threads: {floor['day_rate']:.0f} day queries/s, so at "
+            f"{args.clients} clients each waits ~{waits_ms:.0f} ms"
+            " on average before any HTTP"
         )
         print(
             f"  one client walking all 30 days of 1m buckets: {rows} buckets in {pages} pages, "

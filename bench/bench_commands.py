@@ -12,7 +12,9 @@ Measures, in one run:
     succeeded, until 5,000 commands went through: commands/s completed, and p50/p99 from the
     API's 202 to the `succeeded` command.status event.
 Targets: p50 <= 2 x raw round trip + 20 ms; >= 500 commands/s. Also printed: the database
-ceiling (the commander's and the API's MongoDB work per command, straight through pymongo).
+ceiling (the commander's and the API's MongoDB work per command, straight through pymongo), and
+the database minimum (insert_one/s, guarded update_one/s, and the commands/s that one insert and
+two state changes per command allow at most).
 Options: --meters N (100), --commands N (5000), --baseline N (1000), --relay builtin (ack events
 from a stand-in relay instead of msm-ingest: the commander alone), --consumers N (commander).
 """
@@ -428,6 +430,43 @@ def db_ceiling(db: Any, devices: list[str], seconds: float = 5.0) -> float:
     return sum(counts) / seconds
 
 
+def db_minimum(db: Any, seconds: float = 3.0, threads: int = 8) -> tuple[float, float, float]:
+    """insert_one/s and guarded update_one/s (8 threads), and the commands/s they allow at most.
+
+    Whatever the design, a command costs at least one insert (stored before the 202) and two
+    guarded state changes (queued -> sent -> succeeded); every other read or write only lowers
+    the figure.
+    """
+    coll = db["ops_floor"]
+
+    def rate(op: Callable[[str], object]) -> float:
+        stop = time.monotonic() + seconds
+        counts = [0] * threads
+
+        def loop(i: int) -> None:
+            n = 0
+            while time.monotonic() < stop:
+                op(f"{i}-{n}")
+                n += 1
+            counts[i] = n
+
+        pool = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+        return sum(counts) / seconds
+
+    inserts = rate(lambda k: coll.insert_one({"_id": k, "status": "queued", "attempts": 0}))
+    updates = rate(
+        lambda k: coll.update_one(
+            {"_id": k, "status": "queued"}, {"$set": {"status": "sent"}, "$inc": {"attempts": 1}}
+        )
+    )
+    coll.drop()
+    return inserts, updates, 1 / (1 / inserts + 2 / updates)
+
+
 def start_services(
     args: argparse.Namespace,
     env: dict[str, str],
@@ -534,6 +573,7 @@ def main() -> None:
             flush=True,
         )
         ceiling = db_ceiling(db, devices)
+        inserts, updates, minimum = db_minimum(db)
         print("ratios (same run):")
         print(f"  p50 / raw round trip p50: {p50 / raw50 if raw50 else 0:.1f} x")
         print("targets:")
@@ -545,6 +585,11 @@ def main() -> None:
         print(
             f"  database ceiling (the per-command MongoDB round trips, 8 threads, pymongo): "
             f"{ceiling:.0f} commands/s; measured = {rate / ceiling:.2f} x that"
+        )
+        print(
+            f"  database minimum (8 threads): insert_one {inserts:.0f}/s, guarded update_one "
+            f"{updates:.0f}/s; 1 insert + 2 updates per command allow at most {minimum:.0f} "
+            "commands/s on this database"
         )
     finally:
         for stop in stops:
