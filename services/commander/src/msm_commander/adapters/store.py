@@ -40,8 +40,14 @@ INDEXES: Final = [
     ),
     IndexModel([("status", ASCENDING), ("expires_at", ASCENDING)], name="status_expires"),
     IndexModel([("status", ASCENDING), ("updated_at", ASCENDING)], name="status_updated"),
-    IndexModel([(EVENT_PENDING, ASCENDING)], name="event_pending", sparse=True),
+    # The outbox: finished commands whose last event is unconfirmed, by status and age.
+    IndexModel(
+        [(EVENT_PENDING, ASCENDING), ("status", ASCENDING), ("updated_at", ASCENDING)],
+        name="event_pending_status_updated",
+        sparse=True,
+    ),
 ]
+_FINAL_VALUES: Final = sorted(status.value for status in FINAL)
 _ACTIVE = [Status.QUEUED.value, Status.SENT.value]
 
 
@@ -146,16 +152,29 @@ class MongoStore:
     def queued_page(
         self, after: tuple[datetime, str] | None, before: datetime, limit: int
     ) -> list[Document]:
-        """Queued commands untouched since `before`, by (updated_at, _id), after a position."""
-        filt: Document = {"status": Status.QUEUED.value, "updated_at": {"$lte": before}}
+        """Queued commands untouched since `before`, by (updated_at, _id), after a position.
+
+        Two index range scans rather than one `$or` (which the local MongoDB stand-in answers
+        with a scan of the whole collection: 174 ms at 5,000 commands, every tick): the
+        commands sharing the position's `updated_at` (few; the `_id` part is done here), then
+        everything later.
+        """
+        queued = Status.QUEUED.value
+        proj = {"device_uuid": 1, "updated_at": 1}
+        docs: list[Document] = []
+        bounds: Document = {"$lte": before}
         if after is not None:
             at, last_id = after
-            filt["$or"] = [
-                {"updated_at": {"$gt": at}},
-                {"updated_at": at, "_id": {"$gt": last_id}},
-            ]
-        cursor = self.commands.find(filt, {"device_uuid": 1, "updated_at": 1})
-        return list(cursor.sort([("updated_at", ASCENDING), ("_id", ASCENDING)]).limit(limit))
+            if at <= before:
+                tied = self.commands.find({"status": queued, "updated_at": at}, proj)
+                docs = sorted((d for d in tied if str(d["_id"]) > last_id), key=lambda d: d["_id"])
+                docs = docs[:limit]
+            bounds = {"$gt": at, "$lte": before}
+        if len(docs) < limit:
+            rest = self.commands.find({"status": queued, "updated_at": bounds}, proj)
+            order = [("updated_at", ASCENDING), ("_id", ASCENDING)]
+            docs.extend(rest.sort(order).limit(limit - len(docs)))
+        return docs
 
     def stalled(self, device_uuids: Iterable[str]) -> set[str]:
         """Of these devices (each with a queued command), those online with nothing in flight."""
@@ -180,15 +199,18 @@ class MongoStore:
         return set(candidates) - _devices(busy)
 
     def pending_events(self, before: datetime, limit: int) -> list[Document]:
-        """Finished commands whose last command.status event RabbitMQ has not confirmed."""
-        cursor = self.commands.find(
-            {
-                EVENT_PENDING: True,
-                "status": {"$in": [s.value for s in FINAL]},
-                "updated_at": {"$lte": before},
-            }
-        )
-        return list(cursor.limit(limit))
+        """Finished commands whose last command.status event RabbitMQ has not confirmed.
+
+        One equality per final status (not `$in`): each is a range scan of the outbox index
+        on every MongoDB; the local stand-in scans the whole collection for the `$in` form.
+        """
+        docs: list[Document] = []
+        for status in _FINAL_VALUES:
+            if len(docs) >= limit:
+                break
+            filt = {EVENT_PENDING: True, "status": status, "updated_at": {"$lte": before}}
+            docs.extend(self.commands.find(filt).limit(limit - len(docs)))
+        return docs
 
     def mark_events_published(self, marks: Iterable[tuple[str, int]]) -> None:
         """Clear the outbox flag of commands whose last transition's event was confirmed."""
