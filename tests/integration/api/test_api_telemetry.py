@@ -8,7 +8,14 @@ import pytest
 from api_helpers import add_device
 
 pytestmark = pytest.mark.integration
-T0 = datetime(2025, 1, 1, tzinfo=UTC)
+# Recent enough to stay inside the telemetry retention (a TTL index: older rows are deleted by
+# the database while the test runs), far enough back for a 31-day range to end in the past.
+T0 = (datetime.now(UTC) - timedelta(days=60)).replace(hour=0, minute=0, second=0, microsecond=0)
+DAY = T0.strftime("%Y-%m-%d")
+
+
+def at(minutes: int) -> str:
+    return (T0 + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def reading(device, minute, channel=1, phase="A", volts=None):
@@ -62,29 +69,26 @@ def test_reading_filters(auth, client, series):
     headers = auth.headers("viewer")
     url = (
         "/api/telemetry?device_uuid=m1&phase=B&channel_id=1"
-        "&from=2025-01-01T00:10:00Z&to=2025-01-01T00:20:00"
+        f"&from={at(10)}&to={at(20).removesuffix('Z')}"
     )
     items = client.get(url, headers=headers).get_json()["items"]
     assert len(items) == 10 and {i["phase"] for i in items} == {"B"}
-    assert items[0]["timestamp"].startswith("2025-01-01T00:10:00")
+    assert items[0]["timestamp"].startswith(f"{DAY}T00:10:00")
     everything = client.get("/api/telemetry?limit=5000", headers=headers).get_json()["items"]
     assert len(everything) == 90
 
 
 def test_buckets_have_avg_min_max_count(auth, client, series):
-    url = (
-        "/api/telemetry?device_uuid=m1&phase=A&interval=5m"
-        "&from=2025-01-01T00:00:00Z&to=2025-01-01T00:30:00Z"
-    )
+    url = f"/api/telemetry?device_uuid=m1&phase=A&interval=5m&from={at(0)}&to={at(30)}"
     body = client.get(url, headers=auth.headers("viewer")).get_json()
     assert body["interval"] == "5m" and len(body["items"]) == 6
     first = body["items"][0]
-    assert first["count"] == 5 and first["start"].startswith("2025-01-01T00:00:00")
+    assert first["count"] == 5 and first["start"].startswith(f"{DAY}T00:00:00")
     assert first["line_voltage"] == {"avg": 222.0, "min": 220.0, "max": 224.0}
 
 
 def test_bucket_pages_cover_the_range_once(auth, client, series):
-    url = "/api/telemetry?interval=1m&limit=7&from=2025-01-01T00:00:00Z&to=2025-01-01T00:30:00Z"
+    url = f"/api/telemetry?interval=1m&limit=7&from={at(0)}&to={at(30)}"
     items, pages = walk(client, url, auth.headers("viewer"))
     assert len(items) == 90 and pages > 5  # 3 series x 30 minutes
     keys = [(i["start"], i["device_uuid"], i["channel_id"], i["phase"]) for i in items]
@@ -93,10 +97,7 @@ def test_bucket_pages_cover_the_range_once(auth, client, series):
 
 def test_buckets_skip_empty_time(auth, client, mongo_db):
     mongo_db["telemetry"].insert_many([reading("far", 0), reading("far", 60 * 24 * 20)])
-    url = (
-        "/api/telemetry?device_uuid=far&interval=1m&limit=10"
-        "&from=2025-01-01T00:00:00Z&to=2025-02-01T00:00:00Z"
-    )
+    url = f"/api/telemetry?device_uuid=far&interval=1m&limit=10&from={at(0)}&to={at(60 * 24 * 31)}"
     items, pages = walk(client, url, auth.headers("viewer"))
     assert len(items) == 2 and pages <= 3
 
@@ -108,8 +109,7 @@ def test_csv_streams_every_row(auth, client, series):
     rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True))))
     assert rows[0][:3] == ["device_uuid", "timestamp", "channel_id"] and len(rows) == 61
     buckets = client.get(
-        "/api/telemetry?device_uuid=m2&interval=1h"
-        "&from=2025-01-01T00:00:00Z&to=2025-01-02T00:00:00Z",
+        f"/api/telemetry?device_uuid=m2&interval=1h&from={at(0)}&to={at(60 * 24)}",
         headers=headers,
     )
     rows = list(csv.reader(io.StringIO(buckets.get_data(as_text=True))))
