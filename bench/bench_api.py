@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import threaded
 from msm_api.domain import telemetry as dt
 from msm_common.adapters import mongo
 
@@ -229,26 +230,18 @@ def db_ceiling(mongo_uri: str, clients: int, duration: float) -> float:
     """The status endpoint's two queries straight through pymongo: what the database allows."""
     client = mongo.connect(mongo_uri)
     db = client[DB_NAME]
-    stop = time.monotonic() + duration
-    counts = [0] * clients
 
-    def loop(i: int) -> None:
-        while time.monotonic() < stop:
-            db["devices"].find_one({"_id": "bench-03"})
-            list(
-                db["commands"]
-                .find({"device_uuid": "bench-03", "status": {"$in": ["queued", "sent"]}})
-                .limit(100)
-            )
-            counts[i] += 1
+    def status_queries(_thread: int, _n: int) -> None:
+        db["devices"].find_one({"_id": "bench-03"})
+        list(
+            db["commands"]
+            .find({"device_uuid": "bench-03", "status": {"$in": ["queued", "sent"]}})
+            .limit(100)
+        )
 
-    threads = [threading.Thread(target=loop, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    ceiling = threaded.rate(status_queries, clients, duration)
     client.close()
-    return sum(counts) / duration
+    return ceiling
 
 
 def walk_pages(port: int, path: str, token: str) -> tuple[int, int, float]:
@@ -300,20 +293,7 @@ def db_floor(
             times.append((time.perf_counter() - t0) * 1000)
         out[name] = statistics.median(times)
     # The same day query from `clients` threads at once: the database's own rate for it.
-    stop = time.monotonic() + duration
-    counts = [0] * clients
-
-    def loop(i: int) -> None:
-        while time.monotonic() < stop:
-            queries["day"]()
-            counts[i] += 1
-
-    threads = [threading.Thread(target=loop, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    out["day_rate"] = sum(counts) / duration
+    out["day_rate"] = threaded.rate(lambda _t, _n: queries["day"](), clients, duration)
     client.close()
     return out
 

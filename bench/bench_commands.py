@@ -40,6 +40,7 @@ from typing import Any
 
 import orjson
 import pika
+import threaded
 from msm_common import topics
 from msm_common.adapters import amqp_topology, mongo
 from msm_common.adapters.amqp import ConfirmingPublisher, OutgoingMessage
@@ -385,49 +386,38 @@ def login(port: int) -> str:
 
 def db_ceiling(db: Any, devices: list[str], seconds: float = 5.0) -> float:
     """Per command, the API's and the commander's MongoDB round trips, 8 threads, no I/O else."""
-    stop = time.monotonic() + seconds
-    counts = [0] * 8
     now = datetime.now(UTC)
 
-    def loop(i: int) -> None:
-        device = devices[i % len(devices)]
-        while time.monotonic() < stop:
-            cid = uuid.uuid4().hex
-            db["devices"].find_one({"_id": device}, {"_id": 1})  # API: device exists
-            db["commands"].insert_one(
-                {
-                    "_id": cid,
-                    "device_uuid": device,
-                    "type": "ntp",
-                    "status": "queued",
-                    "created_at": now,
-                    "history": [],
-                    "params": PARAMS["ntp"],
-                    "attempts": 0,
-                }
-            )
-            list(db["commands"].find({"device_uuid": device, "status": {"$in": ["queued"]}}))
-            db["devices"].find_one({"_id": device}, {"connectivity": 1, "status": 1})
-            db["commands"].update_one(
-                {"_id": cid, "status": "queued"},
-                {"$set": {"status": "sent"}, "$inc": {"attempts": 1}},
-            )
-            db["commands"].find_one({"_id": cid})
-            db["ntp_ceiling"].replace_one(
-                {"device_uuid": device}, {"device_uuid": device, **PARAMS["ntp"]}, upsert=True
-            )
-            db["commands"].update_one(
-                {"_id": cid, "status": "sent"}, {"$set": {"status": "succeeded"}}
-            )
-            list(db["commands"].find({"device_uuid": device, "status": {"$in": ["queued"]}}))
-            counts[i] += 1
+    def one_command(thread: int, _n: int) -> None:
+        device = devices[thread % len(devices)]
+        cid = uuid.uuid4().hex
+        db["devices"].find_one({"_id": device}, {"_id": 1})  # API: device exists
+        db["commands"].insert_one(
+            {
+                "_id": cid,
+                "device_uuid": device,
+                "type": "ntp",
+                "status": "queued",
+                "created_at": now,
+                "history": [],
+                "params": PARAMS["ntp"],
+                "attempts": 0,
+            }
+        )
+        list(db["commands"].find({"device_uuid": device, "status": {"$in": ["queued"]}}))
+        db["devices"].find_one({"_id": device}, {"connectivity": 1, "status": 1})
+        db["commands"].update_one(
+            {"_id": cid, "status": "queued"},
+            {"$set": {"status": "sent"}, "$inc": {"attempts": 1}},
+        )
+        db["commands"].find_one({"_id": cid})
+        db["ntp_ceiling"].replace_one(
+            {"device_uuid": device}, {"device_uuid": device, **PARAMS["ntp"]}, upsert=True
+        )
+        db["commands"].update_one({"_id": cid, "status": "sent"}, {"$set": {"status": "succeeded"}})
+        list(db["commands"].find({"device_uuid": device, "status": {"$in": ["queued"]}}))
 
-    threads = [threading.Thread(target=loop, args=(i,)) for i in range(len(counts))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(counts) / seconds
+    return threaded.rate(one_command, 8, seconds)
 
 
 def db_minimum(db: Any, seconds: float = 3.0, threads: int = 8) -> tuple[float, float, float]:
@@ -439,30 +429,17 @@ def db_minimum(db: Any, seconds: float = 3.0, threads: int = 8) -> tuple[float, 
     """
     coll = db["ops_floor"]
 
-    def rate(op: Callable[[str], object]) -> float:
-        stop = time.monotonic() + seconds
-        counts = [0] * threads
+    def insert(thread: int, n: int) -> None:
+        coll.insert_one({"_id": f"{thread}-{n}", "status": "queued", "attempts": 0})
 
-        def loop(i: int) -> None:
-            n = 0
-            while time.monotonic() < stop:
-                op(f"{i}-{n}")
-                n += 1
-            counts[i] = n
-
-        pool = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
-        for t in pool:
-            t.start()
-        for t in pool:
-            t.join()
-        return sum(counts) / seconds
-
-    inserts = rate(lambda k: coll.insert_one({"_id": k, "status": "queued", "attempts": 0}))
-    updates = rate(
-        lambda k: coll.update_one(
-            {"_id": k, "status": "queued"}, {"$set": {"status": "sent"}, "$inc": {"attempts": 1}}
+    def claim(thread: int, n: int) -> None:
+        coll.update_one(
+            {"_id": f"{thread}-{n}", "status": "queued"},
+            {"$set": {"status": "sent"}, "$inc": {"attempts": 1}},
         )
-    )
+
+    inserts = threaded.rate(insert, threads, seconds)
+    updates = threaded.rate(claim, threads, seconds)
     coll.drop()
     return inserts, updates, 1 / (1 / inserts + 2 / updates)
 
