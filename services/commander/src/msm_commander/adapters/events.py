@@ -24,11 +24,10 @@ from msm_common.adapters.amqp_topology import EVENTS_EXCHANGE
 from msm_common.contracts.events import COMMAND_STATUS, make_event
 
 from msm_commander.domain.documents import status_event_data, status_event_id
-from msm_commander.domain.state_machine import FINAL
+from msm_commander.domain.state_machine import FINAL_VALUES
 
 log = logging.getLogger(__name__)
 Mark = tuple[str, int]
-FINAL_STATUSES = frozenset(status.value for status in FINAL)
 
 
 class StatusEvents(Protocol):
@@ -78,7 +77,7 @@ class AmqpStatusEvents:
         if last is None:
             return
         futures = self._publisher.publish_async(messages)
-        if last[1] in FINAL_STATUSES:  # clear the flag once RabbitMQ has every one of them
+        if last[1] in FINAL_VALUES:  # clear the flag once RabbitMQ has every one of them
             on_all = self._when_all_confirmed(len(futures), (str(doc["_id"]), last[0]))
             for future in futures:
                 future.add_done_callback(on_all)

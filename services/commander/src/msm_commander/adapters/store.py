@@ -23,7 +23,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from msm_commander.domain.documents import DEVICE_FLAGS, EVENT_PENDING, Document, config_document
-from msm_commander.domain.state_machine import FINAL, Status
+from msm_commander.domain.state_machine import FINAL_VALUES, Status
 
 ONE_SENT_PER_DEVICE: Final = "one_sent_per_device"
 INDEXES: Final = [
@@ -47,7 +47,6 @@ INDEXES: Final = [
         sparse=True,
     ),
 ]
-_FINAL_VALUES: Final = sorted(status.value for status in FINAL)
 _ACTIVE = [Status.QUEUED.value, Status.SENT.value]
 
 
@@ -167,8 +166,8 @@ class MongoStore:
             at, last_id = after
             if at <= before:
                 tied = self.commands.find({"status": queued, "updated_at": at}, proj)
-                docs = sorted((d for d in tied if str(d["_id"]) > last_id), key=lambda d: d["_id"])
-                docs = docs[:limit]
+                later = (d for d in tied if str(d["_id"]) > last_id)
+                docs = sorted(later, key=lambda d: d["_id"])[:limit]
             bounds = {"$gt": at, "$lte": before}
         if len(docs) < limit:
             rest = self.commands.find({"status": queued, "updated_at": bounds}, proj)
@@ -205,7 +204,7 @@ class MongoStore:
         on every MongoDB; the local stand-in scans the whole collection for the `$in` form.
         """
         docs: list[Document] = []
-        for status in _FINAL_VALUES:
+        for status in sorted(FINAL_VALUES):
             if len(docs) >= limit:
                 break
             filt = {EVENT_PENDING: True, "status": status, "updated_at": {"$lte": before}}

@@ -33,6 +33,7 @@ class Status(StrEnum):
 
 ACTIVE: Final = frozenset({Status.QUEUED, Status.SENT})
 FINAL: Final = frozenset(Status) - ACTIVE
+FINAL_VALUES: Final = frozenset(status.value for status in FINAL)  # as stored in MongoDB
 # `sent -> sent` is a resend: same command id, one more attempt.
 TRANSITIONS: Final[Mapping[Status, frozenset[Status]]] = {
     Status.QUEUED: frozenset(
