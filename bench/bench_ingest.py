@@ -52,7 +52,7 @@ from typing import Any
 import orjson
 import pika
 from ingest_load import Load, payload, raw_subscriber
-from ingest_procs import ROOT, CpuMeter, rss_mib, stack_pids
+from ingest_procs import ROOT, CpuMeter, cpu_seconds, rss_mib, stack_pids
 from msm_common.adapters import mongo
 from msm_common.adapters.amqp_topology import EVENTS_EXCHANGE
 from msm_common.contracts import parse_telemetry
@@ -227,7 +227,8 @@ def drive(
         time.sleep(0.5)
 
 
-def raw_pipe(args: argparse.Namespace, devices: list[str]) -> float:
+def raw_pipe(args: argparse.Namespace, devices: list[str]) -> tuple[float, float]:
+    """(msg/s through the broker, CPU-us per message of the subscriber, which does nothing)."""
     ctx = mp.get_context("spawn")
     received, ready, stop = ctx.Value("q", 0, lock=False), ctx.Event(), ctx.Event()
     filters = [f"msm/{d}/telemetry" for d in devices]
@@ -242,13 +243,16 @@ def raw_pipe(args: argparse.Namespace, devices: list[str]) -> float:
     try:
         drive(load, lambda: received.value, args.backlog, 3)
         before, t0 = received.value, time.monotonic()
+        cpu0 = cpu_seconds(sub.pid or 0)
         drive(load, lambda: received.value, args.backlog, args.window)
-        rate = (received.value - before) / (time.monotonic() - t0)
+        got = received.value - before
+        rate = got / (time.monotonic() - t0)
+        cpu_us = (cpu_seconds(sub.pid or 0) - cpu0) / max(got, 1) * 1e6
     finally:
         load.close()
         stop.set()
         sub.join(10)
-    return rate
+    return rate, cpu_us
 
 
 def database_rates(db: Any, args: argparse.Namespace, devices: list[str]) -> tuple[float, float]:
@@ -413,6 +417,7 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
     )
     if a is not None:
         print(f"(a) raw broker pipe (paho -> mosquitto -> paho)   {a:9.0f} msg/s")
+        print(f"    CPU per message of that paho subscriber (it only counts): {r['a_cpu']:.0f} us")
     if b is not None and b2 is not None:
         print(
             f"(b) database insert_many, same rows              {b:9.0f} rows/s "
@@ -471,6 +476,9 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
             f"    CPU per message: ingest {d['cpu_ingest']:.0f} us, broker "
             f"{d['cpu_broker']:.0f}, RabbitMQ {d['cpu_rabbit']:.0f}: together {together:.0f} us"
         )
+        if "a_cpu" in r:
+            ratio = d["cpu_ingest"] / r["a_cpu"]
+            print(f"    ingest's CPU per message vs (a)'s bare subscriber: x{ratio:.2f}")
         print_rss(d["rss"], args.window)
     if e:
         line = f"(e) two replicas, one shared subscription        {e['msgs']:9.0f} msg/s"
@@ -527,7 +535,7 @@ def main() -> int:
     try:
         if "a" in wanted:
             print("(a) raw broker pipe ...", flush=True)
-            r["a"] = raw_pipe(args, devices)
+            r["a"], r["a_cpu"] = raw_pipe(args, devices)
         if "b" in wanted:
             print("(b) database insert_many ...", flush=True)
             r["b"], r["b2"] = database_rates(client[db_name], args, devices)

@@ -36,11 +36,15 @@ def test_telemetry_is_stored_and_published_and_the_devices_show_the_latest(
             for d in devices:
                 meter.publish(f"msm/{d}/telemetry", telemetry(t0 + i * 1000, active_power=i))
         assert wait_for(lambda: mongo_db.telemetry.count_documents({"processed": True}) == 90)
-        events = tap.wait(90)
+        events = tap.wait(30)
     tap.close()
     rows = {r["_id"] for r in mongo_db.telemetry.find({}, {"_id": 1})}
-    # One event per reading id; a redelivered event (same id) is allowed, a missing one is not.
-    assert len(rows) == 90 and {e["id"] for e in events} == rows
+    # One event per message (a device's three phases at one instant), each naming its readings;
+    # a redelivered event (same id) is allowed, a missing reading is not.
+    assert (
+        len(rows) == 90 and {r["reading_id"] for e in events for r in e["data"]["readings"]} == rows
+    )
+    assert len({e["id"] for e in events}) == 30
     assert {e["type"] for e in events} == {"msm.telemetry.received"}
     device = mongo_db.devices.find_one({"_id": devices[0]})
     assert device["latest"]["0:B"]["active_power"] == 9.0

@@ -105,13 +105,46 @@ def test_telemetry_events_carry_the_reading_id() -> None:
     )
     message = parse_device_message("msm/dev-1/telemetry", payload, received_at=NOW)
     assert isinstance(message, TelemetryMessage)
-    published = [telemetry_event(r, source="/msm/ingest") for r in message.readings]
-    assert [e.id for e in published] == [r.reading_id for r in message.readings]
-    assert len({e.id for e in published}) == 3
-    assert {e.routing_key for e in published} == {"telemetry.received.dev-1"}
-    data = orjson.loads(published[0].to_json())["data"]
-    assert data["reading_id"] == "dev-1:2:A:1748779198000"
+    event = telemetry_event(message.readings, source="/msm/ingest")
+    assert event.routing_key == "telemetry.received.dev-1"
+    data = orjson.loads(event.to_json())["data"]
+    assert data["device_uuid"] == "dev-1"
     assert data["timestamp"] == "2025-06-01T11:59:58.000Z"
+    assert [r["reading_id"] for r in data["readings"]] == [
+        "dev-1:2:A:1748779198000",
+        "dev-1:2:B:1748779198000",
+        "dev-1:2:C:1748779198000",
+    ]
+    assert [r["phase"] for r in data["readings"]] == ["A", "B", "C"]
+    # The id depends on which readings, not on their order: a redelivery dedupes.
+    assert event.id == telemetry_event(message.readings[::-1], source="x").id
+    assert event.id != telemetry_event(message.readings[:2], source="/msm/ingest").id
+
+
+def test_a_telemetry_event_holds_one_device_at_one_instant() -> None:
+    payload = orjson.dumps(
+        {
+            "readings": [
+                {
+                    "timestamp": ts,
+                    "channel_id": 0,
+                    "phase": "A",
+                    "temperature": 30,
+                    "line_voltage": 230,
+                    "current": 1,
+                    "active_power": 230,
+                    "reactive_power": 0,
+                }
+                for ts in ("2025-06-01T11:59:58Z", "2025-06-01T11:59:59Z")
+            ],
+        }
+    )
+    message = parse_device_message("msm/dev-1/telemetry", payload, received_at=NOW)
+    assert isinstance(message, TelemetryMessage)
+    with pytest.raises(ValueError, match="one instant"):
+        telemetry_event(message.readings, source="s")
+    with pytest.raises(ValueError, match="at least one"):
+        telemetry_event((), source="s")
 
 
 def test_extension_attributes_from_other_producers_are_tolerated() -> None:

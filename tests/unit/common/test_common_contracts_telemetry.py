@@ -112,12 +112,11 @@ def test_document_and_event_data() -> None:
     assert r.to_document("dev-1") == document
     with pytest.raises(ValueError, match="belongs to"):
         r.to_document("dev-2")
-    data = r.to_event_data()
-    assert data["reading_id"] == document["_id"]
-    assert data["timestamp"] == "2025-06-01T11:59:58.123Z"
-    assert "processed" not in data
-    assert "_id" not in data
-    orjson.dumps(data)
+    entry = r.to_event_entry()
+    assert entry["reading_id"] == document["_id"]
+    measures = {"temperature", "line_voltage", "current", "active_power", "reactive_power"}
+    assert set(entry) == {"reading_id", "channel_id", "phase", *measures}
+    orjson.dumps(entry)
 
 
 def test_parse_telemetry_takes_decoded_json() -> None:

@@ -162,6 +162,15 @@ class FakePublisher:
     def ids(self, routing_prefix: str = "") -> list[str]:
         return [e.event_id for e in self.sent if e.routing_key.startswith(routing_prefix)]
 
+    def reading_ids(self, routing_prefix: str = "telemetry.received.") -> list[str]:
+        """The readings announced by the telemetry events sent (one event per device sample)."""
+        return [
+            r["reading_id"]
+            for e in self.sent
+            if e.routing_key.startswith(routing_prefix)
+            for r in orjson.loads(e.body)["data"]["readings"]
+        ]
+
 
 class FakeShadowClient:
     def __init__(self) -> None:

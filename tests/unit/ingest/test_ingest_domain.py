@@ -21,11 +21,32 @@ def reading(at: datetime, phase: str = "A", channel: int = 0, power: float = 100
 
 @pytest.mark.parametrize("at", [NOW, NOW + timedelta(milliseconds=123)])
 def test_telemetry_event_bytes_equal_the_shared_contract(at):
-    r = reading(at)
-    ours = events.telemetry_event(r, r.reading_id, "msm-ingest")
-    assert ours.body == contracts.telemetry_event(r, source="msm-ingest").to_json()
+    rs = [reading(at, phase) for phase in "ABC"]
+    ours = events.telemetry_event(rs, [r.reading_id for r in rs], "msm-ingest")
+    assert ours.body == contracts.telemetry_event(rs, source="msm-ingest").to_json()
     assert ours.routing_key == "telemetry.received.dev-1"
-    assert ours.event_id == r.reading_id
+    assert ours.event_id == contracts.telemetry_event_id(r.reading_id for r in rs)
+
+
+def test_telemetry_events_one_per_device_and_instant():
+    later = NOW + timedelta(seconds=1)
+    other = Reading("dev-2", NOW, 0, "A", 25.5, 230.1, 4.2, 1.0, -3.0)
+    rs = [reading(NOW, "A"), reading(NOW, "B"), other, reading(later, "A"), reading(NOW, "C")]
+    ids = [r.reading_id for r in rs]
+    # A redelivered reading in the same batch is announced once.
+    out = events.telemetry_events([*rs, rs[0]], [*ids, ids[0]], "s")
+    assert out.reading_ids == [[ids[0], ids[1], ids[4]], [ids[2]], [ids[3]]]
+    bodies = [orjson.loads(e.body) for e in out.events]
+    assert [b["subject"] for b in bodies] == ["dev-1", "dev-2", "dev-1"]
+    assert [[r["phase"] for r in b["data"]["readings"]] for b in bodies] == [
+        ["A", "B", "C"],
+        ["A"],
+        ["A"],
+    ]
+    assert [e.event_id for e in out.events] == [
+        contracts.telemetry_event_id(group) for group in out.reading_ids
+    ]
+    assert len({e.event_id for e in out.events}) == 3
 
 
 def test_plan_documents_equal_the_shared_reading_documents():
@@ -124,6 +145,6 @@ def test_shadow_merge_keeps_the_newer_reading_when_offers_arrive_out_of_order():
 
 def test_event_bodies_round_trip_as_json():
     r = reading(datetime(2024, 2, 29, 23, 59, 59, 999000, tzinfo=UTC))
-    body = orjson.loads(events.telemetry_event(r, r.reading_id, "s").body)
+    body = orjson.loads(events.telemetry_event([r], [r.reading_id], "s").body)
     assert body["time"] == "2024-02-29T23:59:59.999Z"
     assert body["data"]["timestamp"] == "2024-02-29T23:59:59.999Z"

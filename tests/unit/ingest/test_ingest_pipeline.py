@@ -8,6 +8,7 @@ import orjson
 import pytest
 from ingest_fakes import (
     NOW,
+    FakeConfirmation,
     FakePublisher,
     FakeStore,
     make_pipeline,
@@ -42,7 +43,8 @@ def test_telemetry_is_stored_published_marked_processed_and_acked(running, store
     assert wait_for(lambda: acks.acked == 10)
     assert wait_for(lambda: all(r["processed"] for r in store.rows.values()))
     assert len(store.rows) == 30
-    assert sorted(publisher.ids("telemetry.received.dev-1")) == sorted(store.rows)
+    assert sorted(publisher.reading_ids("telemetry.received.dev-1")) == sorted(store.rows)
+    assert len(publisher.ids("telemetry.received.dev-1")) == 10  # one event per message
     last = store.device_writes[-1]
     assert last.device_uuid == "dev-1"
     assert set(last.update["$max"]) == {"last_seen", "latest.0:A", "latest.0:B", "latest.0:C"}
@@ -137,6 +139,24 @@ def test_store_outage_holds_acks_until_the_write_succeeds(running, store, acks):
     assert acks.twice() == 0
 
 
+def test_an_unconfirmed_event_leaves_exactly_its_readings_unprocessed(store, acks):
+    class DropsDev2(FakePublisher):  # the broker nacks every event of dev-2
+        def publish(self, events):
+            self.sent.extend(events)
+            return FakeConfirmation([not e.routing_key.endswith(".dev-2") for e in events])
+
+    pipeline = make_pipeline(store, DropsDev2()).start()
+    try:
+        for device in ("dev-1", "dev-2", "dev-3"):
+            pipeline.submit(acks.delivery(f"msm/{device}/telemetry", telemetry_payload(T0)))
+        assert wait_for(lambda: acks.acked == 3)
+        assert wait_for(lambda: sum(r["processed"] for r in store.rows.values()) == 6)
+    finally:
+        pipeline.stop(2.0)
+    left = sorted(rid for rid, r in store.rows.items() if not r["processed"])
+    assert left == [f"dev-2:0:{p}:{T0}" for p in "ABC"]
+
+
 def test_a_write_retried_after_a_failure_still_publishes_every_reading(
     running, store, publisher, acks
 ):
@@ -145,7 +165,7 @@ def test_a_write_retried_after_a_failure_still_publishes_every_reading(
     pipeline = running()
     pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0)))
     assert wait_for(lambda: acks.acked == 1, timeout=5)
-    assert wait_for(lambda: len(publisher.ids("telemetry")) == 3)
+    assert wait_for(lambda: len(publisher.reading_ids()) == 3)
 
 
 def test_broker_outage_keeps_storing_and_the_sweeper_catches_up(running, store, publisher, acks):
@@ -169,7 +189,7 @@ def test_broker_outage_keeps_storing_and_the_sweeper_catches_up(running, store, 
     publisher.ready = True
     assert sweeper.sweep() == 12  # in bounded batches of 5, without waiting for the next pass
     assert all(r["processed"] for r in store.rows.values())
-    assert sorted(publisher.ids()) == sorted(store.rows)
+    assert sorted(publisher.reading_ids()) == sorted(store.rows)
 
 
 def test_command_acks_go_to_the_outbox_when_unconfirmed_and_are_acked_after(
@@ -260,7 +280,7 @@ def test_the_sweeper_leaves_rows_alone_that_are_in_flight_or_settled_during_its_
         in_flight=in_flight,
     )
     assert sweeper.sweep() == 1
-    assert publisher.ids() == ["orphan"]
+    assert publisher.reading_ids() == ["orphan"]
 
 
 @pytest.mark.parametrize("broker_up", [True, False])
@@ -277,7 +297,7 @@ def test_events_first_stores_rows_already_processed_when_confirmed(
         pipeline.stop(2.0)
     assert len(store.rows) == 9
     assert {r["processed"] for r in store.rows.values()} == {broker_up}
-    assert sorted(publisher.ids()) == (sorted(store.rows) if broker_up else [])
+    assert sorted(publisher.reading_ids()) == (sorted(store.rows) if broker_up else [])
 
 
 def test_a_failing_shadow_endpoint_never_holds_up_storage(store, publisher, acks):

@@ -82,7 +82,8 @@ class PendingEvents:
     """A published batch of events waiting for its confirms, and what depends on them."""
 
     confirmation: Confirmation
-    reading_ids: list[str]  # the first len(reading_ids) events are these readings' events
+    # The first len(reading_ids) events are telemetry events; each announces these readings.
+    reading_ids: list[list[str]]
     others: list[OutEvent]
     deferred: list[Delivery] = field(default_factory=list)
 
@@ -129,19 +130,20 @@ class BatchWriter:
         durable.extend(d for _, d in plan.rejected)
         others, deferred = self._write_device_state(plan, retry, durable)
         self._count_telemetry(plan, inserted)
-        confirmation = self.publisher.publish([*out, *others])
-        self._metrics.events_unconfirmed.inc(len(out) + len(others))
-        reading_ids = [e.event_id for e in out]
-        return PendingEvents(confirmation, reading_ids, others, deferred), durable
+        confirmation = self.publisher.publish([*out.events, *others])
+        self._metrics.events_unconfirmed.inc(len(out.events) + len(others))
+        return PendingEvents(confirmation, out.reading_ids, others, deferred), durable
 
     def _write_telemetry(
         self, plan: BatchPlan[Delivery], retry: Retry
-    ) -> tuple[list[OutEvent], list[bool]]:
+    ) -> tuple[events.TelemetryEvents, list[bool]]:
         """Insert the rows, update their devices; the events of the rows to announce."""
         docs = plan.telemetry_documents()
         self.in_flight.add(plan.reading_ids)
         if self._events_first:
-            return [], self._write_telemetry_events_first(plan, docs, retry)
+            return events.TelemetryEvents([], []), self._write_telemetry_events_first(
+                plan, docs, retry
+            )
         attempts = 0
 
         def insert() -> list[bool]:
@@ -177,9 +179,12 @@ class BatchWriter:
         message, which stores the row and publishes the event again (same id).
         """
         out = events.telemetry_events(plan.readings, plan.reading_ids, self._source)
-        ok = self.publisher.publish(out).wait(self._confirm_timeout)
-        for doc, confirmed in zip(docs, ok, strict=True):
-            doc["processed"] = confirmed
+        ok = self.publisher.publish(out.events).wait(self._confirm_timeout)
+        confirmed = {
+            rid for ids, done in zip(out.reading_ids, ok, strict=True) if done for rid in ids
+        }
+        for doc in docs:
+            doc["processed"] = doc["_id"] in confirmed
         good = sum(ok)
         self._metrics.events.labels("confirmed").inc(good)
         self._metrics.events.labels("failed").inc(len(ok) - good)
@@ -240,9 +245,11 @@ class BatchWriter:
         for pending in batches:
             ok = pending.confirmation.wait(max(0.0, deadline - time.monotonic()))
             n = len(pending.reading_ids)
-            confirmed += [rid for rid, done in zip(pending.reading_ids, ok, strict=False) if done]
+            for ids, done in zip(pending.reading_ids, ok, strict=False):
+                if done:
+                    confirmed += ids
+                settled += ids
             unsent += [e for e, done in zip(pending.others, ok[n:], strict=True) if not done]
-            settled += pending.reading_ids
             deferred += pending.deferred
             good, total = good + sum(ok), total + len(ok)
         if confirmed:

@@ -4,9 +4,11 @@ Telemetry rows with `processed: false` are due when this process is not handling
 settled them while the sweeper's query ran) and they are older than `min_age`: by their reading
 timestamp, or, for rows stamped in the future by a fast device clock, since the sweeper first
 saw them. Another replica's rows in flight may be taken for orphans when they carry old
-timestamps (a backfill): that costs a duplicate event (same id), never a lost one. Events in the
-outbox are always due. Work goes in bounded batches and continues at once while a full batch was
-confirmed, so a backlog drains without waiting for the next interval."""
+timestamps (a backfill): that costs a duplicate (same reading ids), never a lost one. Rows are
+announced one event per device and instant, as live; a sample split across two sweeps goes out
+as two events (disjoint readings, distinct ids). Events in the outbox are always due. Work goes
+in bounded batches and continues at once while a full batch was confirmed, so a backlog drains
+without waiting for the next interval."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from typing import Any
 from msm_common.contracts import Reading
 
 from msm_ingest.batch_writer import InFlight
-from msm_ingest.domain.events import telemetry_event
+from msm_ingest.domain.events import telemetry_events
 from msm_ingest.metrics import IngestMetrics
 from msm_ingest.ports import EventPublisher, Store, StoreUnavailable
 
@@ -89,7 +91,8 @@ class Sweeper:
                 log.warning("sweeper: store unavailable (%s); next pass later", exc)
 
     def sweep(self) -> int:
-        """One pass: republish due telemetry events and outbox events; return how many."""
+        """One pass: republish due telemetry and outbox events; return how many readings and
+        outbox events they carried."""
         swept = 0
         if self._publisher.ready:
             swept += self._sweep_telemetry()
@@ -117,16 +120,20 @@ class Sweeper:
                 due = self._due(rows, busy)
             if not due:
                 break
-            out = [telemetry_event(reading_from_row(r), r["_id"], self._source) for r in due]
-            ok = self._publisher.publish(out).wait(self._confirm_timeout)
-            confirmed = [e.event_id for e, good in zip(out, ok, strict=True) if good]
+            out = telemetry_events(
+                [reading_from_row(r) for r in due], [r["_id"] for r in due], self._source
+            )
+            ok = self._publisher.publish(out.events).wait(self._confirm_timeout)
+            confirmed = [
+                rid for ids, good in zip(out.reading_ids, ok, strict=True) if good for rid in ids
+            ]
             self._store.mark_processed(confirmed)
             total += len(confirmed)
-            self._metrics.events_swept.labels("telemetry").inc(len(confirmed))
-            if len(confirmed) < len(due) or len(rows) < self._batch or len(due) < len(rows):
+            self._metrics.events_swept.labels("telemetry").inc(sum(ok))
+            if not all(ok) or len(rows) < self._batch or len(due) < len(rows):
                 break
         if total:
-            log.info("sweeper republished %d telemetry events", total)
+            log.info("sweeper republished the events of %d telemetry readings", total)
         return total
 
     def _sweep_outbox(self) -> int:

@@ -53,7 +53,12 @@ from msm_common.contracts.events import (
     telemetry_event,
 )
 from msm_common.contracts.presence import PresenceEvent, parse_presence
-from msm_common.contracts.telemetry import Reading, TelemetryMessage, parse_telemetry
+from msm_common.contracts.telemetry import (
+    Reading,
+    TelemetryMessage,
+    parse_telemetry,
+    telemetry_event_id,
+)
 from msm_common.contracts.timeparse import format_timestamp, parse_timestamp
 
 __all__ = [
@@ -104,5 +109,6 @@ __all__ = [
     "secret_fields",
     "strip_secrets",
     "telemetry_event",
+    "telemetry_event_id",
     "validate_params",
 ]

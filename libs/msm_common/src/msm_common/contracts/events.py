@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
@@ -18,7 +19,7 @@ from msm_common.adapters.amqp_topology import (
 )
 from msm_common.contracts import _checks
 from msm_common.contracts.errors import from_validation_error
-from msm_common.contracts.telemetry import Reading
+from msm_common.contracts.telemetry import Reading, telemetry_event_id
 from msm_common.contracts.timeparse import format_timestamp, utc_ms
 
 __all__ = [
@@ -157,13 +158,27 @@ def make_event(
     )
 
 
-def telemetry_event(reading: Reading, *, source: str) -> CloudEvent:
-    """One reading's event; its id is the reading id, so consumers can deduplicate redeliveries."""
+def telemetry_event(readings: Sequence[Reading], *, source: str) -> CloudEvent:
+    """The event of one device's readings at one instant (a meter's sample of its phases).
+
+    Its id is `telemetry_event_id` of the reading ids, so a redelivery has the same id; each
+    reading keeps its own `reading_id` in `data.readings` for consumers that dedupe per reading.
+    """
+    if not readings:
+        raise ValueError("a telemetry event needs at least one reading")
+    first = readings[0]
+    if any(r.device_uuid != first.device_uuid or r.timestamp != first.timestamp for r in readings):
+        raise ValueError("a telemetry event holds the readings of one device at one instant")
+    data = {
+        "device_uuid": first.device_uuid,
+        "timestamp": format_timestamp(first.timestamp),
+        "readings": [r.to_event_entry() for r in readings],
+    }
     return make_event(
         TELEMETRY_RECEIVED,
         source,
-        reading.device_uuid,
-        reading.to_event_data(),
-        id=reading.reading_id,
-        time=reading.timestamp,
+        first.device_uuid,
+        data,
+        id=telemetry_event_id(r.reading_id for r in readings),
+        time=first.timestamp,
     )

@@ -5,6 +5,8 @@ This is the ingest hot path, so readings are checked with plain Python, not a mo
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, NamedTuple
@@ -14,7 +16,6 @@ from msm_common.contracts.errors import FIELD_INVALID, ContractError, field_erro
 from msm_common.contracts.timeparse import (
     TimeWindow,
     epoch_ms,
-    format_timestamp,
     parse_in_window,
 )
 
@@ -72,13 +73,28 @@ class Reading(NamedTuple):
             "processed": False,
         }
 
-    def to_event_data(self) -> dict[str, Any]:
-        """The JSON-ready `data` of this reading's `msm.telemetry.received` event."""
-        document = self.to_document()
-        del document["_id"], document["processed"]
-        document["reading_id"] = self.reading_id
-        document["timestamp"] = format_timestamp(self.timestamp)
-        return document
+    def to_event_entry(self) -> dict[str, Any]:
+        """This reading inside the `data.readings` of its `msm.telemetry.received` event."""
+        return {
+            "reading_id": self.reading_id,
+            "channel_id": self.channel_id,
+            "phase": self.phase,
+            "temperature": self.temperature,
+            "line_voltage": self.line_voltage,
+            "current": self.current,
+            "active_power": self.active_power,
+            "reactive_power": self.reactive_power,
+        }
+
+
+def telemetry_event_id(reading_ids: Iterable[str]) -> str:
+    """The id of the event announcing these readings: the same set of readings (a redelivered
+    message, a republish by the sweeper) always gets the same id, in any order."""
+    digest = hashlib.blake2b(digest_size=16)
+    for reading_id in sorted(set(reading_ids)):
+        digest.update(reading_id.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,14 +1,15 @@
 """The events ingest publishes on `msm.events`, as ready-to-send bodies.
 
-Telemetry events are built straight into JSON bytes (this runs three times per message on the hot
-path); their bytes equal `msm_common.contracts.telemetry_event(...).to_json()`, which a unit test
-checks. The rarer events go through the shared `make_event` model.
+Telemetry events are built straight into JSON bytes (this runs once per message on the hot path):
+one event per device and instant, carrying that sample's readings; their bytes equal
+`msm_common.contracts.telemetry_event(...).to_json()`, which a unit test checks. The rarer events
+go through the shared `make_event` model.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -25,6 +26,7 @@ from msm_common.contracts import (
     format_timestamp,
     make_event,
     routing_key,
+    telemetry_event_id,
 )
 
 _JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
@@ -39,51 +41,85 @@ class OutEvent(NamedTuple):
     event_id: str
 
 
-def telemetry_event(reading: Reading, reading_id: str, source: str) -> OutEvent:
-    """`telemetry.received` for one stored reading; its id is the reading id."""
-    return _telemetry_event(reading, reading_id, source, format_timestamp(reading.timestamp))
+class TelemetryEvents(NamedTuple):
+    """Telemetry events and, for each, the ids of the readings it announces."""
+
+    events: list[OutEvent]
+    reading_ids: list[list[str]]
 
 
-def _telemetry_event(reading: Reading, reading_id: str, source: str, when: str) -> OutEvent:
+def telemetry_event(
+    readings: Sequence[Reading], reading_ids: Sequence[str], source: str
+) -> OutEvent:
+    """`telemetry.received` for one device's readings at one instant."""
+    first = readings[0]
+    return _telemetry_event(first, readings, reading_ids, source, format_timestamp(first.timestamp))
+
+
+def _telemetry_event(
+    first: Reading, readings: Sequence[Reading], reading_ids: Sequence[str], source: str, when: str
+) -> OutEvent:
+    event_id = telemetry_event_id(reading_ids)
     body = orjson.dumps(
         {
             "specversion": "1.0",
-            "id": reading_id,
+            "id": event_id,
             "source": source,
             "type": TELEMETRY_RECEIVED,
-            "subject": reading.device_uuid,
+            "subject": first.device_uuid,
             "time": when,
             "datacontenttype": "application/json",
             "data": {
-                "device_uuid": reading.device_uuid,
+                "device_uuid": first.device_uuid,
                 "timestamp": when,
-                "channel_id": reading.channel_id,
-                "phase": reading.phase,
-                "temperature": reading.temperature,
-                "line_voltage": reading.line_voltage,
-                "current": reading.current,
-                "active_power": reading.active_power,
-                "reactive_power": reading.reactive_power,
-                "reading_id": reading_id,
+                "readings": [
+                    {
+                        "reading_id": reading_id,
+                        "channel_id": r.channel_id,
+                        "phase": r.phase,
+                        "temperature": r.temperature,
+                        "line_voltage": r.line_voltage,
+                        "current": r.current,
+                        "active_power": r.active_power,
+                        "reactive_power": r.reactive_power,
+                    }
+                    for r, reading_id in zip(readings, reading_ids, strict=True)
+                ],
             },
         },
         option=_JSON_OPTIONS,
     )
     # The device uuid was checked against the thing-name pattern when the topic was parsed.
-    return OutEvent(_TELEMETRY_PREFIX + reading.device_uuid, body, reading_id)
+    return OutEvent(_TELEMETRY_PREFIX + first.device_uuid, body, event_id)
 
 
 def telemetry_events(
     readings: Iterable[Reading], reading_ids: Iterable[str], source: str
-) -> list[OutEvent]:
-    """`telemetry_event` for many readings; readings of one message share one time string."""
-    out: list[OutEvent] = []
-    last_time, last_text = None, ""
+) -> TelemetryEvents:
+    """One event per device and instant (a meter's phases sampled together), in first-seen
+    order; a reading id seen twice is announced once."""
+    groups: dict[tuple[str, datetime], tuple[list[Reading], list[str]]] = {}
+    seen: set[str] = set()
     for reading, reading_id in zip(readings, reading_ids, strict=True):
-        if reading.timestamp is not last_time:
-            last_time, last_text = reading.timestamp, format_timestamp(reading.timestamp)
-        out.append(_telemetry_event(reading, reading_id, source, last_text))
-    return out
+        if reading_id in seen:
+            continue
+        seen.add(reading_id)
+        key = (reading.device_uuid, reading.timestamp)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = ([reading], [reading_id])
+        else:
+            group[0].append(reading)
+            group[1].append(reading_id)
+    out: list[OutEvent] = []
+    ids: list[list[str]] = []
+    for members, member_ids in groups.values():
+        first = members[0]
+        out.append(
+            _telemetry_event(first, members, member_ids, source, format_timestamp(first.timestamp))
+        )
+        ids.append(member_ids)
+    return TelemetryEvents(out, ids)
 
 
 def message_event_id(topic: str, payload: bytes) -> str:
