@@ -223,3 +223,66 @@ def test_command_shaped_payloads(value: dict[str, Any]) -> None:
     for parse in (DeviceCommand.from_payload, CommandRequest.from_json):
         with contextlib.suppress(ContractError):
             parse(payload)
+
+
+# -- the telemetry fast path decides exactly as the field-by-field checks ------------------------
+def _edge_numbers(low: float, high: float) -> st.SearchStrategy[Any]:
+    return st.sampled_from([low, high, low - 1, high + 0.5, 0, 1.5, True, None, "1", [1]]) | (
+        st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(2**40), 2**40)
+    )
+
+
+_VALID_READING: dict[str, Any] = {
+    "channel_id": 0,
+    "phase": "A",
+    "temperature": 25.0,
+    "line_voltage": 230.0,
+    "current": 5,
+    "active_power": -1000.5,
+    "reactive_power": 10.0,
+}
+_field_values: dict[str, st.SearchStrategy[Any]] = {
+    "channel_id": st.sampled_from([0, 64, 65, -1, True, 1.0, "0", None]) | st.integers(-5, 70),
+    "phase": st.sampled_from(["A", "B", "C", "L1", "L2", "L3", "N", "a", "", None, 1, ["A"]]),
+    "temperature": _edge_numbers(-40.0, 150.0),
+    "line_voltage": _edge_numbers(0.0, 1000.0),
+    "current": _edge_numbers(0.0, 10_000.0),
+    "active_power": _edge_numbers(-10_000_000.0, 10_000_000.0),
+    "reactive_power": _edge_numbers(-10_000_000.0, 10_000_000.0),
+    "timestamp": st.sampled_from([1748779198000, "2025-06-01T11:59:58Z", None, "soon"]),
+}
+
+
+@st.composite
+def _reading_fields(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid reading with up to two fields replaced or dropped: mostly near the boundary."""
+    fields = dict(_VALID_READING)
+    for key in draw(st.lists(st.sampled_from(sorted(_field_values)), max_size=2, unique=True)):
+        if draw(st.booleans()):
+            fields[key] = draw(_field_values[key])
+        else:
+            fields.pop(key, None)
+    return fields
+
+
+def _outcome(check: Any) -> Any:
+    try:
+        return check()
+    except ContractError as exc:
+        return ("error", exc.reason, exc.detail)
+
+
+@FUZZ
+@given(_reading_fields(), st.booleans())
+def test_the_fast_reading_path_agrees_with_the_checked_one(fields: dict[str, Any], shared: bool):
+    from msm_common.contracts import telemetry
+    from msm_common.contracts.timeparse import TimeWindow
+
+    window = TimeWindow.around(NOW)
+    shared_at = NOW if shared else None
+    fast = _outcome(lambda: telemetry._reading("dev-1", fields, shared_at, window))
+    checked = _outcome(lambda: telemetry._checked_reading("dev-1", fields, shared_at, window))
+    assert fast == checked
+    assert type(fast) is type(checked)  # a Reading, or the same error
+    if not isinstance(fast, tuple) or fast[0] != "error":
+        assert [type(v) for v in fast[4:]] == [float] * 5

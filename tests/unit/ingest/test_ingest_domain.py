@@ -31,22 +31,42 @@ def test_telemetry_event_bytes_equal_the_shared_contract(at):
 def test_telemetry_events_one_per_device_and_instant():
     later = NOW + timedelta(seconds=1)
     other = Reading("dev-2", NOW, 0, "A", 25.5, 230.1, 4.2, 1.0, -3.0)
-    rs = [reading(NOW, "A"), reading(NOW, "B"), other, reading(later, "A"), reading(NOW, "C")]
+    rs = [reading(NOW, "A"), reading(NOW, "B"), reading(NOW, "C"), other, reading(later, "A")]
     ids = [r.reading_id for r in rs]
     # A redelivered reading in the same batch is announced once.
     out = events.telemetry_events([*rs, rs[0]], [*ids, ids[0]], "s")
-    assert out.reading_ids == [[ids[0], ids[1], ids[4]], [ids[2]], [ids[3]]]
+    assert out.reading_ids == [ids[:3], [ids[3]], [ids[4]]]
     bodies = [orjson.loads(e.body) for e in out.events]
     assert [b["subject"] for b in bodies] == ["dev-1", "dev-2", "dev-1"]
-    assert [[r["phase"] for r in b["data"]["readings"]] for b in bodies] == [
-        ["A", "B", "C"],
-        ["A"],
-        ["A"],
+    phases = [[r["phase"] for r in b["data"]["readings"]] for b in bodies]
+    assert phases == [["A", "B", "C"], ["A"], ["A"]]
+    assert [b["data"]["timestamp"] for b in bodies] == [
+        "2025-06-01T12:00:00.000Z",
+        "2025-06-01T12:00:00.000Z",
+        "2025-06-01T12:00:01.000Z",
     ]
     assert [e.event_id for e in out.events] == [
         contracts.telemetry_event_id(group) for group in out.reading_ids
     ]
     assert len({e.event_id for e in out.events}) == 3
+
+
+def test_the_sweeper_announces_each_sample_in_one_event_whatever_the_row_order(store, publisher):
+    from msm_ingest.metrics import IngestMetrics
+    from msm_ingest.sweeper import Sweeper
+
+    t1, t2 = NOW - timedelta(minutes=5), NOW - timedelta(minutes=4)
+    rs = [reading(t, p) for p in "ABC" for t in (t1, t2)]  # two samples, rows interleaved
+    for r in rs:
+        store.rows[r.reading_id] = r.to_document()
+    sweeper = Sweeper(
+        store, publisher, IngestMetrics(), interval_s=60, min_age_s=1, batch=100,
+        confirm_timeout_s=1, clock=lambda: NOW,
+    )  # fmt: skip
+    assert sweeper.sweep() == 6
+    readings = [orjson.loads(e.body)["data"]["readings"] for e in publisher.sent]
+    assert [[r["phase"] for r in group] for group in readings] == [["A", "B", "C"]] * 2
+    assert sorted(publisher.reading_ids()) == sorted(r.reading_id for r in rs)
 
 
 def test_plan_documents_equal_the_shared_reading_documents():

@@ -120,6 +120,8 @@ class Sweeper:
                 due = self._due(rows, busy)
             if not due:
                 break
+            # A sample's rows together, so that it goes out as one event.
+            due.sort(key=lambda row: (row["device_uuid"], row["timestamp"]))
             out = telemetry_events(
                 [reading_from_row(r) for r in due], [r["_id"] for r in due], self._source
             )

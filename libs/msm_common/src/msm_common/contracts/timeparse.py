@@ -117,4 +117,6 @@ def epoch_ms(value: datetime) -> int:
 
 def format_timestamp(value: datetime) -> str:
     """ISO-8601 in UTC with milliseconds and a Z, e.g. ``2025-01-01T00:00:00.000Z``."""
-    return as_utc(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if value.tzinfo is not UTC:
+        value = as_utc(value)
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"  # drop "+00:00"

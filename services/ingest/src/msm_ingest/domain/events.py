@@ -96,30 +96,34 @@ def _telemetry_event(
 def telemetry_events(
     readings: Iterable[Reading], reading_ids: Iterable[str], source: str
 ) -> TelemetryEvents:
-    """One event per device and instant (a meter's phases sampled together), in first-seen
-    order; a reading id seen twice is announced once."""
-    groups: dict[tuple[str, datetime], tuple[list[Reading], list[str]]] = {}
+    """One event per run of readings of one device at one instant (a message's phases come
+    together; the sweeper sorts its rows so); a reading id seen twice is announced once."""
+    out: list[OutEvent] = []
+    groups: list[list[str]] = []
     seen: set[str] = set()
+    members: list[Reading] = []
+    member_ids: list[str] = []
+    first: Reading | None = None
     for reading, reading_id in zip(readings, reading_ids, strict=True):
         if reading_id in seen:
             continue
         seen.add(reading_id)
-        key = (reading.device_uuid, reading.timestamp)
-        group = groups.get(key)
-        if group is None:
-            groups[key] = ([reading], [reading_id])
-        else:
-            group[0].append(reading)
-            group[1].append(reading_id)
-    out: list[OutEvent] = []
-    ids: list[list[str]] = []
-    for members, member_ids in groups.values():
-        first = members[0]
-        out.append(
-            _telemetry_event(first, members, member_ids, source, format_timestamp(first.timestamp))
-        )
-        ids.append(member_ids)
-    return TelemetryEvents(out, ids)
+        if first is not None and (
+            reading.timestamp == first.timestamp and reading.device_uuid == first.device_uuid
+        ):
+            members.append(reading)
+            member_ids.append(reading_id)
+            continue
+        if first is not None:
+            when = format_timestamp(first.timestamp)
+            out.append(_telemetry_event(first, members, member_ids, source, when))
+            groups.append(member_ids)
+        first, members, member_ids = reading, [reading], [reading_id]
+    if first is not None:
+        when = format_timestamp(first.timestamp)
+        out.append(_telemetry_event(first, members, member_ids, source, when))
+        groups.append(member_ids)
+    return TelemetryEvents(out, groups)
 
 
 def message_event_id(topic: str, payload: bytes) -> str:
