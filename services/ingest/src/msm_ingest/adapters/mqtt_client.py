@@ -94,6 +94,13 @@ class FastClient(paho.Client):  # type: ignore[misc]
         # incremental reader (which reads through _sock_recv, i.e. this buffer, too).
         if self._in_packet["command"] == 0:
             whole = self._buffered_packet()
+            while whole is None:  # a packet cut by a read (a TLS record ends mid-packet)
+                refilled = self._refill()
+                if refilled is None:
+                    return MQTTErrorCode.MQTT_ERR_AGAIN
+                if not refilled:
+                    break
+                whole = self._buffered_packet()
             if whole is not None:
                 header, body = whole
                 sink = self.fast_sink
@@ -110,6 +117,24 @@ class FastClient(paho.Client):  # type: ignore[misc]
                 self._in_packet = _idle_in_packet()  # type: ignore[assignment]
                 return rc  # type: ignore[no-any-return]
         return super()._packet_read()  # type: ignore[no-any-return]
+
+    def _refill(self) -> bool | None:
+        """Append what the socket holds now to the unread rest of the buffer (one recv).
+
+        None: nothing to read now (come back after select); False: the socket failed or closed,
+        which paho's own reader then finds and reports. Without this, every packet that
+        straddles two reads went through paho's byte-at-a-time reader."""
+        try:
+            data: bytes = paho.Client._sock_recv(self, _READ_CHUNK)
+        except BlockingIOError:
+            return None
+        except OSError:
+            return False
+        if not data:
+            return False
+        rest = self._rbuf[self._rpos :]
+        self._rbuf, self._rpos = (rest + data if rest else data), 0
+        return True
 
     def _buffered_packet(self) -> tuple[int, bytes] | None:
         """(fixed header byte, rest) of the next packet if it is wholly buffered."""
