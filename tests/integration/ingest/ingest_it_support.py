@@ -101,7 +101,7 @@ class ListSource:
                 self.acked[key] += 1
 
         assert self.sink is not None
-        self.sink(Delivery(topic, payload, received_at or datetime.now(UTC), ack, "list"))
+        self.sink([Delivery(topic, payload, received_at or datetime.now(UTC), ack, "list")])
         return key
 
     @property

@@ -94,3 +94,13 @@ def test_a_closed_socket_is_a_lost_connection_not_a_loop() -> None:
     rcs = [c._packet_read() for _ in range(200)]
     assert MQTTErrorCode.MQTT_ERR_CONN_LOST in rcs
     assert all(m in [(t.encode(), p, mid) for t, p, mid in MESSAGES] for m in got)
+
+
+def test_each_wake_up_ends_with_one_flush_after_its_packets() -> None:
+    sock = ChunkedSocket(STREAM, 4096)
+    c, got = client_on(sock)
+    flushed: list[int] = []
+    c.fast_flush = lambda: flushed.append(len(got))
+    c.loop_read()
+    c.loop_read()  # nothing more to read: still one flush
+    assert flushed == [len(MESSAGES), len(MESSAGES)]

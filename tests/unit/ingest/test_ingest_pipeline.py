@@ -328,3 +328,20 @@ def test_a_failing_shadow_endpoint_never_holds_up_storage(store, publisher, acks
         metrics.registry.get_sample_value("msm_ingest_shadow_updates_total", {"outcome": "failed"})
         == 5
     )
+
+
+def test_a_burst_larger_than_a_batch_is_split_and_every_message_acked(store, publisher, acks):
+    pipeline = make_pipeline(store, publisher, batch_max=10).start()
+    try:
+        burst = [
+            acks.delivery(f"msm/dev-{i % 3}/telemetry", telemetry_payload(T0 + i, phases="A"))
+            for i in range(25)
+        ]
+        pipeline.submit_many(burst)
+        pipeline.submit_many([])
+        assert wait_for(lambda: acks.acked == 25)
+    finally:
+        pipeline.stop(2.0)
+    assert len(store.rows) == 25
+    assert max(store.insert_sizes) <= 10 and sum(store.insert_sizes) == 25
+    assert pipeline._queued == 0

@@ -98,7 +98,7 @@ class Ingest:
             self.shadow.start()
         self.pipeline.start()
         self.sweeper.start()
-        self.source.start(self.pipeline.submit)
+        self.source.start(self.pipeline.submit_many)
         return self
 
     def stop(self, timeout: float | None = None) -> bool:

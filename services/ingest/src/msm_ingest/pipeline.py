@@ -18,7 +18,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -84,9 +84,13 @@ class Pipeline:
         flush_acks: Callable[[], None] = lambda: None,
     ) -> None:
         self.config = config
-        # A SimpleQueue (C, ~10x cheaper per message than queue.Queue) bounded by hand: MQTT
-        # never fills it (the broker stops at the receive maximum); SQS pollers wait for room.
-        self.queue: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
+        # A SimpleQueue (C, ~10x cheaper than queue.Queue) of bursts (what a source read in one
+        # go: one put and one wake-up per burst, not per message), bounded by hand in messages:
+        # MQTT never fills it (the broker stops at the receive maximum); SQS pollers wait.
+        self.queue: queue.SimpleQueue[Sequence[Delivery]] = queue.SimpleQueue()
+        self._queued = 0  # messages in `queue`
+        self._queued_lock = threading.Lock()
+        self._carry: list[Delivery] = []  # what the last batch had no room for (worker only)
         self._room = threading.Condition()
         self._waiting_for_room = 0
         self._writer = writer
@@ -103,19 +107,26 @@ class Pipeline:
         )
 
     def submit(self, delivery: Delivery) -> None:
+        self.submit_many((delivery,))
+
+    def submit_many(self, deliveries: Sequence[Delivery]) -> None:
         """The sources' sink: blocks while the queue is full (back-pressure)."""
+        if not deliveries:
+            return
         limit = self.config.queue_max
-        if self.queue.qsize() >= limit:
+        if self._queued >= limit:
             with self._room:
                 self._waiting_for_room += 1
                 try:
-                    while self.queue.qsize() >= limit:
+                    while self._queued >= limit:
                         if self._stopping.is_set():
-                            return  # never acknowledged: the source delivers it again later
+                            return  # never acknowledged: the source delivers them again later
                         self._room.wait(0.5)
                 finally:
                     self._waiting_for_room -= 1
-        self.queue.put(delivery)
+        with self._queued_lock:
+            self._queued += len(deliveries)
+        self.queue.put(deliveries)
 
     def start(self) -> Pipeline:
         self._worker.start()
@@ -140,16 +151,17 @@ class Pipeline:
 
     # -- stage 1 ---------------------------------------------------------------------------------
     def _collect(self) -> list[Delivery]:
-        q, stopping = self.queue, self._stopping.is_set()
-        try:
-            first = q.get_nowait() if stopping else q.get(timeout=0.25)
-        except queue.Empty:
-            return []
-        batch = [first]
-        deadline = time.monotonic() + self.config.batch_max_wait_s
-        while len(batch) < self.config.batch_max:
+        q, stopping, limit = self.queue, self._stopping.is_set(), self.config.batch_max
+        batch, self._carry = self._carry, []
+        if not batch:
             try:
-                batch.append(q.get_nowait())
+                batch = list(q.get_nowait() if stopping else q.get(timeout=0.25))
+            except queue.Empty:
+                return []
+        deadline = time.monotonic() + self.config.batch_max_wait_s
+        while len(batch) < limit:
+            try:
+                batch += q.get_nowait()
                 continue
             except queue.Empty:
                 pass
@@ -157,9 +169,13 @@ class Pipeline:
             if remaining <= 0 or stopping:
                 break
             try:
-                batch.append(q.get(timeout=remaining))
+                batch += q.get(timeout=remaining)
             except queue.Empty:
                 break
+        if len(batch) > limit:
+            batch, self._carry = batch[:limit], batch[limit:]
+        with self._queued_lock:
+            self._queued -= len(batch)
         if self._waiting_for_room:
             with self._room:
                 self._room.notify_all()
@@ -196,7 +212,7 @@ class Pipeline:
 
     def _process(self, batch: list[Delivery]) -> None:
         self._metrics.batch_size.observe(len(batch))
-        self._metrics.queue_depth.set(self.queue.qsize())
+        self._metrics.queue_depth.set(self._queued)
         plan = self._plan(batch)
         pending, durable = self._writer.write(plan, self.retry)
         for delivery in durable:

@@ -24,7 +24,7 @@ class Delivery:
     source: str = "mqtt"
 
 
-Sink = Callable[[Delivery], None]
+Sink = Callable[[Sequence[Delivery]], None]  # a burst: what a source read in one go
 
 
 class Source(Protocol):
@@ -33,7 +33,7 @@ class Source(Protocol):
     name: str
 
     def start(self, sink: Sink) -> None:
-        """Begin delivering into `sink` (which may block: that is the back-pressure)."""
+        """Begin delivering bursts into `sink` (which may block: that is the back-pressure)."""
 
     def pause(self) -> None:
         """Deliver nothing more; unacknowledged messages will come again later."""

@@ -68,6 +68,7 @@ class FastClient(paho.Client):  # type: ignore[misc]
     """paho.Client with a buffered, batched receive path for QoS 1 PUBLISH (manual acks)."""
 
     fast_sink: FastSink | None = None
+    fast_flush: Callable[[], None] | None = None  # after each wake-up's packets: hand them on
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -156,6 +157,13 @@ class FastClient(paho.Client):  # type: ignore[misc]
         return buffer[start], buffer[pos : pos + length]
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        try:
+            return self._read_burst()
+        finally:
+            if self.fast_flush is not None:
+                self.fast_flush()
+
+    def _read_burst(self) -> MQTTErrorCode:
         # paho reads one packet per select(); read until the socket and buffer are dry.
         with self._msgtime_mutex:  # keepalive bookkeeping, once per wake-up, not per packet
             self._last_bytes_received = time.monotonic()
@@ -210,6 +218,7 @@ class IngestMqttConnection(MqttConnection):
         *,
         receive_maximum: int,
         fast_sink: FastSink | None = None,
+        fast_flush: Callable[[], None] | None = None,
         subscriptions: Sequence[tuple[str, int]] = (),
         on_message: MessageCallback | None = None,
         on_connect: Callable[[bool], None] | None = None,
@@ -217,6 +226,7 @@ class IngestMqttConnection(MqttConnection):
     ) -> None:
         self._receive_maximum = receive_maximum
         self._fast_sink = fast_sink if FASTPATH_AVAILABLE and config.manual_ack else None
+        self._fast_flush = fast_flush
         self.subscribed = threading.Event()
         super().__init__(
             config,
@@ -242,6 +252,7 @@ class IngestMqttConnection(MqttConnection):
         )
         if isinstance(client, FastClient):
             client.fast_sink = self._fast_sink
+            client.fast_flush = self._fast_flush
         if cfg.ca_file is not None:
             client.tls_set(
                 ca_certs=str(cfg.ca_file),

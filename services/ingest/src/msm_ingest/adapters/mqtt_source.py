@@ -4,7 +4,7 @@ Each connection has a fixed client id (its session survives restarts: what arriv
 is down is queued by the broker, and what was delivered but not acknowledged comes again).
 Replicas and connections in one `$share/{group}/` split the device topics. Presence topics are
 never shared (mosquitto does not share `$` topics): every replica applies every presence event,
-which is idempotent. paho's thread only builds a Delivery and enqueues it.
+which is idempotent. paho's thread only builds Deliveries and enqueues each wake-up's as one burst.
 """
 
 from __future__ import annotations
@@ -71,6 +71,8 @@ class MqttSource:
         self._connections: list[IngestMqttConnection] = []
         self._generation: list[int] = []
         self._acks: list[list[tuple[int, int]]] = []
+        self._bursts: list[list[Delivery]] = []  # per connection, filled by paho's thread
+        self._burst_at: list[datetime | None] = []
 
     def client_id(self, index: int) -> str:
         base = self.config.client_id
@@ -82,6 +84,8 @@ class MqttSource:
         for index in range(cfg.connections):
             self._generation.append(0)
             self._acks.append([])
+            self._bursts.append([])
+            self._burst_at.append(None)
             mqtt = MqttConfig(
                 cfg.host,
                 cfg.port,
@@ -98,6 +102,7 @@ class MqttSource:
                 mqtt,
                 receive_maximum=cfg.receive_maximum,
                 fast_sink=partial(self._on_fast, index) if cfg.fastpath else None,
+                fast_flush=partial(self._flush, index) if cfg.fastpath else None,
                 subscriptions=subscriptions(cfg.shared_group, index, cfg.devices),
                 on_message=partial(self._on_message, index),
                 on_connect=partial(self._on_connect, index),
@@ -124,8 +129,19 @@ class MqttSource:
     def _on_fast(self, index: int, topic: bytes, payload: bytes, mid: int) -> None:
         if self._paused or self._sink is None:
             return
+        # One receive time per wake-up: its packets came in one read (within a millisecond).
+        received = self._burst_at[index]
+        if received is None:
+            received = self._burst_at[index] = datetime.now(UTC)
         ack = partial(self._ack, index, self._generation[index], mid)
-        self._sink(Delivery(topic.decode(), payload, datetime.now(UTC), ack, "mqtt"))
+        self._bursts[index].append(Delivery(topic.decode(), payload, received, ack, "mqtt"))
+
+    def _flush(self, index: int) -> None:
+        burst = self._bursts[index]
+        self._burst_at[index] = None
+        if burst and self._sink is not None:
+            self._bursts[index] = []
+            self._sink(burst)
 
     def _on_message(self, index: int, message: paho.MQTTMessage) -> None:
         if self._paused or self._sink is None:
@@ -135,7 +151,7 @@ class MqttSource:
         else:
             ack = partial(self._ack, index, self._generation[index], message.mid)
         received = datetime.now(UTC)
-        self._sink(Delivery(message.topic, bytes(message.payload), received, ack, "mqtt"))
+        self._sink([Delivery(message.topic, bytes(message.payload), received, ack, "mqtt")])
 
     # -- the pipeline's threads ------------------------------------------------------------------
     def _ack(self, index: int, generation: int, mid: int) -> None:

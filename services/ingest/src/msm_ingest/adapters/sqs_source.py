@@ -118,13 +118,15 @@ class SqsSource:
             self._healthy.set()
             backoff = 0.5
             now = datetime.now(UTC)
+            burst = []
             for message in response.get("Messages", []):
-                if self._paused.is_set():
-                    return  # not deleted: visible again after its visibility timeout
                 topic, payload, received = decode_rule_message(message["Body"], now)
                 ack = partial(self._ack, message["ReceiptHandle"])
-                assert self._sink is not None
-                self._sink(Delivery(topic, payload, received, ack, "sqs"))
+                burst.append(Delivery(topic, payload, received, ack, "sqs"))
+            if self._paused.is_set():
+                return  # not deleted: visible again after their visibility timeout
+            assert self._sink is not None
+            self._sink(burst)
 
     def _ack(self, receipt_handle: str) -> None:
         with self._lock:
