@@ -13,7 +13,7 @@ WITH_ENV := source deploy/local/env.sh &&
 PYTEST := $(WITH_ENV) $(PY) -m pytest -p no:cacheprovider
 
 .PHONY: help setup run up down test test-unit test-integration test-e2e bench lint fmt \
-        bench-ingest bench-api bench-commands bench-metersim \
+        bench-ingest bench-ingest-parts bench-api bench-commands bench-metersim \
         stack-up stack-down stack-status clean
 
 help: ## list the targets
@@ -61,10 +61,13 @@ test-integration: stack-up ## integration tests against the real local services
 test-e2e: stack-up ## the whole stack with the meter simulator
 	$(PYTEST) tests/e2e
 
-bench: bench-ingest bench-api bench-commands bench-metersim ## every benchmark (prints figures; never pass/fail)
+bench: bench-ingest bench-ingest-parts bench-api bench-commands bench-metersim ## every benchmark (prints figures; never pass/fail)
 
 bench-ingest: stack-up ## ingest pipeline vs raw broker pipe and raw database rate
 	$(WITH_ENV) $(PY) bench/bench_ingest.py
+
+bench-ingest-parts: stack-up ## ingest CPU per message by stage (MQTT source, worker) vs baselines
+	$(WITH_ENV) $(PY) bench/bench_ingest_parts.py
 
 bench-api: stack-up ## API req/s and latency vs a bare Flask endpoint
 	$(WITH_ENV) $(PY) bench/bench_api.py

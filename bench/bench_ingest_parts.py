@@ -1,0 +1,188 @@
+"""Ingest's CPU per message, stage by stage, each next to a baseline measured in the same run.
+
+Run (what `make bench-ingest-parts` does):
+    source deploy/local/env.sh && .venv/bin/python bench/bench_ingest_parts.py
+
+(1) the MQTT source alone: msm-ingest's MqttSource (TLS, QoS 1, manual acks) into a consumer that
+    only acknowledges, fed by the same paho publishers as bench_ingest; baseline: a plain paho
+    subscriber (auto acks, counts only) on the same load;
+(2) the worker alone: the pipeline's batch work (parse, validate, plan, rows, device updates,
+    events, acks) on ready-made deliveries, the database and RabbitMQ swapped for no-ops;
+    baseline: orjson.loads + orjson.dumps of the same payloads (the least any ingest must do).
+Figures are CPU seconds of the measuring process (1) or thread (2) per message. They add up to
+less than bench_ingest's (d): the AMQP thread, metrics and contention between the stages are
+not in them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import queue
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from ingest_load import Load, payload, raw_subscriber
+from ingest_procs import cpu_seconds
+from msm_ingest.adapters.mqtt_source import MqttSource, MqttSourceConfig
+from msm_ingest.adapters.null_store import NullStore
+from msm_ingest.batch_writer import BatchWriter
+from msm_ingest.metrics import IngestMetrics
+from msm_ingest.pipeline import Pipeline, PipelineConfig
+from msm_ingest.ports import Delivery
+
+
+def _drive(load: Load, consumed: Any, seconds: float, backlog: int = 8000) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        load.allow(consumed() + backlog)
+        time.sleep(0.05)
+
+
+def _measure(load: Load, consumed: Any, pid: int, seconds: float) -> tuple[float, float]:
+    """(msg/s, CPU-us per message of `pid`) over `seconds`, after a 3 s warm-up."""
+    _drive(load, consumed, 3)
+    n0, t0, cpu0 = consumed(), time.monotonic(), cpu_seconds(pid)
+    _drive(load, consumed, seconds)
+    got = max(consumed() - n0, 1)
+    return got / (time.monotonic() - t0), (cpu_seconds(pid) - cpu0) / got * 1e6
+
+
+def source_alone(args: argparse.Namespace, devices: list[str]) -> tuple[float, float]:
+    pki = Path(args.pki)
+    inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    source = MqttSource(
+        MqttSourceConfig(
+            args.host,
+            args.port,
+            pki / "ca.crt",
+            pki / "backend.crt",
+            pki / "backend.key",
+            client_id=f"bench-parts-{os.getpid()}",
+            shared_group="bench-parts",
+            session_expiry_s=0,
+            devices=tuple(devices),
+        )
+    )
+    source.start(inbox.put)
+    if not source.wait_connected(15):
+        raise SystemExit("MQTT source did not connect")
+    count = [0]
+
+    def consume() -> None:  # what the pipeline does with a burst, minus the work
+        while True:
+            burst = inbox.get()
+            for delivery in burst:
+                delivery.ack()
+            source.flush_acks()
+            count[0] += len(burst)
+
+    threading.Thread(target=consume, daemon=True).start()
+    load = Load(devices, args.publishers, args.host, args.port, pki).start()
+    try:
+        return _measure(load, lambda: count[0], os.getpid(), args.window)
+    finally:
+        load.close()
+        source.pause()
+        source.stop()
+
+
+def paho_alone(args: argparse.Namespace, devices: list[str]) -> tuple[float, float]:
+    ctx = mp.get_context("spawn")
+    received, ready, stop = ctx.Value("q", 0, lock=False), ctx.Event(), ctx.Event()
+    filters = [f"msm/{d}/telemetry" for d in devices]
+    sub = ctx.Process(
+        target=raw_subscriber,
+        args=(filters, args.host, args.port, str(args.pki), received, ready, stop),
+        daemon=True,
+    )
+    sub.start()
+    ready.wait(20)
+    load = Load(devices, args.publishers, args.host, args.port, Path(args.pki)).start()
+    try:
+        return _measure(load, lambda: received.value, sub.pid or 0, args.window)
+    finally:
+        load.close()
+        stop.set()
+        sub.join(10)
+
+
+class _Confirmed:
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def wait(self, timeout: float) -> list[bool]:
+        return [True] * self.n
+
+
+class _NoBroker:
+    ready = True
+
+    def publish(self, events: Any) -> _Confirmed:
+        return _Confirmed(len(events))
+
+
+def worker_alone(devices: list[str], messages: int, batch: int) -> tuple[float, float]:
+    """(worker CPU-us per message, baseline CPU-us per message)."""
+    writer = BatchWriter(NullStore(), _NoBroker(), IngestMetrics(), clock=lambda: datetime.now(UTC))
+    pipeline = Pipeline(writer, writer._metrics, PipelineConfig(batch_max=batch))
+    base = int(time.time() * 1000)
+    now = datetime.now(UTC)
+
+    def noop() -> None:
+        return None
+
+    batches = [
+        [
+            Delivery(
+                f"msm/{devices[i % len(devices)]}/telemetry", payload(base + k + i, i), now, noop
+            )
+            for i in range(batch)
+        ]
+        for k in range(0, messages, batch)
+    ]
+    pipeline._process(batches[0])  # warm-up (imports, caches)
+    t0 = time.thread_time()
+    for b in batches[1:]:
+        pipeline._process(b)
+        pipeline._pending.get_nowait()
+    worker = (time.thread_time() - t0) / (len(batches) - 1) / batch * 1e6
+    t0 = time.thread_time()
+    for b in batches[1:]:
+        for d in b:
+            orjson.dumps(orjson.loads(d.payload))
+    baseline = (time.thread_time() - t0) / (len(batches) - 1) / batch * 1e6
+    return worker, baseline
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("MSM_MQTT_PORT", "8883")))
+    parser.add_argument("--pki", default=os.environ.get("MSM_PKI_DIR", ".local/pki"))
+    parser.add_argument("--publishers", type=int, default=3)
+    parser.add_argument("--devices", type=int, default=200)
+    parser.add_argument("--window", type=float, default=15.0)
+    args = parser.parse_args()
+    tag = f"{os.getpid() % 10**6}"
+    devices = [f"bench-parts-{tag}-{i:04d}" for i in range(args.devices)]
+
+    worker, floor = worker_alone(devices, 20_500, 500)
+    print(f"(2) worker alone: {worker:.1f} CPU-us/msg; orjson loads+dumps of the same payloads: "
+          f"{floor:.1f} us (x{worker / floor:.1f})", flush=True)  # fmt: skip
+    paho_rate, paho_cpu = paho_alone(args, devices)
+    print(f"    baseline, plain paho subscriber: {paho_rate:.0f} msg/s, {paho_cpu:.1f} CPU-us/msg",
+          flush=True)  # fmt: skip
+    rate, cpu = source_alone(args, devices)
+    print(f"(1) MQTT source alone: {rate:.0f} msg/s, {cpu:.1f} CPU-us/msg "
+          f"(x{cpu / paho_cpu:.2f} of the plain paho subscriber)")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
