@@ -71,9 +71,18 @@ def test_the_sweeper_announces_each_sample_in_one_event_whatever_the_row_order(s
 
 def test_plan_documents_equal_the_shared_reading_documents():
     plan: BatchPlan[object] = BatchPlan(NOW)
-    rs = (reading(NOW, "A"), reading(NOW, "B"))
+    later = NOW + timedelta(milliseconds=1)
+    same_later = datetime.fromisoformat(later.isoformat())  # equal, another object
+    rs = (
+        reading(NOW, "A"),
+        reading(NOW, "B"),
+        reading(later, "A"),
+        reading(same_later, "B", channel=2),
+        reading(NOW, "C"),
+    )
     plan.add_readings("dev-1", rs, NOW, object())
     assert plan.telemetry_documents() == [r.to_document() for r in rs]
+    assert plan.reading_ids == [r.reading_id for r in rs]
 
 
 def test_message_event_ids_are_stable_per_message():

@@ -7,6 +7,7 @@ lifecycle (presence) and registry events, fleet provisioning.
 
 from __future__ import annotations
 
+import functools
 import re
 from enum import StrEnum
 from typing import Final, NamedTuple, TypeVar
@@ -236,6 +237,12 @@ def parse(topic: str) -> ParsedTopic:
     """Say what `topic` is; raise TopicError for anything outside the contract."""
     if type(topic) is not str or len(topic) > MAX_TOPIC_LENGTH:
         raise _unknown(topic)
+    return _parse(topic)
+
+
+# Every device sends on the same few topics again and again; a topic that fails is not cached.
+@functools.lru_cache(maxsize=1 << 16)
+def _parse(topic: str) -> ParsedTopic:
     parts = topic.split("/")
     head = parts[0]
     if head == "msm" and len(parts) == 3 and parts[2] in _MSM_KINDS:

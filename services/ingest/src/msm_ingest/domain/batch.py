@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from msm_common.contracts import CommandAck, DeviceInfoMessage, PresenceEvent, Reading
+from msm_common.contracts.timeparse import epoch_ms
 
 from msm_ingest.domain import devices
 
@@ -49,7 +50,13 @@ class BatchPlan(Generic[D]):
         self, device_uuid: str, readings: tuple[Reading, ...], seen_at: datetime, delivery: D
     ) -> None:
         self.readings.extend(readings)
-        self.reading_ids.extend(r.reading_id for r in readings)
+        # Reading.reading_id, with the time part computed once per timestamp (a message's
+        # readings usually share theirs); a unit test holds the two to the same ids.
+        ids, at, suffix = self.reading_ids, None, ""
+        for r in readings:
+            if r.timestamp is not at:
+                at, suffix = r.timestamp, f":{epoch_ms(r.timestamp)}"
+            ids.append(f"{r.device_uuid}:{r.channel_id}:{r.phase}{suffix}")
         self.by_device.setdefault(device_uuid, []).extend(readings)
         previous = self.last_seen.get(device_uuid)
         if previous is None or seen_at > previous:
