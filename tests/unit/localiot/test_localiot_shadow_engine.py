@@ -1,46 +1,16 @@
-"""The Device Shadow rules, one table per rule (AWS IoT Device Shadow service documents)."""
+"""The Device Shadow rules, one table per rule (AWS IoT Device Shadow service documents).
+
+Rejections (malformed or oversized updates) are in test_localiot_shadow_rejections.py.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-from msm_localiot.shadow.engine import apply_delete, apply_get, apply_update, delta_of
-from msm_localiot.shadow.model import Deleted, Got, Rejected, Shadow, Updated
-
-T0 = 1_700_000_000
-
-
-def body(doc: Any) -> bytes:
-    return json.dumps(doc).encode()
-
-
-def update(current: Shadow | None, doc: Any, now: int = T0) -> Updated:
-    result = apply_update(current, body(doc) if not isinstance(doc, bytes) else doc, now)
-    assert isinstance(result, Updated), result
-    return result
-
-
-def rejected(current: Shadow | None, payload: bytes, now: int = T0) -> Rejected:
-    result = apply_update(current, payload, now)
-    assert isinstance(result, Rejected), result
-    return result
-
-
-def build(*docs: dict[str, Any]) -> Shadow:
-    """The shadow after applying `docs` in order, one second apart."""
-    shadow: Shadow | None = None
-    for i, doc in enumerate(docs):
-        shadow = update(shadow, doc, T0 + i).shadow
-    assert shadow is not None
-    return shadow
-
-
-def state(desired: Any = None, reported: Any = None) -> dict[str, Any]:
-    sections = {"desired": desired, "reported": reported}
-    return {"state": {k: v for k, v in sections.items() if v is not None}}
-
+from msm_localiot.shadow.engine import apply_delete, apply_get, delta_of
+from msm_localiot.shadow.model import Deleted, Got, Rejected, Shadow
+from shadow_helpers import T0, body, build, rejected, state, update
 
 # --- merge -------------------------------------------------------------------------------------
 
@@ -376,146 +346,3 @@ def test_get_and_delete_ignore_their_payload(payload: bytes) -> None:
     shadow = build(state({"a": 1}))
     assert isinstance(apply_get(shadow, payload, T0, "t"), Got)
     assert isinstance(apply_delete(shadow, payload, T0, "t"), Deleted)
-
-
-# --- rejections --------------------------------------------------------------------------------
-
-TOKEN = "tok"
-LONG = "x" * 65
-REJECT_CASES = [
-    pytest.param(b"{", 400, "Invalid JSON", None, id="invalid json"),
-    pytest.param(b"[]", 400, "Invalid JSON", None, id="not an object"),
-    pytest.param(b'{"state": {"desired": {"a": NaN}}}', 400, "Invalid JSON", None, id="NaN"),
-    pytest.param(
-        b'{"state": {"desired": {"a": "\xff"}}}',
-        415,
-        "Unsupported documented encoding; supported encoding is UTF-8",
-        None,
-        id="not utf-8",
-    ),
-    pytest.param(
-        body({"clientToken": TOKEN}), 400, "Missing required node: state", TOKEN, id="missing state"
-    ),
-    pytest.param(
-        body({"state": 5, "clientToken": TOKEN}),
-        400,
-        "State node must be an object",
-        TOKEN,
-        id="state not an object",
-    ),
-    pytest.param(
-        body({"state": {"desired": [1]}}),
-        400,
-        "Desired node must be an object",
-        None,
-        id="desired not an object",
-    ),
-    pytest.param(
-        body({"state": {"reported": "x"}}),
-        400,
-        "Reported node must be an object",
-        None,
-        id="reported not an object",
-    ),
-    pytest.param(
-        body({"state": {"delta": {"a": 1}}}),
-        400,
-        "State contains an invalid node",
-        None,
-        id="unknown state node",
-    ),
-    pytest.param(
-        body({"state": {"desired": {"c": [None, 1]}}}),
-        400,
-        "State contains an invalid node",
-        None,
-        id="null inside an array",
-    ),
-    pytest.param(
-        body({**state({"a": 1}), "version": "3"}),
-        400,
-        "Invalid version",
-        None,
-        id="version as a string",
-    ),
-    pytest.param(
-        body({**state({"a": 1}), "version": True}),
-        400,
-        "Invalid version",
-        None,
-        id="version as a boolean",
-    ),
-    pytest.param(
-        body({**state({"a": 1}), "version": -1}),
-        400,
-        "Invalid version",
-        None,
-        id="negative version",
-    ),
-    pytest.param(
-        body({**state({"a": 1}), "clientToken": LONG}),
-        400,
-        "Invalid clientToken",
-        None,
-        id="client token longer than 64 bytes",
-    ),
-    pytest.param(
-        body({**state({"a": 1}), "clientToken": 7}),
-        400,
-        "Invalid clientToken",
-        None,
-        id="client token not a string",
-    ),
-    pytest.param(
-        body(state({"a": {"b": {"c": {"d": {"e": {"f": {"g": 1}}}}}}})),
-        400,
-        "JSON contains too many levels of nesting; maximum is 6",
-        None,
-        id="seven levels of nesting",
-    ),
-    pytest.param(
-        body({**state({"big": "x" * 8200}), "clientToken": TOKEN}),
-        413,
-        "The payload exceeds the maximum size allowed",
-        TOKEN,
-        id="state over 8 KB",
-    ),
-    pytest.param(
-        b" " * (128 * 1024 + 1),
-        413,
-        "The payload exceeds the maximum size allowed",
-        None,
-        id="request over the message limit",
-    ),
-]
-
-
-@pytest.mark.parametrize(("payload", "code", "message", "token"), REJECT_CASES)
-def test_invalid_updates_are_rejected_in_aws_error_shape(
-    payload: bytes, code: int, message: str, token: str | None
-) -> None:
-    before = build(state({"keep": 1}))
-    result = rejected(before, payload, T0 + 1)
-    expected: dict[str, Any] = {"code": code, "message": message, "timestamp": T0 + 1}
-    if token is not None:
-        expected["clientToken"] = token
-    assert result.payload() == expected
-
-
-def test_six_levels_of_nesting_are_accepted() -> None:
-    result = update(None, state({"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}))
-    assert result.shadow.state["desired"]["a"]["b"]["c"]["d"]["e"] == {"f": 1}
-
-
-def test_state_just_under_8_kb_is_accepted_and_growth_past_it_is_not() -> None:
-    shadow = update(None, state({"a": "x" * 8000})).shadow
-    assert shadow.version == 1
-    too_big = rejected(shadow, body(state(reported={"b": "y" * 300})))
-    assert too_big.code == 413
-
-
-def test_client_token_of_exactly_64_bytes_is_echoed() -> None:
-    token = "é" * 32  # 64 bytes in UTF-8
-    result = update(None, {**state({"a": 1}), "clientToken": token})
-    assert result.accepted["clientToken"] == token
-    assert result.documents["clientToken"] == token
