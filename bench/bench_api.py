@@ -22,7 +22,6 @@ import concurrent.futures as cf
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,18 +34,13 @@ from urllib.parse import urlsplit
 import threaded
 from msm_api.domain import telemetry as dt
 from msm_common.adapters import mongo
+from plumbing import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DB_NAME = "msm_bench_api"
 DEVICES = 10
 DAYS = 30
 ADMIN = ("bench-admin@example.com", "bench password 1234")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def seed(mongo_uri: str) -> datetime:

@@ -26,12 +26,9 @@ import http.client
 import json
 import multiprocessing as mp
 import os
-import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.parse
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -41,14 +38,13 @@ from typing import Any
 import orjson
 import pika
 import threaded
+from commands_services import builtin_relay, mqtt, service, stopper, wait_http
 from msm_common import topics
 from msm_common.adapters import amqp_topology, mongo
-from msm_common.adapters.amqp import ConfirmingPublisher, OutgoingMessage
-from msm_common.adapters.mqtt import MqttConfig, MqttConnection
-from msm_common.contracts import CommandAck, DeviceCommand, make_event, parse_command_topic_message
+from msm_common.contracts import DeviceCommand
 from msm_common.contracts.commands import NtpParams
-from msm_common.contracts.events import COMMAND_ACK
 from msm_common.settings import CommonSettings
+from plumbing import free_port, own_vhost, pct, rabbitmqctl
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = ("bench-admin@example.com", "bench password 1234")
@@ -70,36 +66,6 @@ PARAMS = {
     },
 }
 FINAL = {"succeeded", "failed", "rejected", "timed_out", "expired", "cancelled", "superseded"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000 if ordered else 0.0
-
-
-def rabbitmqctl(*args: str) -> bool:
-    try:
-        done = subprocess.run(
-            ["rabbitmqctl", "-q", *args], check=False, capture_output=True, timeout=60
-        )
-        return done.returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-def own_vhost(amqp_url: str, name: str) -> str | None:
-    parts = urllib.parse.urlsplit(amqp_url)
-    if rabbitmqctl("add_vhost", name) and rabbitmqctl(
-        "set_permissions", "-p", name, parts.username or "guest", ".*", ".*", ".*"
-    ):
-        return urllib.parse.urlunsplit(parts._replace(path="/" + urllib.parse.quote(name, "")))
-    return None
 
 
 # -- the fleet, in a child process so that its loops do not share our GIL ----------------------
@@ -125,94 +91,6 @@ def start_fleet(meters: int) -> tuple[Any, Any, list[str]]:
     if not parent.poll(120):
         raise SystemExit("metersim fleet did not come online")
     return proc, parent, parent.recv()
-
-
-# -- services --------------------------------------------------------------------------------
-def service(name: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    out = log.open("ab")
-    return subprocess.Popen(
-        [str(ROOT / f".venv/bin/{name}")], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
-    )
-
-
-def stopper(proc: subprocess.Popen[bytes]) -> Callable[[], None]:
-    def stop() -> None:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-    return stop
-
-
-def wait_http(port: int, path: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", path)
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"nothing answered on :{port}{path}")
-
-
-def builtin_relay(settings: CommonSettings, amqp_url: str) -> Callable[[], None]:
-    """Ack events as ingest publishes them, from a minimal relay (measures the commander alone)."""
-    publisher = ConfirmingPublisher(amqp_url, name="bench-relay").start()
-
-    def on_message(msg: Any) -> None:
-        parsed = topics.parse(msg.topic)
-        if parsed.command_type is None or parsed.device_uuid is None:
-            return
-        now = datetime.now(UTC)
-        ack = parse_command_topic_message(
-            parsed.device_uuid, parsed.command_type, msg.payload, received_at=now
-        )
-        if isinstance(ack, CommandAck):
-            data = {
-                "command_id": ack.command_id,
-                "command_type": ack.command_type.value,
-                "status": ack.status.value,
-                "message": ack.message,
-                "received_at": now.isoformat(),
-            }
-            event = make_event(COMMAND_ACK, "bench-relay", ack.device_uuid, data, time=now)
-            publisher.publish_async(
-                [OutgoingMessage(amqp_topology.EVENTS_EXCHANGE, event.routing_key, event.to_json())]
-            )
-
-    conn = mqtt(settings, "bench-relay", [(f"msm/+/{t}", 1) for t in PARAMS], on_message)
-
-    def stop() -> None:
-        conn.stop()
-        publisher.close()
-
-    return stop
-
-
-def mqtt(
-    settings: CommonSettings,
-    name: str,
-    subs: list[tuple[str, int]],
-    on_message: Callable[[Any], None],
-) -> MqttConnection:
-    config = MqttConfig(
-        settings.mqtt_host,
-        settings.mqtt_port,
-        settings.mqtt_ca_file,
-        settings.mqtt_cert_file,
-        settings.mqtt_key_file,
-        client_id=f"{name}-{uuid.uuid4().hex[:8]}",
-    )
-    conn = MqttConnection(config, subscriptions=subs, on_message=on_message).start()
-    if not conn.wait_connected(10):
-        raise SystemExit(f"MQTT: {conn.last_error}")
-    time.sleep(0.3)
-    return conn
 
 
 # -- measurements ----------------------------------------------------------------------------
@@ -473,7 +351,7 @@ def start_services(
         )
         wait_http(ingest_port, "/readyz")
     else:
-        stops.append(builtin_relay(CommonSettings(), env["MSM_AMQP_URL"]))
+        stops.append(builtin_relay(CommonSettings(), env["MSM_AMQP_URL"], list(PARAMS)))
     port = free_port()
     start(
         "msm-api",

@@ -36,11 +36,9 @@ import multiprocessing as mp
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -50,49 +48,21 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pika
-from ingest_load import Load, payload, raw_subscriber
+from ingest_load import EventProbe, Load, payload, raw_subscriber
 from ingest_procs import ROOT, CpuMeter, cpu_seconds, rss_mib, stack_pids
+from ingest_report import report
 from msm_common.adapters import mongo
-from msm_common.adapters.amqp_topology import EVENTS_EXCHANGE
 from msm_common.contracts import parse_telemetry
 from msm_ingest.domain import devices as device_updates
+from plumbing import free_port, own_vhost, rabbitmqctl
 from pymongo import UpdateOne
 
 PY = sys.executable
 INGEST = str(Path(PY).with_name("msm-ingest"))
-READINGS = 3
 _SAMPLE = re.compile(r"^(\w+)(?:\{([^}]*)\})? ([0-9.e+-]+)$")
 
 
 # -- plumbing ----------------------------------------------------------------------------------
-def rabbitmqctl(*args: str) -> bool:
-    try:
-        return (
-            subprocess.run(
-                ["rabbitmqctl", "-q", *args], capture_output=True, timeout=60, check=False
-            ).returncode
-            == 0
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-def own_vhost(amqp_url: str, name: str) -> str:
-    parts = urllib.parse.urlsplit(amqp_url)
-    if rabbitmqctl("add_vhost", name) and rabbitmqctl(
-        "set_permissions", "-p", name, parts.username or "guest", ".*", ".*", ".*"
-    ):
-        return urllib.parse.urlunsplit(parts._replace(path="/" + name))
-    raise SystemExit("bench needs a RabbitMQ vhost of its own (rabbitmqctl add_vhost)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def scrape(port: int) -> dict[tuple[str, str], float]:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
@@ -117,43 +87,6 @@ def consumed(samples: dict[tuple[str, str], float]) -> tuple[float, float, float
     stored = samples.get(("msm_ingest_messages_total", 'kind="telemetry",outcome="stored"'), 0.0)
     rows = samples.get(("msm_ingest_readings_total", 'outcome="stored"'), 0.0)
     return handled, stored, rows
-
-
-class EventProbe:
-    """Latency samples: telemetry.received events of a few probe devices (publish ts in data)."""
-
-    def __init__(self, amqp_url: str, probe_devices: list[str], *, sink: bool) -> None:
-        self.conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
-        ch = self.channel = self.conn.channel()
-        ch.exchange_declare(EVENTS_EXCHANGE, "topic", durable=True)
-        if sink:  # --events-queue: a stand-in consumer queue for every telemetry event (capped)
-            ch.queue_declare(
-                "bench-ingest-sink", arguments={"x-max-length": 50_000, "x-overflow": "drop-head"}
-            )
-            ch.queue_bind("bench-ingest-sink", EVENTS_EXCHANGE, "telemetry.received.#")
-        ch.queue_declare("bench-ingest-probe", exclusive=True)
-        for d in probe_devices:
-            ch.queue_bind("bench-ingest-probe", EVENTS_EXCHANGE, f"telemetry.received.{d}")
-        self.samples: list[float] = []
-        self.recording = False
-        ch.basic_consume("bench-ingest-probe", self._on_event, auto_ack=True)
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _on_event(self, _ch: Any, _m: Any, _p: Any, body: bytes) -> None:
-        if self.recording:
-            stamp = datetime.fromisoformat(orjson.loads(body)["data"]["timestamp"])
-            self.samples.append(time.time() * 1000 - stamp.timestamp() * 1000)
-
-    def _run(self) -> None:
-        with contextlib.suppress(Exception):
-            self.channel.start_consuming()
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.conn.add_callback_threadsafe(self.channel.stop_consuming)
-            self.thread.join(5)
-            self.conn.close()
 
 
 class Ingest:
@@ -393,98 +326,6 @@ def ingest_run(
     return result
 
 
-# -- report ------------------------------------------------------------------------------------
-def verdict(value: float, target: float, *, at_most: bool = False) -> str:
-    ok = value <= target if at_most else value >= target
-    return "meets target" if ok else "MISSES target"
-
-
-def print_rss(rss: list[float], seconds: float) -> None:
-    half = rss[len(rss) // 2]
-    slope = (rss[-1] - half) / max(seconds / 120, 1e-9)  # second half: past warm-up
-    marks = "/".join(f"{rss[min(len(rss) - 1, len(rss) * q // 4)]:.0f}" for q in range(5))
-    print(
-        f"    RSS ingest (MiB) at 0/25/50/75/100 % of the run: {marks}; peak {max(rss):.0f};"
-        f" drift over the second half {slope:+.1f} MiB/min ({len(rss)} samples)"
-    )
-
-
-def report(r: dict[str, Any], args: argparse.Namespace) -> None:
-    a, b, b2, c, d, e = (r.get(k) for k in ("a", "b", "b2", "c", "d", "e"))
-    print(
-        f"\n== ingest benchmark ({args.publishers} publishers, {args.devices} devices, "
-        f"{READINGS} readings/message, backlog {args.backlog}, main run {args.duration:.0f} s)"
-    )
-    if a is not None:
-        print(f"(a) raw broker pipe (paho -> mosquitto -> paho)   {a:9.0f} msg/s")
-        print(f"    CPU per message of that paho subscriber (it only counts): {r['a_cpu']:.0f} us")
-    if b is not None and b2 is not None:
-        print(
-            f"(b) database insert_many, same rows              {b:9.0f} rows/s "
-            f"= {b / READINGS:.0f} msg/s"
-        )
-        print(
-            f"(b2) database, ingest's whole write set          {b2:9.0f} rows/s "
-            f"= {b2 / READINGS:.0f} msg/s (insert + device upserts + processed update)"
-        )
-    if c:
-        print(
-            f"(c) msm-ingest sustained                         {c['msgs']:9.0f} msg/s "
-            f"= {c['rows']:.0f} rows/s"
-        )
-        if a is not None and b is not None and b2 is not None:
-            floor = min(a, b / READINGS)
-            ratio = c["msgs"] / floor
-            print(
-                f"    vs min(a, b) = {floor:.0f} msg/s: {ratio:.0%} (target >= 80 %: "
-                f"{verdict(ratio, 0.8)}); vs (b2): {c['msgs'] / (b2 / READINGS):.0%}"
-            )
-        if "latency" in c:
-            rate, p50, p99, n = c["latency"]
-            print(
-                f"    latency publish -> stored at {rate:.0f} msg/s (half the sustained rate): "
-                f"p50 {p50:.0f} ms, p99 {p99:.0f} ms ({n} samples)"
-            )
-        together = c["cpu_ingest"] + c["cpu_broker"] + c["cpu_rabbit"]
-        print(
-            f"    CPU per message: ingest {c['cpu_ingest']:.0f} us (target <= 60: "
-            f"{verdict(c['cpu_ingest'], 60, at_most=True)}); broker {c['cpu_broker']:.0f} + "
-            f"ingest + RabbitMQ {c['cpu_rabbit']:.0f} = {together:.0f} us (target <= 120: "
-            f"{verdict(together, 120, at_most=True)}); database {c['cpu_db']:.0f} us (apart)"
-        )
-        print_rss(c["rss"], args.duration)
-    f = r.get("f")
-    if f:
-        print(
-            f"(c2) msm-ingest, MSM_INGEST_EVENTS_BEFORE_STORE=true {f['msgs']:7.0f} msg/s "
-            f"= {f['rows']:.0f} rows/s"
-        )
-        if a is not None and b is not None:
-            ratio = f["msgs"] / min(a, b / READINGS)
-            print(
-                f"    vs min(a, b): {ratio:.0%} (target >= 80 %: {verdict(ratio, 0.8)}); CPU "
-                f"ingest {f['cpu_ingest']:.0f} us/msg, broker {f['cpu_broker']:.0f}, RabbitMQ "
-                f"{f['cpu_rabbit']:.0f}, database {f['cpu_db']:.0f}"
-            )
-    if d:
-        together = d["cpu_ingest"] + d["cpu_broker"] + d["cpu_rabbit"]
-        print(f"(d) pipeline with a no-op store                  {d['msgs']:9.0f} msg/s")
-        if a is not None:
-            ratio = d["msgs"] / a
-            print(f"    vs (a): {ratio:.0%} (target >= 80 %: {verdict(ratio, 0.8)})")
-        print(
-            f"    CPU per message: ingest {d['cpu_ingest']:.0f} us, broker "
-            f"{d['cpu_broker']:.0f}, RabbitMQ {d['cpu_rabbit']:.0f}: together {together:.0f} us"
-        )
-        if "a_cpu" in r:
-            ratio = d["cpu_ingest"] / r["a_cpu"]
-            print(f"    ingest's CPU per message vs (a)'s bare subscriber: x{ratio:.2f}")
-        print_rss(d["rss"], args.window)
-    if e:
-        line = f"(e) two replicas, one shared subscription        {e['msgs']:9.0f} msg/s"
-        print(line + (f"; vs (c): x{e['msgs'] / c['msgs']:.2f}" if c else ""))
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=60.0)
@@ -513,6 +354,8 @@ def main() -> int:
         os.environ.get("MSM_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"),
         f"msm-bench-ingest-{tag}",
     )
+    if amqp_url is None:
+        raise SystemExit("bench needs a RabbitMQ vhost of its own (rabbitmqctl add_vhost)")
     mongo_uri = os.environ.get("MSM_MONGO_URI", "mongodb://127.0.0.1:27017/msm")
     db_name = f"msm_bench_ingest_{tag}"
     client = mongo.connect(mongo_uri)

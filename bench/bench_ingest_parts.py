@@ -126,6 +126,9 @@ class _NoBroker:
     def publish(self, events: Any) -> _Confirmed:
         return _Confirmed(len(events))
 
+    def close(self) -> None:
+        return None
+
 
 def worker_alone(devices: list[str], messages: int, batch: int) -> tuple[float, float]:
     """(worker CPU-us per message, baseline CPU-us per message)."""

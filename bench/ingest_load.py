@@ -1,4 +1,5 @@
-"""Load for bench_ingest: paho publisher processes (simulated meters) and a raw paho subscriber.
+"""Load for bench_ingest: paho publisher processes (simulated meters), a raw paho subscriber, and
+the probe that reads latency off telemetry events.
 
 Publishers send QoS 1 telemetry with three phase readings per message, round-robin over their
 devices, as fast as the credit allows: the bench moves `limit` (messages all publishers together
@@ -9,18 +10,23 @@ publish time in ms (kept strictly increasing per device), so latency can be read
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import ssl
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import paho.mqtt.client as paho
+import pika
+from msm_common.adapters.amqp_topology import EVENTS_EXCHANGE
 from paho.mqtt.enums import CallbackAPIVersion
 
 CHUNK = 100
+READINGS = 3  # phase readings per message
 
 
 def client(pki: Path, cert: str, client_id: str, **kw: Any) -> paho.Client:
@@ -51,7 +57,7 @@ def payload(ts_ms: int, seq: int) -> bytes:
             "active_power": 975.5,
             "reactive_power": 42.0,
         }
-        for p in "ABC"
+        for p in "ABC"[:READINGS]
     ]
     return orjson.dumps({"timestamp": ts_ms, "readings": readings})
 
@@ -143,3 +149,40 @@ class Load:
             p.join(10)
             if p.is_alive():
                 p.terminate()
+
+
+class EventProbe:
+    """Latency samples: telemetry.received events of a few probe devices (publish ts in data)."""
+
+    def __init__(self, amqp_url: str, probe_devices: list[str], *, sink: bool) -> None:
+        self.conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        ch = self.channel = self.conn.channel()
+        ch.exchange_declare(EVENTS_EXCHANGE, "topic", durable=True)
+        if sink:  # --events-queue: a stand-in consumer queue for every telemetry event (capped)
+            ch.queue_declare(
+                "bench-ingest-sink", arguments={"x-max-length": 50_000, "x-overflow": "drop-head"}
+            )
+            ch.queue_bind("bench-ingest-sink", EVENTS_EXCHANGE, "telemetry.received.#")
+        ch.queue_declare("bench-ingest-probe", exclusive=True)
+        for d in probe_devices:
+            ch.queue_bind("bench-ingest-probe", EVENTS_EXCHANGE, f"telemetry.received.{d}")
+        self.samples: list[float] = []
+        self.recording = False
+        ch.basic_consume("bench-ingest-probe", self._on_event, auto_ack=True)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _on_event(self, _ch: Any, _m: Any, _p: Any, body: bytes) -> None:
+        if self.recording:
+            stamp = datetime.fromisoformat(orjson.loads(body)["data"]["timestamp"])
+            self.samples.append(time.time() * 1000 - stamp.timestamp() * 1000)
+
+    def _run(self) -> None:
+        with contextlib.suppress(Exception):
+            self.channel.start_consuming()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.add_callback_threadsafe(self.channel.stop_consuming)
+            self.thread.join(5)
+            self.conn.close()
