@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from msm_common import topics
@@ -286,3 +288,110 @@ def test_the_fast_reading_path_agrees_with_the_checked_one(fields: dict[str, Any
     assert type(fast) is type(checked)  # a Reading, or the same error
     if not isinstance(fast, tuple) or fast[0] != "error":
         assert [type(v) for v in fast[4:]] == [float] * 5
+
+
+# -- the msgspec fast path for whole payloads accepts exactly what the checked path accepts ------
+_TIMESTAMPS = st.sampled_from(
+    [
+        1748779198000,
+        1748779198.5,
+        1748779198123.4,
+        "2025-06-01T11:59:58Z",
+        "2025-06-01T13:59:58.123+02:00",
+        "2025-06-01T11:59:58",
+        "2014-12-31T23:59:59Z",
+        "2025-06-03T00:00:00Z",
+        10**20,
+        -1,
+        True,
+        "",
+        None,
+    ]
+)
+
+
+@st.composite
+def _telemetry_payloads(draw: st.DrawFn) -> bytes:
+    readings = [draw(_reading_fields()) for _ in range(draw(st.integers(0, 3)))]
+    for r in readings:
+        if draw(st.booleans()):
+            r["timestamp"] = draw(_TIMESTAMPS)
+        else:
+            r.pop("timestamp", None)
+        if draw(st.integers(0, 9)) == 0:
+            r["unknown"] = [[1]]
+    if readings and draw(st.booleans()):
+        doc: Any = {
+            **readings[0],
+            **({"timestamp": draw(_TIMESTAMPS)} if draw(st.booleans()) else {}),
+        }
+    else:
+        doc = {"readings": readings}
+        if draw(st.booleans()):
+            doc["timestamp"] = draw(_TIMESTAMPS)
+    body = json.dumps(doc, separators=(",", ":")).encode()  # big integers too (orjson refuses)
+    edit = draw(st.integers(0, 5))
+    if edit == 0:
+        body = b" \n" + body + b" "
+    elif edit == 1:
+        body = b"\xef\xbb\xbf" + body
+    elif edit == 2 and body.endswith(b"}"):
+        body = body[:-1] + b', "readings": []}'  # a duplicate key: the last one counts
+    elif edit == 3:
+        body = body.replace(b"31.5", b"31.5e0").replace(b"25.0", b"2.5E1")
+    return body
+
+
+@FUZZ
+@given(_telemetry_payloads())
+def test_the_fast_payload_path_agrees_with_the_checked_one(payload: bytes) -> None:
+    from msm_common.contracts import telemetry
+
+    fast = telemetry._fast_message("dev-1", payload, NOW)
+    try:
+        checked = telemetry.parse_telemetry("dev-1", orjson.loads(payload), received_at=NOW)
+    except (ContractError, orjson.JSONDecodeError):
+        assert fast is None  # what the checked path refuses, the fast path never accepts
+        return
+    if fast is not None:
+        assert fast == checked
+        assert [type(v) for r in fast.readings for v in r[4:]] == [float] * 5 * len(fast.readings)
+
+
+def test_the_fast_payload_path_takes_the_documented_shapes() -> None:
+    from msm_common.contracts import telemetry
+
+    reading = {k: v for k, v in _VALID_READING.items()}
+    batch = orjson.dumps({"timestamp": "2025-06-01T11:59:58Z", "readings": [reading, reading]})
+    single = orjson.dumps({**reading, "timestamp": 1748779198000})
+    for payload in (batch, single):
+        fast = telemetry._fast_message("dev-1", payload, NOW)
+        assert fast is not None
+        assert fast == telemetry.parse_telemetry("dev-1", orjson.loads(payload), received_at=NOW)
+    assert len(telemetry._fast_message("dev-1", batch, NOW).readings) == 1  # type: ignore[union-attr]
+
+
+def _boundaries() -> list[tuple[str, Any]]:
+    from msm_common.contracts.telemetry import MAX_CHANNEL_ID, MEASURES
+
+    cases: list[tuple[str, Any]] = [
+        ("channel_id", v) for v in (0, MAX_CHANNEL_ID, MAX_CHANNEL_ID + 1, -1, True, 1.0)
+    ]
+    for name, low, high in MEASURES:
+        cases += [(name, v) for v in (low, high, low - 0.001, high + 0.001, int(high), False)]
+    return cases
+
+
+@pytest.mark.parametrize(("field", "value"), _boundaries())
+def test_the_fast_payload_path_keeps_every_bound(field: str, value: Any) -> None:
+    from msm_common.contracts import telemetry
+
+    reading = {**_VALID_READING, field: value}
+    payload = json.dumps({"timestamp": 1748779198000, "readings": [reading]}).encode()
+    fast = telemetry._fast_message("dev-1", payload, NOW)
+    try:
+        checked = telemetry.parse_telemetry("dev-1", json.loads(payload), received_at=NOW)
+    except ContractError:
+        assert fast is None
+    else:
+        assert fast == checked

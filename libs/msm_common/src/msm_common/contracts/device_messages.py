@@ -12,7 +12,7 @@ from msm_common.contracts.acks import CloudCommandEcho, CommandAck, parse_comman
 from msm_common.contracts.device_info import DeviceInfoMessage, parse_device_info
 from msm_common.contracts.errors import UNSUPPORTED_TOPIC, ContractError
 from msm_common.contracts.presence import PresenceEvent, parse_presence
-from msm_common.contracts.telemetry import TelemetryMessage, parse_telemetry
+from msm_common.contracts.telemetry import TelemetryMessage, parse_telemetry_payload
 
 DeviceMessage = TelemetryMessage | DeviceInfoMessage | CommandAck | CloudCommandEcho | PresenceEvent
 
@@ -40,8 +40,9 @@ def parse_device_message(
             max_bytes=max_bytes,
         )
     if kind is topics.TopicKind.TELEMETRY:
-        data = _checks.load_json(payload, max_bytes=max_bytes)
-        return parse_telemetry(parsed.device_uuid or "", data, received_at=received_at)
+        return parse_telemetry_payload(
+            parsed.device_uuid or "", payload, received_at=received_at, max_bytes=max_bytes
+        )
     if kind is topics.TopicKind.DEVICE_INFO:
         data = _checks.load_json(payload, max_bytes=max_bytes)
         return parse_device_info(parsed.device_uuid or "", data, received_at=received_at)
