@@ -81,3 +81,15 @@ def test_format_timestamp_is_utc_with_milliseconds_and_z() -> None:
         "2025-06-01T11:59:58.123Z"
     )
     assert format_timestamp(datetime(2025, 1, 1)) == "2025-01-01T00:00:00.000Z"
+
+
+def test_the_window_follows_each_receive_time_even_when_cached() -> None:
+    from msm_common.contracts.timeparse import MAX_CLOCK_SKEW, TimeWindow
+
+    first = datetime(2025, 6, 1, 12, tzinfo=UTC)
+    second = first + timedelta(hours=5)
+    a = TimeWindow.around(first)
+    assert TimeWindow.around(first) is a  # the same receive time: computed once
+    b = TimeWindow.around(second)
+    assert (a.latest, b.latest) == (first + MAX_CLOCK_SKEW, second + MAX_CLOCK_SKEW)
+    assert TimeWindow.around(first).latest == first + MAX_CLOCK_SKEW

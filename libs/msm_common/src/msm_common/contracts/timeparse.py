@@ -29,8 +29,17 @@ class TimeWindow(NamedTuple):
 
     @classmethod
     def around(cls, received_at: datetime) -> TimeWindow:
+        # The messages of one read share their receive time: compute its window once.
+        last = _LAST_WINDOW[0]
+        if last is not None and last[0] is received_at:
+            return last[1]
         latest = as_utc(received_at) + MAX_CLOCK_SKEW
-        return cls(latest, (latest - EPOCH).total_seconds())
+        window = cls(latest, (latest - EPOCH).total_seconds())
+        _LAST_WINDOW[0] = (received_at, window)
+        return window
+
+
+_LAST_WINDOW: list[tuple[datetime, TimeWindow] | None] = [None]  # one entry, replaced whole
 
 
 def as_utc(value: datetime) -> datetime:
