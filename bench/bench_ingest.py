@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import multiprocessing as mp
 import os
 import re
 import signal
@@ -48,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from ingest_load import EventProbe, Load, payload, raw_subscriber
+from ingest_load import EventProbe, Load, payload, raw_pipe_running
 from ingest_procs import ROOT, CpuMeter, cpu_seconds, rss_mib, stack_pids
 from ingest_report import report
 from msm_common.adapters import mongo
@@ -162,30 +161,13 @@ def drive(
 
 def raw_pipe(args: argparse.Namespace, devices: list[str]) -> tuple[float, float]:
     """(msg/s through the broker, CPU-us per message of the subscriber, which does nothing)."""
-    ctx = mp.get_context("spawn")
-    received, ready, stop = ctx.Value("q", 0, lock=False), ctx.Event(), ctx.Event()
-    filters = [f"msm/{d}/telemetry" for d in devices]
-    sub = ctx.Process(
-        target=raw_subscriber,
-        args=(filters, args.host, args.port, str(args.pki), received, ready, stop),
-        daemon=True,
-    )
-    sub.start()
-    ready.wait(20)
-    load = Load(devices, args.publishers, args.host, args.port, args.pki).start()
-    try:
-        drive(load, lambda: received.value, args.backlog, 3)
-        before, t0 = received.value, time.monotonic()
-        cpu0 = cpu_seconds(sub.pid or 0)
-        drive(load, lambda: received.value, args.backlog, args.window)
-        got = received.value - before
-        rate = got / (time.monotonic() - t0)
-        cpu_us = (cpu_seconds(sub.pid or 0) - cpu0) / max(got, 1) * 1e6
-    finally:
-        load.close()
-        stop.set()
-        sub.join(10)
-    return rate, cpu_us
+    pipe = raw_pipe_running(devices, args.publishers, args.host, args.port, args.pki)
+    with pipe as (load, received, pid):
+        drive(load, received, args.backlog, 3)
+        before, t0, cpu0 = received(), time.monotonic(), cpu_seconds(pid)
+        drive(load, received, args.backlog, args.window)
+        got = received() - before
+        return got / (time.monotonic() - t0), (cpu_seconds(pid) - cpu0) / max(got, 1) * 1e6
 
 
 def database_rates(db: Any, args: argparse.Namespace, devices: list[str]) -> tuple[float, float]:

@@ -17,7 +17,6 @@ not in them.
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import os
 import queue
 import threading
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from ingest_load import Load, payload, raw_subscriber
+from ingest_load import Load, payload, raw_pipe_running
 from ingest_procs import cpu_seconds
 from msm_ingest.adapters.mqtt_source import MqttSource, MqttSourceConfig
 from msm_ingest.adapters.null_store import NullStore
@@ -93,23 +92,9 @@ def source_alone(args: argparse.Namespace, devices: list[str]) -> tuple[float, f
 
 
 def paho_alone(args: argparse.Namespace, devices: list[str]) -> tuple[float, float]:
-    ctx = mp.get_context("spawn")
-    received, ready, stop = ctx.Value("q", 0, lock=False), ctx.Event(), ctx.Event()
-    filters = [f"msm/{d}/telemetry" for d in devices]
-    sub = ctx.Process(
-        target=raw_subscriber,
-        args=(filters, args.host, args.port, str(args.pki), received, ready, stop),
-        daemon=True,
-    )
-    sub.start()
-    ready.wait(20)
-    load = Load(devices, args.publishers, args.host, args.port, Path(args.pki)).start()
-    try:
-        return _measure(load, lambda: received.value, sub.pid or 0, args.window)
-    finally:
-        load.close()
-        stop.set()
-        sub.join(10)
+    pipe = raw_pipe_running(devices, args.publishers, args.host, args.port, Path(args.pki))
+    with pipe as (load, received, pid):
+        return _measure(load, received, pid, args.window)
 
 
 class _Confirmed:

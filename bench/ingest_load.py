@@ -15,6 +15,7 @@ import multiprocessing as mp
 import ssl
 import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,31 @@ def raw_subscriber(
     received.value = count[0]
     c.disconnect()
     c.loop_stop()
+
+
+@contextlib.contextmanager
+def raw_pipe_running(
+    devices: list[str], publishers: int, host: str, port: int, pki: Path
+) -> Iterator[tuple[Load, Callable[[], int], int]]:
+    """A plain paho subscriber process (QoS 1, only counts) fed by `publishers` processes:
+    (the load, how many messages the subscriber got so far, the subscriber's pid)."""
+    ctx = mp.get_context("spawn")
+    received, ready, stop = ctx.Value("q", 0, lock=False), ctx.Event(), ctx.Event()
+    filters = [f"msm/{d}/telemetry" for d in devices]
+    sub = ctx.Process(
+        target=raw_subscriber,
+        args=(filters, host, port, str(pki), received, ready, stop),
+        daemon=True,
+    )
+    sub.start()
+    ready.wait(20)
+    load = Load(devices, publishers, host, port, Path(pki)).start()
+    try:
+        yield load, lambda: int(received.value), sub.pid or 0
+    finally:
+        load.close()
+        stop.set()
+        sub.join(10)
 
 
 class Load:

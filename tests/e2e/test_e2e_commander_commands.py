@@ -20,10 +20,9 @@ from support.commander_stack import (
     NTP,
     SFTP,
     Stack,
-    ready,
     running_stack,
 )
-from support.e2e import http, wait_for
+from support.e2e import http, ready, wait_for
 
 pytestmark = pytest.mark.e2e
 

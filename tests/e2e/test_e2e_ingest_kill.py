@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import orjson
@@ -23,6 +21,7 @@ import pika
 import pytest
 from msm_common.adapters.amqp_topology import EVENTS_EXCHANGE
 from msm_common.adapters.mqtt import MqttConfig, MqttConnection
+from support.e2e import free_port, ready
 from support.services import unique
 
 pytestmark = pytest.mark.e2e
@@ -122,20 +121,6 @@ class EventCounter:
 
     def close(self) -> None:
         self.conn.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
-            return r.status == 200
-    except OSError:
-        return False
 
 
 def start_ingest(env: dict[str, str], log: Path) -> subprocess.Popen:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +14,7 @@ from typing import Any
 from msm_common.adapters import mongo
 from msm_metersim import AckPolicy, Fleet
 
-from support.e2e import answers, free_port, http, wait_for
+from support.e2e import answers, free_port, http, ready, wait_for
 from support.services import ROOT, unique
 
 BIN = ROOT / ".venv/bin"
@@ -251,14 +249,6 @@ def running_stack(endpoints: Any, amqp_url: str, logs: Path) -> Iterator[Stack]:
             proc.stop()
         client.drop_database(db_name)
         client.close()
-
-
-def ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
-            return r.status == 200
-    except OSError:
-        return False
 
 
 def wait_api(port: int) -> str:

@@ -23,6 +23,15 @@ def answers(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def ready(port: int) -> bool:
+    """The service on `port` says it is ready (`GET /readyz` answers 200)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
     """The first truthy result of `check`, polled every 0.1 s; TimeoutError naming `what`."""
     deadline = time.monotonic() + timeout
