@@ -345,3 +345,26 @@ def test_a_burst_larger_than_a_batch_is_split_and_every_message_acked(store, pub
     assert len(store.rows) == 25
     assert max(store.insert_sizes) <= 10 and sum(store.insert_sizes) == 25
     assert pipeline._queued == 0
+
+
+def test_settling_releases_every_reading_of_the_batch_even_without_a_confirm_result(store):
+    from msm_ingest.batch_writer import BatchWriter, InFlight, PendingEvents
+    from msm_ingest.metrics import IngestMetrics
+
+    in_flight = InFlight()
+    in_flight.add(["r1", "r2", "r3"])
+    for rid in ("r1", "r2", "r3"):
+        store.rows[rid] = {"_id": rid, "processed": False}
+    writer = BatchWriter(
+        store, FakePublisher(), IngestMetrics(), clock=lambda: NOW, in_flight=in_flight
+    )
+    # Two telemetry events, but the broker's answer covers only the first (a cut connection).
+    pending = PendingEvents(FakeConfirmation([True]), [["r1", "r2"], ["r3"]], [])
+    writer.settle([pending], 1.0, lambda _step, call: call())
+    with in_flight.watch() as busy:
+        assert not any(busy(r) for r in ("r1", "r2", "r3"))  # the sweeper may take r3 now
+    assert {rid: row["processed"] for rid, row in store.rows.items()} == {
+        "r1": True,
+        "r2": True,
+        "r3": False,
+    }

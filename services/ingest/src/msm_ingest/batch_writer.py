@@ -248,6 +248,7 @@ class BatchWriter:
             for ids, done in zip(pending.reading_ids, ok, strict=False):
                 if done:
                     confirmed += ids
+            for ids in pending.reading_ids:  # confirmed or not: no longer this batch's
                 settled += ids
             unsent += [e for e, done in zip(pending.others, ok[n:], strict=True) if not done]
             deferred += pending.deferred

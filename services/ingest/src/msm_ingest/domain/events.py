@@ -98,32 +98,25 @@ def telemetry_events(
 ) -> TelemetryEvents:
     """One event per run of readings of one device at one instant (a message's phases come
     together; the sweeper sorts its rows so); a reading id seen twice is announced once."""
-    out: list[OutEvent] = []
-    groups: list[list[str]] = []
+    groups: list[tuple[list[Reading], list[str]]] = []
     seen: set[str] = set()
-    members: list[Reading] = []
-    member_ids: list[str] = []
-    first: Reading | None = None
     for reading, reading_id in zip(readings, reading_ids, strict=True):
         if reading_id in seen:
             continue
         seen.add(reading_id)
-        if first is not None and (
-            reading.timestamp == first.timestamp and reading.device_uuid == first.device_uuid
-        ):
-            members.append(reading)
-            member_ids.append(reading_id)
-            continue
-        if first is not None:
-            when = format_timestamp(first.timestamp)
-            out.append(_telemetry_event(first, members, member_ids, source, when))
-            groups.append(member_ids)
-        first, members, member_ids = reading, [reading], [reading_id]
-    if first is not None:
-        when = format_timestamp(first.timestamp)
-        out.append(_telemetry_event(first, members, member_ids, source, when))
-        groups.append(member_ids)
-    return TelemetryEvents(out, groups)
+        if groups:
+            members, ids = groups[-1]
+            head = members[0]
+            if reading.timestamp == head.timestamp and reading.device_uuid == head.device_uuid:
+                members.append(reading)
+                ids.append(reading_id)
+                continue
+        groups.append(([reading], [reading_id]))
+    out = [
+        _telemetry_event(m[0], m, ids, source, format_timestamp(m[0].timestamp))
+        for m, ids in groups
+    ]
+    return TelemetryEvents(out, [ids for _, ids in groups])
 
 
 def message_event_id(topic: str, payload: bytes) -> str:
