@@ -53,12 +53,7 @@ def telemetry_event(
 ) -> OutEvent:
     """`telemetry.received` for one device's readings at one instant."""
     first = readings[0]
-    return _telemetry_event(first, readings, reading_ids, source, format_timestamp(first.timestamp))
-
-
-def _telemetry_event(
-    first: Reading, readings: Sequence[Reading], reading_ids: Sequence[str], source: str, when: str
-) -> OutEvent:
+    when = format_timestamp(first.timestamp)
     event_id = telemetry_event_id(reading_ids)
     body = orjson.dumps(
         {
@@ -112,10 +107,7 @@ def telemetry_events(
                 ids.append(reading_id)
                 continue
         groups.append(([reading], [reading_id]))
-    out = [
-        _telemetry_event(m[0], m, ids, source, format_timestamp(m[0].timestamp))
-        for m, ids in groups
-    ]
+    out = [telemetry_event(members, ids, source) for members, ids in groups]
     return TelemetryEvents(out, [ids for _, ids in groups])
 
 
