@@ -184,6 +184,7 @@ def bootstrap(settings: IngestSettings, **overrides: Any) -> Ingest:
         confirm_timeout_s=settings.confirm_timeout_s,
         require_known_device=settings.require_known_device,
         payload_cap=settings.quarantine_payload_max,
+        serial_writes=settings.serial_writes,
     )
     pipeline = Pipeline(writer, metrics, config, flush_acks=source.flush_acks)
     sweeper = Sweeper(
@@ -197,5 +198,6 @@ def bootstrap(settings: IngestSettings, **overrides: Any) -> Ingest:
         clock=clock,
         event_source=settings.event_source,
         in_flight=in_flight,
+        turn=pipeline.retry.turn,
     )
     return Ingest(settings, metrics, store, publisher, source, pipeline, sweeper, shadow, closers)

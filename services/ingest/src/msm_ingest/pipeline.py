@@ -14,11 +14,13 @@ bounded queue and the source's receive window stop the flow (back-pressure).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -45,22 +47,41 @@ class PipelineConfig:
     confirm_timeout_s: float = 10.0
     require_known_device: bool = False
     payload_cap: int = 4096
+    serial_writes: bool = True
 
 
 class Retrier:
-    """Retry a store call with exponential backoff until it succeeds or `abort` is set."""
+    """Retry a store call with exponential backoff until it succeeds or `abort` is set.
 
-    def __init__(self, metrics: IngestMetrics, abort: threading.Event) -> None:
+    `serial`: the worker's and the confirmer's store calls run one at a time. On a database
+    that serves concurrent writes badly (the local stand-in: one Python process) the
+    confirmer's `processed` updates and the worker's inserts slowed each other down to
+    seconds per call; taking turns keeps every call as fast as it is alone.
+    """
+
+    def __init__(
+        self, metrics: IngestMetrics, abort: threading.Event, *, serial: bool = True
+    ) -> None:
         self._metrics = metrics
         self._abort = abort
         self._logged = 0.0
+        self._turn: AbstractContextManager[object] = (
+            threading.Lock() if serial else contextlib.nullcontext()
+        )
+
+    @property
+    def turn(self) -> AbstractContextManager[object]:
+        """Held around each store call; other threads that write take it too (the sweeper)."""
+        return self._turn
 
     def __call__(self, step: str, call: Callable[[], T]) -> T:
         delay = 0.1
         while True:
-            started = time.perf_counter()
             try:
-                result = call()
+                with self._turn:
+                    started = time.perf_counter()
+                    result = call()
+                    took = time.perf_counter() - started
             except StoreUnavailable as exc:
                 self._metrics.store_retries.inc()
                 if time.monotonic() - self._logged > 10:
@@ -70,7 +91,7 @@ class Retrier:
                     raise Stopped(step) from exc
                 delay = min(delay * 2, 5.0)
                 continue
-            self._metrics.write_seconds.labels(step).observe(time.perf_counter() - started)
+            self._metrics.write_seconds.labels(step).observe(took)
             return result
 
 
@@ -100,7 +121,7 @@ class Pipeline:
         self._stopping = threading.Event()
         self._abort = threading.Event()
         self._deadline = float("inf")
-        self.retry = Retrier(metrics, self._abort)
+        self.retry = Retrier(metrics, self._abort, serial=config.serial_writes)
         self._worker = threading.Thread(target=self._run_worker, name="ingest-worker", daemon=True)
         self._confirmer = threading.Thread(
             target=self._run_confirmer, name="ingest-confirmer", daemon=True

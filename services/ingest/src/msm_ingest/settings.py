@@ -59,6 +59,10 @@ class IngestSettings(CommonSettings):
     # database write per row instead of two (see bench_ingest), but an event may reach a
     # consumer a moment before its row is readable.
     events_before_store: bool = Field(default=False, validation_alias=_env("events_before_store"))
+    # True: the worker's writes and the confirmer's `processed` updates take turns (one database
+    # call at a time per replica). False lets them overlap, for a server that runs concurrent
+    # writes in parallel; on the local stand-in overlapping calls slowed each other to seconds.
+    serial_writes: bool = Field(default=True, validation_alias=_env("serial_writes"))
 
     sweeper_interval_s: float = Field(
         default=5.0, gt=0, validation_alias=_env("sweeper_interval_s")
