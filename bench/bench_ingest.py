@@ -263,9 +263,10 @@ def ingest_run(
         after = [consumed(f) for f in final]
         if args.verbose:
             for (name, labels), value in sorted(final[0].items()):
-                if name.startswith(("msm_ingest_batch_size", "msm_ingest_write_seconds")) and (
-                    name.endswith(("_sum", "_count"))
-                ):
+                if (
+                    name.startswith(("msm_ingest_batch_size", "msm_ingest_write_seconds"))
+                    and name.endswith(("_sum", "_count"))
+                ) or name.startswith(("msm_ingest_events_swept", "msm_ingest_events_total")):
                     print(f"    {name}{{{labels}}} {value:.3f}")
         msgs = sum(a[1] - b[1] for a, b in zip(after, totals, strict=True))
         rows = sum(a[2] - b[2] for a, b in zip(after, totals, strict=True))

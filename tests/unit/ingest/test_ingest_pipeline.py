@@ -241,10 +241,23 @@ def test_stop_gives_up_on_a_dead_store_and_acks_nothing(store, publisher, acks):
 def test_the_sweeper_leaves_rows_alone_that_are_in_flight_or_settled_during_its_query(
     store, publisher
 ):
-    from msm_ingest.batch_writer import InFlight
+    from msm_ingest.batch_writer import BatchWriter, InFlight
     from msm_ingest.metrics import IngestMetrics
 
+    # Wired as bootstrap does: one InFlight, still empty when the writer and sweeper are made.
     in_flight = InFlight()
+    writer = BatchWriter(store, publisher, IngestMetrics(), clock=lambda: NOW, in_flight=in_flight)
+    sweeper = Sweeper(
+        store,
+        publisher,
+        IngestMetrics(),
+        interval_s=60,
+        min_age_s=1,
+        batch=10,
+        confirm_timeout_s=1,
+        clock=lambda: NOW,
+        in_flight=in_flight,
+    )
     for rid in ("live", "settling", "orphan"):
         store.rows[rid] = {
             "_id": rid,
@@ -259,26 +272,15 @@ def test_the_sweeper_leaves_rows_alone_that_are_in_flight_or_settled_during_its_
             "reactive_power": 1.0,
             "processed": False,
         }
-    in_flight.add(["live", "settling"])
+    writer.in_flight.add(["live", "settling"])  # what the pipeline is storing and publishing
     unprocessed = store.unprocessed
 
     def slow_query(limit):  # the pipeline settles a row while the sweeper's query runs
         rows = unprocessed(limit)
-        in_flight.discard(["settling"])
+        writer.in_flight.discard(["settling"])
         return rows
 
     store.unprocessed = slow_query
-    sweeper = Sweeper(
-        store,
-        publisher,
-        IngestMetrics(),
-        interval_s=60,
-        min_age_s=1,
-        batch=10,
-        confirm_timeout_s=1,
-        clock=lambda: NOW,
-        in_flight=in_flight,
-    )
     assert sweeper.sweep() == 1
     assert publisher.reading_ids() == ["orphan"]
 

@@ -104,7 +104,7 @@ class BatchWriter:
     ) -> None:
         self._events_first = events_first
         self._confirm_timeout = confirm_timeout_s
-        self.in_flight = in_flight or InFlight()
+        self.in_flight = in_flight if in_flight is not None else InFlight()
         self.store = store
         self.publisher = publisher
         self._metrics = metrics

@@ -62,10 +62,10 @@ class Sweeper:
         in_flight: InFlight | None = None,
         turn: AbstractContextManager[object] | None = None,
     ) -> None:
-        self._in_flight = in_flight or InFlight()
+        self._in_flight = in_flight if in_flight is not None else InFlight()
         # The pipeline's turn for store calls (see Retrier): a backlog swept after an outage
         # takes turns with the live batches instead of slowing them down.
-        self._turn = turn or contextlib.nullcontext()
+        self._turn = turn if turn is not None else contextlib.nullcontext()
         self._store = store
         self._publisher = publisher
         self._metrics = metrics
