@@ -11,7 +11,7 @@ from bson import Binary
 from msm_common.adapters import mongo
 from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
 from msm_ingest.domain.devices import DeviceWrite
 from msm_ingest.domain.events import OutEvent
@@ -28,6 +28,9 @@ REJECTED: Final = "rejected_messages"
 # outbox through `processed`). Ingest owns this collection.
 OUTBOX: Final = "ingest_event_outbox"
 OUTBOX_INDEXES: Final = [IndexModel([("created_at", ASCENDING)], name="created_at")]
+# Updates per `update` command when marking rows processed (the server's limit is 100,000
+# statements and 48 MB per message; settling several batches at once can exceed neither).
+MARK_CHUNK: Final = 10_000
 
 
 def _translated(method: Callable[P, R]) -> Callable[P, R]:
@@ -48,6 +51,12 @@ class MongoStore:
         self.db = db
         self._telemetry = db[TELEMETRY]
         self._devices = db[DEVICES]
+        # A raw command does not take the client's write concern by itself (e.g. w=majority
+        # in MSM_MONGO_URI): pass it on.
+        concern = self._telemetry.write_concern
+        self._write_concern: dict[str, Any] = (
+            {} if concern.is_server_default else {"writeConcern": concern.document}
+        )
 
     def prepare(self, retention_days: int) -> None:
         """Indexes (idempotent; every replica may run it at start)."""
@@ -113,13 +122,23 @@ class MongoStore:
 
     @_translated
     def mark_processed(self, reading_ids: Sequence[str]) -> None:
-        # One update per row by `_id` in one bulk write: portable, and on the local
-        # wire-protocol server four times cheaper than one update_many over `$in`.
-        if reading_ids:
-            done = {"$set": {"processed": True}}
-            self._telemetry.bulk_write(
-                [UpdateOne({"_id": rid}, done) for rid in reading_ids], ordered=False
+        # One update per row by `_id`, unordered: portable, and on the local wire-protocol
+        # server four times cheaper than one update_many over `$in`. Sent as `update` commands
+        # of plain documents: pymongo's bulk_write builds and validates an UpdateOne per row,
+        # which cost ingest 3-9 CPU-us per row (a tenth of its CPU with the database).
+        done = {"$set": {"processed": True}}
+        for start in range(0, len(reading_ids), MARK_CHUNK):
+            chunk = reading_ids[start : start + MARK_CHUNK]
+            reply = self.db.command(
+                "update",
+                TELEMETRY,
+                updates=[{"q": {"_id": rid}, "u": done} for rid in chunk],
+                ordered=False,
+                **self._write_concern,
             )
+            failed = reply.get("writeErrors") or reply.get("writeConcernError")
+            if failed:
+                raise OperationFailure(f"mark_processed: {failed}")
 
     @_translated
     def unprocessed(self, limit: int) -> list[Document]:
