@@ -8,10 +8,13 @@ Run (what `make bench-ingest-parts` does):
     subscriber (auto acks, counts only) on the same load;
 (2) the worker alone: the pipeline's batch work (parse, validate, plan, rows, device updates,
     events, acks) on ready-made deliveries, the database and RabbitMQ swapped for no-ops;
-    baseline: orjson.loads + orjson.dumps of the same payloads (the least any ingest must do).
-Figures are CPU seconds of the measuring process (1) or thread (2) per message. They add up to
-less than bench_ingest's (d): the AMQP thread, metrics and contention between the stages are
-not in them.
+    baseline: orjson.loads + orjson.dumps of the same payloads (the least any ingest must do);
+(3) the store calls alone: the rows, device updates and `processed` updates the worker made
+    for those batches, written by MongoStore to a scratch database (the client's CPU only; the
+    database's time is not in it); baseline: pymongo's insert_many of the same rows alone.
+Figures are CPU seconds of the measuring process (1) or thread (2, 3) per message. (1) and (2)
+add up to less than bench_ingest's (d): the AMQP thread, metrics and contention between the
+stages are not in them.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from typing import Any
 import orjson
 from ingest_load import Load, payload, raw_pipe_running
 from ingest_procs import cpu_seconds
+from msm_common.adapters import mongo
+from msm_ingest.adapters.mongo_store import MongoStore
 from msm_ingest.adapters.mqtt_source import MqttSource, MqttSourceConfig
 from msm_ingest.adapters.null_store import NullStore
 from msm_ingest.batch_writer import BatchWriter
@@ -115,9 +120,26 @@ class _NoBroker:
         return None
 
 
-def worker_alone(devices: list[str], messages: int, batch: int) -> tuple[float, float]:
+class _Recorder(NullStore):
+    """A no-op store that keeps what it was asked to write (for part 3)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[tuple[list[dict[str, Any]], list[Any]]] = []
+
+    def insert_readings(self, docs: Any) -> list[bool]:
+        self.batches.append(([dict(d) for d in docs], []))
+        return super().insert_readings(docs)
+
+    def update_devices(self, writes: Any) -> None:
+        self.batches[-1][1].extend(writes)
+
+
+def worker_alone(
+    devices: list[str], messages: int, batch: int, store: NullStore
+) -> tuple[float, float]:
     """(worker CPU-us per message, baseline CPU-us per message)."""
-    writer = BatchWriter(NullStore(), _NoBroker(), IngestMetrics(), clock=lambda: datetime.now(UTC))
+    writer = BatchWriter(store, _NoBroker(), IngestMetrics(), clock=lambda: datetime.now(UTC))
     pipeline = Pipeline(writer, writer._metrics, PipelineConfig(batch_max=batch))
     base = int(time.time() * 1000)
     now = datetime.now(UTC)
@@ -148,6 +170,34 @@ def worker_alone(devices: list[str], messages: int, batch: int) -> tuple[float, 
     return worker, baseline
 
 
+def store_alone(
+    recorded: _Recorder, mongo_uri: str, db_name: str, per_batch: int
+) -> tuple[float, float]:
+    """(MongoStore CPU-us per message, insert_many CPU-us per message) on a scratch database."""
+    client = mongo.connect(mongo_uri)
+    try:
+        db = client[db_name]
+        store = MongoStore(db)
+        store.prepare(365)
+        batches = recorded.batches[1:7]
+        t0 = time.thread_time()
+        for docs, writes in batches:
+            store.insert_readings(docs)
+            store.update_devices(writes)
+            store.mark_processed([d["_id"] for d in docs])
+        ours = (time.thread_time() - t0) / len(batches) / per_batch * 1e6
+        db.drop_collection("telemetry")
+        store.prepare(365)
+        t0 = time.thread_time()
+        for docs, _writes in batches:
+            db["telemetry"].insert_many(docs, ordered=False)
+        baseline = (time.thread_time() - t0) / len(batches) / per_batch * 1e6
+    finally:
+        client.drop_database(db_name)
+        client.close()
+    return ours, baseline
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -160,9 +210,16 @@ def main() -> int:
     tag = f"{os.getpid() % 10**6}"
     devices = [f"bench-parts-{tag}-{i:04d}" for i in range(args.devices)]
 
-    worker, floor = worker_alone(devices, 20_500, 500)
+    worker, floor = worker_alone(devices, 20_500, 500, NullStore())
+    recorded = _Recorder()
+    worker_alone(devices, 3_500, 500, recorded)  # the writes of 7 batches, for (3)
     print(f"(2) worker alone: {worker:.1f} CPU-us/msg; orjson loads+dumps of the same payloads: "
           f"{floor:.1f} us (x{worker / floor:.1f})", flush=True)  # fmt: skip
+    mongo_uri = os.environ.get("MSM_MONGO_URI", "mongodb://127.0.0.1:27017")
+    ours, insert = store_alone(recorded, mongo_uri, f"msm_bench_parts_{tag}", 500)
+    print(f"(3) store calls alone: {ours:.1f} CPU-us/msg (rows, devices, processed); "
+          f"insert_many of the same rows alone: {insert:.1f} us (x{ours / insert:.2f})",
+          flush=True)  # fmt: skip
     paho_rate, paho_cpu = paho_alone(args, devices)
     print(f"    baseline, plain paho subscriber: {paho_rate:.0f} msg/s, {paho_cpu:.1f} CPU-us/msg",
           flush=True)  # fmt: skip
