@@ -36,6 +36,7 @@ from msm_ingest.adapters.mongo_store import MongoStore
 from msm_ingest.adapters.mqtt_source import MqttSource, MqttSourceConfig
 from msm_ingest.adapters.null_store import NullStore
 from msm_ingest.batch_writer import BatchWriter
+from msm_ingest.bootstrap import tune_gc
 from msm_ingest.metrics import IngestMetrics
 from msm_ingest.pipeline import Pipeline, PipelineConfig
 from msm_ingest.ports import Delivery
@@ -210,6 +211,7 @@ def main() -> int:
     tag = f"{os.getpid() % 10**6}"
     devices = [f"bench-parts-{tag}-{i:04d}" for i in range(args.devices)]
 
+    tune_gc()  # as msm-ingest's main does
     worker, floor = worker_alone(devices, 20_500, 500, NullStore())
     recorded = _Recorder()
     worker_alone(devices, 3_500, 500, recorded)  # the writes of 7 batches, for (3)

@@ -13,7 +13,7 @@ import threading
 from msm_common import ops_server
 from msm_common.logs import configure_logging
 from msm_ingest.adapters.null_store import NullStore
-from msm_ingest.bootstrap import bootstrap
+from msm_ingest.bootstrap import bootstrap, tune_gc
 from msm_ingest.settings import IngestSettings
 
 
@@ -30,6 +30,7 @@ def main() -> int:
         ingest.readiness,
         lambda: ingest.alive,
     )
+    tune_gc()  # as msm-ingest's main does
     ingest.start()
     stop.wait()
     ingest.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -59,6 +60,19 @@ def build_source(settings: IngestSettings) -> Source:
             devices=settings.device_segments,
         )
     )
+
+
+def tune_gc() -> None:
+    """Run the cyclic garbage collector less often; for the service's own process only.
+
+    The worker allocates thousands of short-lived dicts per batch (rows, events, commands)
+    and none of them is part of a cycle: reference counting frees them all. With the default
+    threshold (700 allocations) the collector still ran ~65 times per 1,000 messages and cost
+    a quarter of the worker's CPU (bench_ingest_parts (2): 22.5 -> 17.1 CPU-us per message).
+    What exists at start-up (modules, settings, clients) is frozen out of collections first.
+    """
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from msm_common.logs import configure_logging
 from msm_common.settings import SettingsError
 from pydantic import ValidationError
 
-from msm_ingest.bootstrap import bootstrap
+from msm_ingest.bootstrap import bootstrap, tune_gc
 from msm_ingest.settings import IngestSettings
 
 log = logging.getLogger("msm_ingest")
@@ -43,6 +43,7 @@ def main() -> int:
     try:
         if not ingest.prepare(stop):
             return 0
+        tune_gc()
         ingest.start()
         log.info(
             "ingest running",
