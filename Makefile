@@ -66,7 +66,7 @@ bench: bench-ingest bench-ingest-parts bench-api bench-commands bench-metersim #
 bench-ingest: stack-up ## ingest pipeline vs raw broker pipe and raw database rate
 	$(WITH_ENV) $(PY) bench/bench_ingest.py
 
-bench-ingest-parts: stack-up ## ingest CPU per message by stage (MQTT source, worker) vs baselines
+bench-ingest-parts: stack-up ## ingest CPU per message by stage (MQTT source, worker, store calls) vs baselines
 	$(WITH_ENV) $(PY) bench/bench_ingest_parts.py
 
 bench-api: stack-up ## API req/s and latency vs a bare Flask endpoint
