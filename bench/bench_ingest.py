@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from ingest_load import EventProbe, Load, payload, raw_pipe_running
+from ingest_load import EventProbe, Load, drive, payload, raw_pipe_running
 from ingest_procs import ROOT, CpuMeter, cpu_seconds, rss_mib, stack_pids
 from ingest_report import report
 from msm_common.adapters import mongo
@@ -126,43 +126,6 @@ class Ingest:
 
 
 # -- phases ------------------------------------------------------------------------------------
-def drive(
-    load: Load,
-    measure: Any,
-    backlog: int,
-    seconds: float,
-    rate: float | None = None,
-    every: Any = None,
-) -> None:
-    """Keep the load ahead of what was consumed (and at most `rate`/s).
-
-    Each look scrapes ingest's /metrics, which costs ingest CPU too (a few ms): a fast consumer
-    is looked at twice a second, a slow one (the database's pace) down to every 2 s, so that
-    scraping stays a small part of what is measured. The lead is the consumer's own rate over
-    one look and a second more (at least 1,500, at most `backlog`): enough to keep it
-    saturated between two looks, small enough to drain quickly.
-    """
-    start = time.monotonic()
-    sent_at_start = load.total
-    next_every = start
-    last_count, last_time, lead, pause = measure(), start, 1500.0, 0.5
-    while (now := time.monotonic()) - start < seconds:
-        count = measure()
-        if now > last_time:
-            per_s = (count - last_count) / (now - last_time)
-            pause = min(2.0, max(0.5, backlog / max(per_s, 1.0) / 4))
-            lead = min(float(backlog), max(1500.0, (pause + 1.0) * per_s))
-        last_count, last_time = count, now
-        limit = count + lead
-        if rate is not None:
-            limit = min(limit, sent_at_start + int(rate * (now - start)) + 100)
-        load.allow(int(limit))
-        if every is not None and now >= next_every:
-            every()
-            next_every = now + 5
-        time.sleep(pause)
-
-
 def raw_pipe(args: argparse.Namespace, devices: list[str]) -> tuple[float, float]:
     """(msg/s through the broker, CPU-us per message of the subscriber, which does nothing)."""
     pipe = raw_pipe_running(devices, args.publishers, args.host, args.port, args.pki)

@@ -212,3 +212,40 @@ class EventProbe:
             self.conn.add_callback_threadsafe(self.channel.stop_consuming)
             self.thread.join(5)
             self.conn.close()
+
+
+def drive(
+    load: Load,
+    measure: Any,
+    backlog: int,
+    seconds: float,
+    rate: float | None = None,
+    every: Any = None,
+) -> None:
+    """Keep the load ahead of what was consumed (and at most `rate`/s).
+
+    Each look scrapes ingest's /metrics, which costs ingest CPU too (a few ms): a fast consumer
+    is looked at twice a second, a slow one (the database's pace) down to every 2 s, so that
+    scraping stays a small part of what is measured. The lead is the consumer's own rate over
+    one look and a second more (at least 1,500, at most `backlog`): enough to keep it
+    saturated between two looks, small enough to drain quickly.
+    """
+    start = time.monotonic()
+    sent_at_start = load.total
+    next_every = start
+    last_count, last_time, lead, pause = measure(), start, 1500.0, 0.5
+    while (now := time.monotonic()) - start < seconds:
+        count = measure()
+        if now > last_time:
+            per_s = (count - last_count) / (now - last_time)
+            pause = min(2.0, max(0.5, backlog / max(per_s, 1.0) / 4))
+            lead = min(float(backlog), max(1500.0, (pause + 1.0) * per_s))
+        last_count, last_time = count, now
+        limit = count + lead
+        if rate is not None:
+            limit = min(limit, sent_at_start + int(rate * (now - start)) + 100)
+        load.allow(int(limit))
+        if every is not None and now >= next_every:
+            every()
+            next_every = now + 5
+        time.sleep(pause)
