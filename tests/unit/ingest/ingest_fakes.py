@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -15,6 +15,7 @@ from msm_ingest.domain.events import OutEvent
 from msm_ingest.metrics import IngestMetrics
 from msm_ingest.pipeline import Pipeline, PipelineConfig
 from msm_ingest.ports import Delivery, StoreUnavailable
+from msm_ingest.sweeper import Sweeper
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -204,3 +205,26 @@ def make_pipeline(
 def metric(pipeline: Any, name: str, **labels: str) -> float:
     value = pipeline._metrics.registry.get_sample_value(name, labels or None)
     return 0.0 if value is None else value
+
+
+def make_sweeper(store: Any, publisher: Any, metrics: Any = None, **options: Any) -> Sweeper:
+    """A sweeper for tests: never on its own timer (call `sweep()`), 1 s confirms, clock NOW."""
+    options = {"interval_s": 60, "min_age_s": 1, "batch": 10, "confirm_timeout_s": 1, **options}
+    return Sweeper(store, publisher, metrics or IngestMetrics(), clock=lambda: NOW, **options)
+
+
+def unprocessed_row(reading_id: str, device_uuid: str = "d") -> dict[str, Any]:
+    """A telemetry row an hour old whose event was never confirmed (what a crash leaves)."""
+    return {
+        "_id": reading_id,
+        "device_uuid": device_uuid,
+        "timestamp": NOW - timedelta(hours=1),
+        "channel_id": 0,
+        "phase": "A",
+        "temperature": 25.0,
+        "line_voltage": 230.0,
+        "current": 5.0,
+        "active_power": 1000.0,
+        "reactive_power": 10.0,
+        "processed": False,
+    }

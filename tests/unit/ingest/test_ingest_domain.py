@@ -52,17 +52,13 @@ def test_telemetry_events_one_per_device_and_instant():
 
 
 def test_the_sweeper_announces_each_sample_in_one_event_whatever_the_row_order(store, publisher):
-    from msm_ingest.metrics import IngestMetrics
-    from msm_ingest.sweeper import Sweeper
+    from ingest_fakes import make_sweeper
 
     t1, t2 = NOW - timedelta(minutes=5), NOW - timedelta(minutes=4)
     rs = [reading(t, p) for p in "ABC" for t in (t1, t2)]  # two samples, rows interleaved
     for r in rs:
         store.rows[r.reading_id] = r.to_document()
-    sweeper = Sweeper(
-        store, publisher, IngestMetrics(), interval_s=60, min_age_s=1, batch=100,
-        confirm_timeout_s=1, clock=lambda: NOW,
-    )  # fmt: skip
+    sweeper = make_sweeper(store, publisher, batch=100)
     assert sweeper.sweep() == 6
     readings = [orjson.loads(e.body)["data"]["readings"] for e in publisher.sent]
     assert [[r["phase"] for r in group] for group in readings] == [["A", "B", "C"]] * 2

@@ -12,12 +12,13 @@ from ingest_fakes import (
     FakePublisher,
     FakeStore,
     make_pipeline,
+    make_sweeper,
     metric,
     ms,
     telemetry_payload,
+    unprocessed_row,
     wait_for,
 )
-from msm_ingest.sweeper import Sweeper
 
 T0 = ms(NOW - timedelta(minutes=5))
 
@@ -175,16 +176,7 @@ def test_broker_outage_keeps_storing_and_the_sweeper_catches_up(running, store, 
         pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0 + i)))
     assert wait_for(lambda: acks.acked == 4)
     assert len(store.rows) == 12 and not any(r["processed"] for r in store.rows.values())
-    sweeper = Sweeper(
-        store,
-        publisher,
-        pipeline._metrics,
-        interval_s=60,
-        min_age_s=1,
-        batch=5,
-        confirm_timeout_s=1,
-        clock=lambda: NOW,
-    )
+    sweeper = make_sweeper(store, publisher, pipeline._metrics, batch=5)
     assert sweeper.sweep() == 0  # broker still down: nothing republished, nothing lost
     publisher.ready = True
     assert sweeper.sweep() == 12  # in bounded batches of 5, without waiting for the next pass
@@ -247,31 +239,9 @@ def test_the_sweeper_leaves_rows_alone_that_are_in_flight_or_settled_during_its_
     # Wired as bootstrap does: one InFlight, still empty when the writer and sweeper are made.
     in_flight = InFlight()
     writer = BatchWriter(store, publisher, IngestMetrics(), clock=lambda: NOW, in_flight=in_flight)
-    sweeper = Sweeper(
-        store,
-        publisher,
-        IngestMetrics(),
-        interval_s=60,
-        min_age_s=1,
-        batch=10,
-        confirm_timeout_s=1,
-        clock=lambda: NOW,
-        in_flight=in_flight,
-    )
+    sweeper = make_sweeper(store, publisher, in_flight=in_flight)
     for rid in ("live", "settling", "orphan"):
-        store.rows[rid] = {
-            "_id": rid,
-            "device_uuid": "d",
-            "timestamp": NOW - timedelta(hours=1),
-            "channel_id": 0,
-            "phase": "A",
-            "temperature": 1.0,
-            "line_voltage": 1.0,
-            "current": 1.0,
-            "active_power": 1.0,
-            "reactive_power": 1.0,
-            "processed": False,
-        }
+        store.rows[rid] = unprocessed_row(rid)
     writer.in_flight.add(["live", "settling"])  # what the pipeline is storing and publishing
     unprocessed = store.unprocessed
 

@@ -11,10 +11,19 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from ingest_fakes import NOW, Acks, FakePublisher, FakeStore, make_pipeline, ms, telemetry_payload
+from ingest_fakes import (
+    NOW,
+    Acks,
+    FakePublisher,
+    FakeStore,
+    make_pipeline,
+    make_sweeper,
+    ms,
+    telemetry_payload,
+    unprocessed_row,
+)
 from ingest_fakes import wait_for as eventually
 from msm_ingest.domain.devices import DeviceWrite
-from msm_ingest.sweeper import Sweeper
 
 T0 = ms(NOW - timedelta(minutes=5))
 
@@ -62,30 +71,10 @@ def run_batches(serial: bool, *, with_sweeper: bool = False) -> OverlapStore:
     store, publisher, acks = OverlapStore(), FakePublisher(), Acks()
     # Rows a crash left unprocessed, due for the sweeper.
     for i in range(20 if with_sweeper else 0):
-        store.rows[f"old-{i}"] = {
-            "_id": f"old-{i}",
-            "device_uuid": "dev-9",
-            "timestamp": NOW - timedelta(minutes=10),
-            "channel_id": 0,
-            "phase": "A",
-            "temperature": 25.0,
-            "line_voltage": 230.0,
-            "current": 5.0,
-            "active_power": 1000.0,
-            "reactive_power": 10.0,
-            "processed": False,
-        }
+        store.rows[f"old-{i}"] = unprocessed_row(f"old-{i}", "dev-9")
     pipeline = make_pipeline(store, publisher, batch_max=5, serial_writes=serial).start()
-    sweeper = Sweeper(
-        store,
-        publisher,
-        pipeline._metrics,
-        interval_s=60,
-        min_age_s=0,
-        batch=5,
-        confirm_timeout_s=1,
-        clock=lambda: NOW,
-        turn=pipeline.retry.turn,
+    sweeper = make_sweeper(
+        store, publisher, pipeline._metrics, min_age_s=0, batch=5, turn=pipeline.retry.turn
     )
     stop = threading.Event()
 
