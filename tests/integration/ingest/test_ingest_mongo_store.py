@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from msm_ingest.adapters import mongo_store
 from msm_ingest.adapters.mongo_store import MongoStore
 from msm_ingest.domain.devices import DeviceWrite
+from msm_ingest.domain.events import OutEvent
 from msm_ingest.ports import StoreUnavailable
 from pymongo import MongoClient, monitoring
 
 pytestmark = pytest.mark.integration
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def device_write(uuid: str, update: dict) -> DeviceWrite:
@@ -92,3 +96,17 @@ def test_a_row_the_database_refuses_is_an_error_not_a_duplicate(mongo_db):
     mongo_db.create_collection("telemetry", validator={"$jsonSchema": {"required": ["v"]}})
     with pytest.raises(StoreUnavailable, match="Document failed validation"):
         MongoStore(mongo_db).insert_readings([{"_id": "r1", "v": 1}, {"_id": "r2"}])
+
+
+def test_an_event_already_in_the_outbox_is_kept_once_without_an_error(mongo_db):
+    store = MongoStore(mongo_db)
+    first, second = (
+        OutEvent("device.info.d1", b"{}", "ev-1"),
+        OutEvent("command.ack.d1", b"{}", "ev-2"),
+    )
+    store.outbox_add([first], NOW)
+    store.outbox_add([first, second], NOW)  # a retried write
+    assert [(e.event_id, e.body) for e in store.outbox_due(10)] == [
+        ("ev-1", b"{}"),
+        ("ev-2", b"{}"),
+    ]

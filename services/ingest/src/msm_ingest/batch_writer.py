@@ -69,9 +69,6 @@ class InFlight:
             with self._lock:
                 self._watchers.remove(settled)
 
-    def __len__(self) -> int:
-        return len(self._ids)
-
 
 class ShadowSink(Protocol):
     def offer(self, device_uuid: str, state: ShadowState) -> None: ...

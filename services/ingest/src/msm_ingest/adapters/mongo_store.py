@@ -11,7 +11,7 @@ from bson import Binary
 from msm_common.adapters import mongo
 from pymongo import ASCENDING, IndexModel
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from msm_ingest.domain.devices import DeviceWrite
 from msm_ingest.domain.events import OutEvent
@@ -63,7 +63,7 @@ class MongoStore:
         mongo.ensure_indexes(self.db, retention_days)
         self.db[OUTBOX].create_indexes(OUTBOX_INDEXES)
 
-    def _unordered(self, verb: str, collection: str, items: list[Document]) -> list[Document]:
+    def _unordered(self, verb: str, collection: str, items: Sequence[Document]) -> list[Document]:
         """Run an unordered write command (insert or update) in chunks; its write errors, with
         `index` into `items`.
 
@@ -88,25 +88,24 @@ class MongoStore:
         return errors
 
     @staticmethod
-    def _only_duplicates(verb: str, errors: list[Document]) -> None:
+    def _only_duplicates(what: str, errors: list[Document]) -> None:
         other = [e for e in errors if e.get("code") != mongo.DUPLICATE_KEY]
         if other:
-            raise OperationFailure(f"{verb}: {other[:3]}")
+            raise OperationFailure(f"{what}: {other[:3]}")
 
     @_translated
     def insert_readings(self, docs: Sequence[Document]) -> list[bool]:
+        errors = self._unordered("insert", TELEMETRY, docs)
+        self._only_duplicates("insert telemetry", errors)
         inserted = [True] * len(docs)
-        if docs:
-            errors = self._unordered("insert", TELEMETRY, list(docs))
-            self._only_duplicates("insert telemetry", errors)
-            for error in errors:
-                inserted[error["index"]] = False
+        for error in errors:
+            inserted[error["index"]] = False
         return inserted
 
     @_translated
     def update_devices(self, writes: Sequence[DeviceWrite]) -> None:
         updates = [{"q": {"_id": w.device_uuid}, "u": w.update, "upsert": True} for w in writes]
-        errors = self._unordered("update", DEVICES, updates) if updates else []
+        errors = self._unordered("update", DEVICES, updates)
         if errors:
             # Two replicas creating the same new device race on the upsert; the loser retries
             # once and then updates the document the winner created.
@@ -169,14 +168,8 @@ class MongoStore:
             }
             for e in events
         ]
-        if not docs:
-            return
-        try:
-            self.db[OUTBOX].insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != mongo.DUPLICATE_KEY for e in errors):
-                raise
+        # An event already in the outbox (a retried write) is a duplicate, not an error.
+        self._only_duplicates("outbox", self._unordered("insert", OUTBOX, docs))
 
     @_translated
     def outbox_due(self, limit: int) -> list[OutEvent]:
