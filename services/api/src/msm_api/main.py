@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import sys
-import tempfile
 from typing import Any
 
-from gunicorn.app.base import BaseApplication
+from msm_common import wsgi_server
 from msm_common.logs import configure_logging
 from msm_common.settings import SettingsError
 
@@ -19,48 +16,22 @@ from msm_api.settings import ApiSettings
 log = logging.getLogger("msm_api")
 
 
-def _child_exit(_server: Any, worker: Any) -> None:
-    # Imported late: prometheus_client picks its multiprocess mode when first imported.
-    from prometheus_client import multiprocess  # noqa: PLC0415
-
-    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
-
-
-class GunicornApp(BaseApplication):  # type: ignore[misc]
-    """Each worker builds its own app after the fork: no client or thread crosses a fork."""
-
-    def __init__(self, settings: ApiSettings, options: dict[str, Any]) -> None:
-        self._settings = settings
-        self._options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self._options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        from msm_api.app import create_app  # noqa: PLC0415 - after PROMETHEUS_MULTIPROC_DIR
-
-        return create_app(self._settings)
-
-
 def gunicorn_options(settings: ApiSettings) -> dict[str, Any]:
-    return {
-        "bind": f"{settings.bind_host}:{settings.api_port}",
-        "workers": settings.gunicorn_workers,
-        "worker_class": "gthread",
-        "threads": settings.threads,
-        "graceful_timeout": settings.graceful_timeout_s,
-        "timeout": 60,
-        "keepalive": 5,
-        "backlog": 2048,
-        "preload_app": False,
-        "child_exit": _child_exit,
-        "proc_name": settings.service_name,
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": settings.log_level.lower(),
-    }
+    return wsgi_server.gunicorn_options(
+        bind=f"{settings.bind_host}:{settings.api_port}",
+        workers=settings.gunicorn_workers,
+        threads=settings.threads,
+        graceful_timeout_s=settings.graceful_timeout_s,
+        service_name=settings.service_name,
+        log_level=settings.log_level,
+        backlog=2048,
+    )
+
+
+def _create_app(settings: ApiSettings) -> Any:
+    from msm_api.app import create_app  # noqa: PLC0415 - in the worker, after the fork
+
+    return create_app(settings)
 
 
 def main() -> None:
@@ -71,8 +42,6 @@ def main() -> None:
     except SettingsError as exc:
         print(f"msm-api: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
-    metrics_dir = tempfile.mkdtemp(prefix="msm-api-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     base = f"http://{settings.bind_host}:{settings.api_port}"
     log.info("msm-api on %s (%s signing key %s)", base, key.algorithm, key.kid)
     if not settings.is_production and settings.admin_email:
@@ -82,10 +51,7 @@ def main() -> None:
             base,
             settings.admin_email,
         )
-    try:
-        GunicornApp(settings, gunicorn_options(settings)).run()
-    finally:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+    wsgi_server.serve(lambda: _create_app(settings), gunicorn_options(settings), name="msm-api")
 
 
 if __name__ == "__main__":

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,19 +104,14 @@ def cmd_serve(settings: ProvisionerSettings) -> int:
             return 1
         finally:
             client.close()  # before gunicorn forks: no client crosses a fork
-    metrics_dir = tempfile.mkdtemp(prefix="msm-provisioner-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    from msm_provisioner.server import GunicornApp, gunicorn_options  # noqa: PLC0415
+    from msm_provisioner.server import serve  # noqa: PLC0415
 
     log.info(
         "msm-provisioner on http://%s:%d (hook: POST /hook)",
         settings.bind_host,
         settings.provisioner_port,
     )
-    try:
-        GunicornApp(settings, gunicorn_options(settings)).run()
-    finally:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+    serve(settings)
     return 0
 
 
