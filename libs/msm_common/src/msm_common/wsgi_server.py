@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from gunicorn.app.base import BaseApplication
 
@@ -39,33 +39,41 @@ class GunicornApp(BaseApplication):  # type: ignore[misc]
         return self._build()
 
 
+class HttpSettings(Protocol):
+    """What the launcher reads from a service's settings."""
+
+    @property
+    def bind_host(self) -> str: ...
+    @property
+    def threads(self) -> int: ...
+    @property
+    def graceful_timeout_s(self) -> float: ...
+    @property
+    def service_name(self) -> str: ...
+    @property
+    def log_level(self) -> str: ...
+
+
 def gunicorn_options(
-    *,
-    bind: str,
-    workers: int,
-    threads: int,
-    graceful_timeout_s: float,
-    service_name: str,
-    log_level: str,
-    **extra: Any,
+    settings: HttpSettings, *, port: int, workers: int, **extra: Any
 ) -> dict[str, Any]:
     """The options both services share; `extra` adds or overrides gunicorn settings."""
     return {
-        "bind": bind,
+        "bind": f"{settings.bind_host}:{port}",
         "workers": workers,
         "worker_class": "gthread",
-        "threads": threads,
-        "graceful_timeout": graceful_timeout_s,
+        "threads": settings.threads,
+        "graceful_timeout": settings.graceful_timeout_s,
         "timeout": 60,
         "keepalive": 5,
         "preload_app": False,
         "child_exit": _child_exit,
-        "proc_name": service_name,
+        "proc_name": settings.service_name,
         # gunicorn 27's control socket is one path per user: two services would share it.
         "control_socket_disable": True,
         "accesslog": None,
         "errorlog": "-",
-        "loglevel": log_level.lower(),
+        "loglevel": settings.log_level.lower(),
         **extra,
     }
 

@@ -16,18 +16,6 @@ from msm_api.settings import ApiSettings
 log = logging.getLogger("msm_api")
 
 
-def gunicorn_options(settings: ApiSettings) -> dict[str, Any]:
-    return wsgi_server.gunicorn_options(
-        bind=f"{settings.bind_host}:{settings.api_port}",
-        workers=settings.gunicorn_workers,
-        threads=settings.threads,
-        graceful_timeout_s=settings.graceful_timeout_s,
-        service_name=settings.service_name,
-        log_level=settings.log_level,
-        backlog=2048,
-    )
-
-
 def _create_app(settings: ApiSettings) -> Any:
     from msm_api.app import create_app  # noqa: PLC0415 - in the worker, after the fork
 
@@ -51,7 +39,10 @@ def main() -> None:
             base,
             settings.admin_email,
         )
-    wsgi_server.serve(lambda: _create_app(settings), gunicorn_options(settings), name="msm-api")
+    options = wsgi_server.gunicorn_options(
+        settings, port=settings.api_port, workers=settings.gunicorn_workers, backlog=2048
+    )
+    wsgi_server.serve(lambda: _create_app(settings), options, name="msm-api")
 
 
 if __name__ == "__main__":

@@ -17,22 +17,13 @@ def _worker_exit(_server: Any, worker: Any) -> None:
         close_app(app)
 
 
-def gunicorn_options(settings: ProvisionerSettings) -> dict[str, Any]:
-    return wsgi_server.gunicorn_options(
-        bind=f"{settings.bind_host}:{settings.provisioner_port}",
-        workers=settings.workers,
-        threads=settings.threads,
-        graceful_timeout_s=settings.graceful_timeout_s,
-        service_name=settings.service_name,
-        log_level=settings.log_level,
-        worker_exit=_worker_exit,
-    )
-
-
 def serve(settings: ProvisionerSettings) -> None:
     def build() -> Any:
         from msm_provisioner.http.app import create_app  # noqa: PLC0415 - in the worker
 
         return create_app(settings)
 
-    wsgi_server.serve(build, gunicorn_options(settings), name="msm-provisioner")
+    options = wsgi_server.gunicorn_options(
+        settings, port=settings.provisioner_port, workers=settings.workers, worker_exit=_worker_exit
+    )
+    wsgi_server.serve(build, options, name="msm-provisioner")
