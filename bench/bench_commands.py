@@ -37,7 +37,7 @@ from typing import Any
 
 import orjson
 import pika
-import threaded
+from commands_db import db_ceiling, db_minimum
 from commands_services import builtin_relay, mqtt, service, stopper, wait_http
 from msm_common import topics
 from msm_common.adapters import amqp_topology, mongo
@@ -262,66 +262,6 @@ def login(port: int) -> str:
     return str(data["access_token"])
 
 
-def db_ceiling(db: Any, devices: list[str], seconds: float = 5.0) -> float:
-    """Per command, the API's and the commander's MongoDB round trips, 8 threads, no I/O else."""
-    now = datetime.now(UTC)
-
-    def one_command(thread: int, _n: int) -> None:
-        device = devices[thread % len(devices)]
-        cid = uuid.uuid4().hex
-        db["devices"].find_one({"_id": device}, {"_id": 1})  # API: device exists
-        db["commands"].insert_one(
-            {
-                "_id": cid,
-                "device_uuid": device,
-                "type": "ntp",
-                "status": "queued",
-                "created_at": now,
-                "history": [],
-                "params": PARAMS["ntp"],
-                "attempts": 0,
-            }
-        )
-        list(db["commands"].find({"device_uuid": device, "status": {"$in": ["queued"]}}))
-        db["devices"].find_one({"_id": device}, {"connectivity": 1, "status": 1})
-        db["commands"].update_one(
-            {"_id": cid, "status": "queued"},
-            {"$set": {"status": "sent"}, "$inc": {"attempts": 1}},
-        )
-        db["commands"].find_one({"_id": cid})
-        db["ntp_ceiling"].replace_one(
-            {"device_uuid": device}, {"device_uuid": device, **PARAMS["ntp"]}, upsert=True
-        )
-        db["commands"].update_one({"_id": cid, "status": "sent"}, {"$set": {"status": "succeeded"}})
-        list(db["commands"].find({"device_uuid": device, "status": {"$in": ["queued"]}}))
-
-    return threaded.rate(one_command, 8, seconds)
-
-
-def db_minimum(db: Any, seconds: float = 3.0, threads: int = 8) -> tuple[float, float, float]:
-    """insert_one/s and guarded update_one/s (8 threads), and the commands/s they allow at most.
-
-    Whatever the design, a command costs at least one insert (stored before the 202) and two
-    guarded state changes (queued -> sent -> succeeded); every other read or write only lowers
-    the figure.
-    """
-    coll = db["ops_floor"]
-
-    def insert(thread: int, n: int) -> None:
-        coll.insert_one({"_id": f"{thread}-{n}", "status": "queued", "attempts": 0})
-
-    def claim(thread: int, n: int) -> None:
-        coll.update_one(
-            {"_id": f"{thread}-{n}", "status": "queued"},
-            {"$set": {"status": "sent"}, "$inc": {"attempts": 1}},
-        )
-
-    inserts = threaded.rate(insert, threads, seconds)
-    updates = threaded.rate(claim, threads, seconds)
-    coll.drop()
-    return inserts, updates, 1 / (1 / inserts + 2 / updates)
-
-
 def start_services(
     args: argparse.Namespace,
     env: dict[str, str],
@@ -427,7 +367,7 @@ def main() -> None:
             f"succeeded {statuses.count('succeeded')} of {len(statuses)}",
             flush=True,
         )
-        ceiling = db_ceiling(db, devices)
+        ceiling = db_ceiling(db, devices, PARAMS["ntp"])
         inserts, updates, minimum = db_minimum(db)
         print("ratios (same run):")
         print(f"  p50 / raw round trip p50: {p50 / raw50 if raw50 else 0:.1f} x")
