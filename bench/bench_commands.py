@@ -44,6 +44,7 @@ from msm_common.adapters import amqp_topology, mongo
 from msm_common.contracts import DeviceCommand
 from msm_common.contracts.commands import NtpParams
 from msm_common.settings import CommonSettings
+from msm_metersim import registered_device
 from plumbing import free_port, own_vhost, pct, rabbitmqctl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -328,17 +329,7 @@ def main() -> None:
     stops: list[Callable[[], None]] = []
     fleet_proc, fleet_conn, devices = start_fleet(args.meters)
     try:
-        db["devices"].insert_many(
-            [
-                {
-                    "_id": d,
-                    "device_imei": "356938035643809",
-                    "mqtt_status": False,
-                    "sftp_status": False,
-                }
-                for d in devices
-            ]
-        )
+        db["devices"].insert_many([registered_device(d) for d in devices])
         port = start_services(args, env, devices, tag, stops)
         wait_http(port, "/healthz")
         token = login(port)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from msm_common.adapters import mongo
-from msm_metersim import AckPolicy, Fleet
+from msm_metersim import AckPolicy, Fleet, registered_device
 
 from support.e2e import answers, free_port, http, ready, wait_for
 from support.services import ROOT, unique
@@ -206,17 +206,7 @@ def running_stack(endpoints: Any, amqp_url: str, logs: Path) -> Iterator[Stack]:
     fleet: Fleet | None = None
     try:
         mongo.ensure_indexes(db)
-        db["devices"].insert_many(
-            [
-                {
-                    "_id": d,
-                    "device_imei": "356938035643809",
-                    "mqtt_status": False,
-                    "sftp_status": False,
-                }
-                for d in devices
-            ]
-        )
+        db["devices"].insert_many([registered_device(d) for d in devices])
         for proc in running:
             proc.start()
         wait_for("api", lambda: api.alive() and answers(ports["api"]), 60)

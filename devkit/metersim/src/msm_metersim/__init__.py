@@ -3,6 +3,7 @@
 from msm_metersim.fleet import Fleet, FleetOptions
 from msm_metersim.journal import ReceivedCommand, SentAck
 from msm_metersim.meter import Meter, MeterSpec
+from msm_metersim.payloads import registered_device
 from msm_metersim.policy import AckPolicy
 from msm_metersim.settings import MetersimSettings
 
@@ -15,4 +16,5 @@ __all__ = [
     "MetersimSettings",
     "ReceivedCommand",
     "SentAck",
+    "registered_device",
 ]

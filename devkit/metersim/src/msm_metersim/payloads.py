@@ -45,6 +45,17 @@ def imei_for(device_uuid: str) -> str:
     return body + luhn_digit(body)
 
 
+def registered_device(device_uuid: str) -> dict[str, Any]:
+    """The `devices` document of a simulated meter as registration leaves it (before its first
+    device info): what a test or benchmark stack seeds so the backend knows the fleet."""
+    return {
+        "_id": device_uuid,
+        "device_imei": imei_for(device_uuid),
+        "mqtt_status": False,
+        "sftp_status": False,
+    }
+
+
 def ip_for(device_uuid: str) -> str:
     """A stable private IPv4 address (10.x.y.z)."""
     raw = _digest(device_uuid)
