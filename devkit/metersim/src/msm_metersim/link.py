@@ -15,6 +15,7 @@ from typing import Any
 
 import paho.mqtt.client as paho
 from msm_common.adapters.mqtt import MqttConfig
+from msm_common.retry import Backoff
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -25,8 +26,7 @@ from msm_metersim.netloop import IoLoop, Pollable, Timer
 
 log = logging.getLogger(__name__)
 SUBSCRIBE_BATCH = 100  # filters per SUBSCRIBE packet
-MIN_BACKOFF_S = 1.0
-MAX_BACKOFF_S = 15.0
+RECONNECT = Backoff(initial_s=1.0, max_s=15.0)  # jitter spreads a fleet's reconnects
 
 
 @dataclass
@@ -60,7 +60,7 @@ class Link(Pollable):
         self._on_down = on_down
         self._retry: Timer | None = None
         self._unacked_subscribes: set[int] = set()
-        self._backoff = MIN_BACKOFF_S
+        self._failed_tries = 0
         self.client = self._build()
         loop.add(self)
 
@@ -180,8 +180,8 @@ class Link(Pollable):
 
     def _schedule_retry(self) -> None:
         if self.wanted and self._retry is None:
-            self._retry = self.loop.call_later(self._backoff, self._attempt)
-            self._backoff = min(self._backoff * 2, MAX_BACKOFF_S)
+            self._failed_tries += 1
+            self._retry = self.loop.call_later(RECONNECT.delay(self._failed_tries), self._attempt)
 
     def _subscribe(self, filters: Sequence[str]) -> set[int]:
         options = SubscribeOptions(qos=1, noLocal=True)
@@ -202,7 +202,7 @@ class Link(Pollable):
             return  # the broker closes the socket; _on_disconnect schedules the retry
         self.connected = True
         self.counters.connects += 1
-        self._backoff = MIN_BACKOFF_S
+        self._failed_tries = 0
         # Up once the broker confirmed the subscriptions: a command sent then is not missed.
         self._unacked_subscribes = self._subscribe(self._filters)
         if not self._unacked_subscribes:

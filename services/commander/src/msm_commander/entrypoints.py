@@ -22,6 +22,7 @@ from msm_common.adapters.amqp_topology import (
 )
 from msm_common.contracts.command_request import CommandRequest
 from msm_common.contracts.errors import ContractError
+from msm_common.retry import retry_call
 from pymongo.errors import PyMongoError
 
 from msm_commander.domain.messages import parse_ack_event, parse_presence_event
@@ -29,7 +30,7 @@ from msm_commander.handlers import Deps, dispatch, handle_malformed_request
 from msm_commander.settings import CommanderSettings
 
 log = logging.getLogger(__name__)
-RETRY_DELAYS_S: Final = (0.5, 1.0, 2.0)
+DB_ATTEMPTS: Final = 4  # the shared backoff waits ~0.5, 1 and 2 s between them
 ACK_KEYS: Final = ("command.ack.*",)
 PRESENCE_KEYS: Final = ("device.presence.*",)
 
@@ -44,15 +45,14 @@ def queues(settings: CommanderSettings) -> tuple[QueueSpec, QueueSpec, QueueSpec
 
 
 def _with_retries(d: Deps, message: object, stopping: threading.Event) -> None:
-    for delay in (*RETRY_DELAYS_S, None):
-        try:
-            dispatch(d, message)
-            return
-        except PyMongoError as exc:
-            if delay is None or stopping.is_set():
-                raise
-            log.warning("database error, retrying in %.1fs: %s", delay, exc)
-            stopping.wait(delay)
+    retry_call(
+        lambda: dispatch(d, message),
+        on=PyMongoError,
+        attempts=DB_ATTEMPTS,
+        stop=stopping,
+        what="database call",
+        logger=log,
+    )
 
 
 def request_entry(d: Deps, stopping: threading.Event) -> Handler:
