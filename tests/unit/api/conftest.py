@@ -6,12 +6,49 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from bson import ObjectId
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from msm_api.app import create_app
+from msm_api.domain.permissions import BUILTIN_ROLES
 from msm_api.security import keys
 from msm_api.security.passwords import PasswordHasher
 from msm_api.settings import ApiSettings
+from msm_common.auth.principal import Account, RoleCache
 from pymongo.errors import ServerSelectionTimeoutError
+
+# Custom roles next to the built-in ones, as an admin would define them.
+CUSTOM_ROLES = {
+    "auditor": ("audit:read",),
+    "fleet-manager": ("devices:read", "devices:command", "devices:manage"),
+    "user-manager": ("users:manage",),
+}
+ROLE_DOCS = [
+    {"name": name, "permissions": list(perms)}
+    for name, perms in {**BUILTIN_ROLES, **CUSTOM_ROLES}.items()
+]
+
+
+class FakeAccounts:
+    """The accounts the app authenticates against, in memory (the `users` documents' fields)."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, Account] = {}
+
+    def account(self, user_id: str) -> Account | None:
+        return self.by_id.get(user_id)
+
+    def add(self, roles: tuple[str, ...], username: str, **fields: Any) -> Account:
+        values = {
+            "user_id": str(ObjectId()),
+            "username": username,
+            "roles": roles,
+            "disabled": False,
+            "token_version": 0,
+            **fields,
+        }
+        account = Account(**values)
+        self.by_id[account.user_id] = account
+        return account
 
 
 class FakePublisher:
@@ -51,7 +88,12 @@ def signing_key() -> keys.SigningKey:
 
 
 @pytest.fixture
-def unit_app(signing_key: keys.SigningKey) -> Any:
+def fake_accounts() -> FakeAccounts:
+    return FakeAccounts()
+
+
+@pytest.fixture
+def unit_app(signing_key: keys.SigningKey, fake_accounts: FakeAccounts) -> Any:
     settings = ApiSettings(env="test", max_body_bytes=4096)
     return create_app(
         settings,
@@ -59,20 +101,24 @@ def unit_app(signing_key: keys.SigningKey) -> Any:
         publisher=FakePublisher(),
         signing_key=signing_key,
         passwords=PasswordHasher(4),
+        accounts=fake_accounts,
+        roles=RoleCache(lambda: ROLE_DOCS),
         prepare=False,
     )
 
 
 @pytest.fixture
-def bearer(unit_app: Any) -> Any:
-    """Headers with a valid access token for the given roles."""
+def bearer(unit_app: Any, fake_accounts: FakeAccounts) -> Any:
+    """Headers with a valid access token of a new account holding the given roles."""
     tokens = unit_app.extensions["msm"].tokens
 
     def make(*roles: str, now: datetime | None = None) -> dict[str, str]:
+        account = fake_accounts.add(roles, f"{'-'.join(roles) or 'nobody'}-user")
         issued = tokens.issue_access(
-            user_id="0" * 24,
-            username=f"{'-'.join(roles) or 'nobody'}-user",
+            user_id=account.user_id,
+            username=account.username,
             roles=list(roles),
+            version=account.token_version,
             now=now or datetime.now(UTC),
         )
         return {"Authorization": f"Bearer {issued.token}"}

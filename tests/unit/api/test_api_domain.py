@@ -9,7 +9,7 @@ from msm_api.domain.cursor import CursorCodec, CursorError
 from msm_api.domain.permissions import BUILTIN_ROLES, permissions_of
 from msm_api.domain.redact import redact
 from msm_api.domain.timerange import RangeError, bucket_range, check_range, truncate
-from msm_api.security.throttle import ThrottlePolicy, keys_for
+from msm_api.security.throttle import ThrottlePolicy, account_key, address_key
 
 T0 = datetime(2025, 3, 1, 12, 34, 56, tzinfo=UTC)
 
@@ -123,11 +123,18 @@ def test_permissions_of_builtin_roles():
     assert permissions_of(["admin"], table) == frozenset(BUILTIN_ROLES["admin"])
 
 
-def test_throttle_policy():
-    policy = ThrottlePolicy(timedelta(minutes=15), max_account_failures=3, max_address_failures=10)
-    account, address = keys_for(" Alice ", "10.0.0.1")
-    assert account == "acct:alice" and address == "addr:10.0.0.1"
-    entry = {"failures": 3, "window_start": T0}
-    assert policy.retry_after(account, entry, T0 + timedelta(minutes=5)) == 600
-    assert policy.retry_after(address, entry, T0) == 0
-    assert policy.retry_after(account, entry, T0 + timedelta(minutes=16)) == 0
+def test_throttle_policy_backs_off_exponentially_with_a_cap():
+    policy = ThrottlePolicy(
+        timedelta(minutes=15),
+        max_account_failures=3,
+        max_address_failures=10,
+        backoff_base_s=1.0,
+        backoff_max_s=30.0,
+    )
+    account, address = account_key("65f0c0ffee0000000000beef", " Alice "), address_key("10.0.0.1")
+    assert account == "acct:65f0c0ffee0000000000beef" and address == "addr:10.0.0.1"
+    # Unknown identities get a key of their own, the same for any spelling of the name.
+    assert account_key(None, " Alice ") == account_key(None, "alice") != account
+    waits = [policy.delay_s(account, n) for n in range(1, 12)]
+    assert waits == [0, 0, 1, 2, 4, 8, 16, 30, 30, 30, 30]
+    assert policy.delay_s(address, 9) == 0 and policy.delay_s(address, 10) == 1

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import CUSTOM_ROLES
 from msm_api.domain.permissions import BUILTIN_ROLES
 from msm_api.routing import spec_of
 
-ROLES = ("admin", "operator", "viewer")
+GRANTS = {**BUILTIN_ROLES, **CUSTOM_ROLES}
+ROLES = tuple(GRANTS)
 
 
 def routes(app):
@@ -54,7 +57,7 @@ def test_bad_tokens_get_401_on_every_protected_endpoint(unit_app, bearer, case):
 @pytest.mark.parametrize("role", ROLES)
 def test_each_role_reaches_exactly_its_permissions(unit_app, bearer, role):
     client = unit_app.test_client()
-    granted = set(BUILTIN_ROLES[role])
+    granted = set(GRANTS[role])
     for path, spec in routes(unit_app):
         resp = call(client, path, spec, bearer(role))
         if spec.permission is not None and spec.permission not in granted:
@@ -70,3 +73,38 @@ def test_a_token_without_roles_is_forbidden_everywhere_but_identity(unit_app, be
         resp = call(client, path, spec, bearer())
         expected_403 = spec.permission is not None
         assert (resp.status_code == 403) == expected_403, (spec.method, path)
+
+
+def _account_of(unit_app, headers):
+    token = headers["Authorization"].split(" ", 1)[1]
+    return unit_app.extensions["msm"].tokens.verify_access(token).user_id
+
+
+@pytest.mark.parametrize(
+    "change", [{"roles": ("viewer",)}, {"disabled": True}, {"token_version": 1}, None]
+)
+def test_a_token_loses_its_powers_as_soon_as_its_account_changes(
+    unit_app, bearer, fake_accounts, change
+):
+    """Demoted, disabled, logged out everywhere / password changed, deleted: the very next
+    request with the token already issued is refused."""
+    client = unit_app.test_client()
+    headers = bearer("operator")
+    user_id = _account_of(unit_app, headers)
+    command = ("POST", "/api/devices/x1/reboot")
+    before = client.open(command[1], method=command[0], headers=headers)
+    assert before.status_code not in (401, 403)
+    if change is None:
+        del fake_accounts.by_id[user_id]
+    else:
+        fake_accounts.by_id[user_id] = dataclasses.replace(fake_accounts.by_id[user_id], **change)
+    demoted = change == {"roles": ("viewer",)}
+    for path, spec in routes(unit_app):
+        if not spec.needs_token:
+            continue
+        resp = call(client, path, spec, headers)
+        if demoted:
+            refused = spec.permission is not None and spec.permission not in GRANTS["viewer"]
+            assert (resp.status_code == 403) == refused, (spec.method, path)
+        else:
+            assert resp.status_code == 401, (change, spec.method, path)

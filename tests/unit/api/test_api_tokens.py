@@ -36,14 +36,15 @@ def key(request) -> keys.SigningKey:
 
 def fresh(svc: TokenService) -> str:
     return svc.issue_access(
-        user_id="u1", username="alice", roles=["viewer"], now=datetime.now(UTC)
+        user_id="u1", username="alice", roles=["viewer"], version=3, now=datetime.now(UTC)
     ).token
 
 
 def test_access_token_round_trip_and_jwks(key):
     svc = service(key)
     claims = svc.verify_access(fresh(svc))
-    assert claims["sub"] == "u1" and claims["roles"] == ["viewer"] and claims["jti"]
+    assert (claims.user_id, claims.roles, claims.version) == ("u1", ("viewer",), 3)
+    assert claims.jti
     jwk = svc.jwks()["keys"][0]
     assert jwk["kid"] == key.kid and jwk["alg"] == key.algorithm and "d" not in jwk
     # A gateway verifies with the published key alone.
@@ -53,7 +54,9 @@ def test_access_token_round_trip_and_jwks(key):
 
 def test_expired_token_is_refused(key):
     svc = service(key)
-    old = svc.issue_access(user_id="u1", username="a", roles=[], now=NOW - timedelta(days=1))
+    old = svc.issue_access(
+        user_id="u1", username="a", roles=[], version=0, now=NOW - timedelta(days=1)
+    )
     with pytest.raises(TokenError):
         svc.verify_access(old.token)
 

@@ -6,18 +6,18 @@ import logging
 import os
 import secrets
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from bson.errors import InvalidId
+from msm_common.auth.principal import normalise_user_id
 from msm_common.settings import SettingsError
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from msm_api.context import Deps
 from msm_api.problems import ApiError
-from msm_api.security.throttle import keys_for
+from msm_api.security.throttle import account_key, address_key
 from msm_api.security.tokens import TokenError
 
 log = logging.getLogger(__name__)
@@ -32,11 +32,19 @@ def find_user(d: Deps, identity: str) -> dict[str, Any] | None:
 
 
 def user_by_id(d: Deps, user_id: str) -> dict[str, Any] | None:
-    try:
-        oid = ObjectId(user_id)
-    except (InvalidId, TypeError):
+    canonical = normalise_user_id(user_id)
+    if canonical is None:
         return None
-    return d.db["users"].find_one({"_id": oid})
+    return d.db["users"].find_one({"_id": ObjectId(canonical)})
+
+
+def end_sessions(d: Deps, user_id: str) -> None:
+    """Revoke every refresh token of the user and every access token issued to them so far."""
+    canonical = normalise_user_id(user_id)
+    if canonical is None:
+        return
+    d.db["refresh_tokens"].update_many({"user_id": canonical}, {"$set": {"revoked": True}})
+    d.db["users"].update_one({"_id": ObjectId(canonical)}, {"$inc": {"token_version": 1}})
 
 
 def public_user(doc: dict[str, Any]) -> dict[str, Any]:
@@ -50,12 +58,22 @@ def public_user(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def issue_pair(d: Deps, user: dict[str, Any], family: str, now: datetime) -> dict[str, Any]:
+def issue_pair(
+    d: Deps, user: dict[str, Any], family: str, now: datetime, session_ends_at: datetime
+) -> dict[str, Any]:
+    """An access token at the account's current version, and a refresh token of `family` that
+    never outlives the session's absolute end."""
     user_id = str(user["_id"])
     access = d.tokens.issue_access(
-        user_id=user_id, username=user["username"], roles=list(user.get("roles") or []), now=now
+        user_id=user_id,
+        username=user["username"],
+        roles=list(user.get("roles") or []),
+        version=int(user.get("token_version", 0)),
+        now=now,
     )
-    refresh = d.tokens.issue_refresh(user_id=user_id, family=family, now=now)
+    refresh = d.tokens.issue_refresh(
+        user_id=user_id, family=family, now=now, not_after=session_ends_at
+    )
     d.db["refresh_tokens"].insert_one(
         {
             "_id": refresh.jti,
@@ -63,6 +81,7 @@ def issue_pair(d: Deps, user: dict[str, Any], family: str, now: datetime) -> dic
             "user_id": user_id,
             "issued_at": now,
             "expires_at": refresh.expires_at,
+            "session_ends_at": session_ends_at,
             "revoked": False,
             "replaced_by": None,
         }
@@ -77,21 +96,22 @@ def issue_pair(d: Deps, user: dict[str, Any], family: str, now: datetime) -> dic
 
 def login(d: Deps, identity: str, password: str, address: str, now: datetime) -> dict[str, Any]:
     """Tokens for a good password; one generic 401 otherwise, 429 when throttled."""
-    account_key, address_key = keys_for(identity, address)
-    wait = d.throttle.retry_after((account_key, address_key), now)
+    user = find_user(d, identity)
+    account = account_key(str(user["_id"]) if user else None, identity)
+    client = address_key(address)
+    wait = d.throttle.begin((client, account), now)  # counted before the password is checked
     if wait:
         d.metrics.login_failures.labels("throttled").inc()
         raise ApiError(
             429, "too many failed logins; try again later", headers={"Retry-After": str(wait)}
         )
-    user = find_user(d, identity)
     ok = d.passwords.verify(password, user.get("password") if user else None)
     if user is None or not ok or user.get("disabled"):
-        d.throttle.record_failure((account_key, address_key), now)
         d.metrics.login_failures.labels("invalid").inc()
         raise ApiError(401, INVALID_LOGIN)
-    d.throttle.reset(account_key)
-    return issue_pair(d, user, uuid.uuid4().hex, now)
+    d.throttle.succeeded(account, client, now)
+    session_ends_at = now + timedelta(seconds=d.settings.session_max_lifetime_s)
+    return issue_pair(d, user, uuid.uuid4().hex, now, session_ends_at)
 
 
 def refresh(d: Deps, token: str, now: datetime) -> dict[str, Any]:
@@ -112,11 +132,14 @@ def refresh(d: Deps, token: str, now: datetime) -> dict[str, Any]:
             revoke_family(d, claims.family)
             log.warning("refresh token reuse; family %s revoked", claims.family)
         raise ApiError(401, INVALID_REFRESH)
+    session_ends_at = spent.get("session_ends_at") or spent["issued_at"] + timedelta(
+        seconds=d.settings.session_max_lifetime_s
+    )
     user = user_by_id(d, claims.user_id)
-    if user is None or user.get("disabled"):
+    if user is None or user.get("disabled") or now >= session_ends_at:
         revoke_family(d, claims.family)
         raise ApiError(401, INVALID_REFRESH)
-    pair = issue_pair(d, user, claims.family, now)
+    pair = issue_pair(d, user, claims.family, now, session_ends_at)
     new_jti = d.tokens.verify_refresh(pair["refresh_token"]).jti
     d.db["refresh_tokens"].update_one({"_id": claims.jti}, {"$set": {"replaced_by": new_jti}})
     return pair
@@ -126,12 +149,18 @@ def revoke_family(d: Deps, family: str) -> None:
     d.db["refresh_tokens"].update_many({"family": family}, {"$set": {"revoked": True}})
 
 
-def logout(d: Deps, token: str) -> None:
+def logout(d: Deps, token: str) -> str:
+    """End this session, and the powers of every access token issued to the user so far (their
+    other sessions get fresh access tokens on their next refresh). Returns the user id."""
     try:
         claims = d.tokens.verify_refresh(token)
     except TokenError:
         raise ApiError(401, INVALID_REFRESH) from None
     revoke_family(d, claims.family)
+    canonical = normalise_user_id(claims.user_id)
+    if canonical is not None:
+        d.db["users"].update_one({"_id": ObjectId(canonical)}, {"$inc": {"token_version": 1}})
+    return claims.user_id
 
 
 def check_roles_exist(d: Deps, roles: list[str]) -> None:
@@ -152,6 +181,7 @@ def create_user(
         "roles": sorted(set(roles)),
         "created_at": now,
         "disabled": False,
+        "token_version": 0,
     }
     try:
         d.db["users"].insert_one(doc)

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from msm_common.adapters import mongo
+from msm_common.auth.principal import Accounts, Authenticator, MongoAccounts, RoleCache, mongo_roles
 from pymongo.database import Database
 
 from msm_api import accounts
 from msm_api.adapters.publisher import AmqpCommandPublisher
-from msm_api.adapters.roles import RoleTable, seed_builtin_roles
+from msm_api.adapters.roles import seed_builtin_roles
 from msm_api.context import CommandPublisher, Deps
 from msm_api.domain.cursor import CursorCodec
 from msm_api.metrics import ApiMetrics
@@ -27,38 +28,42 @@ def utcnow() -> datetime:
 
 
 def bootstrap(settings: ApiSettings, **overrides: Any) -> Deps:
-    """Build the API's dependencies; `overrides` replaces any of them (tests pass fakes)."""
+    """Build the API's dependencies; `overrides` replaces any of them (tests pass fakes):
+    db, publisher, signing_key (or key_ring), passwords, clock, accounts, roles."""
     closers: list[Callable[[], None]] = []
     db: Database[dict[str, Any]] | None = overrides.get("db")
     if db is None:
         client = mongo.connect(settings.mongo_uri, app_name=settings.service_name)
         closers.append(client.close)
         db = client[settings.database_name]
-    key: keys.SigningKey = overrides.get("signing_key") or keys.for_settings(settings)
+    ring: keys.KeyRing | None = overrides.get("key_ring")
+    if ring is None:
+        signing: keys.SigningKey = overrides.get("signing_key") or keys.for_settings(settings)
+        ring = keys.ring_for_settings(settings, signing)
+    key = ring.signing
     publisher: CommandPublisher = overrides.get("publisher") or AmqpCommandPublisher(
         settings.amqp_url, timeout_s=settings.publish_timeout_s
     )
     closers.insert(0, publisher.close)
-    policy = ThrottlePolicy(
-        window=timedelta(seconds=settings.login_window_s),
-        max_account_failures=settings.login_max_account_failures,
-        max_address_failures=settings.login_max_address_failures,
+    tokens = TokenService(
+        ring,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        access_ttl=timedelta(seconds=settings.access_token_ttl_s),
+        refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_s),
     )
+    roles: RoleCache = overrides.get("roles") or RoleCache(mongo_roles(db))
+    accounts_source: Accounts = overrides.get("accounts") or MongoAccounts(db)
     return Deps(
         settings=settings,
         db=db,
         publisher=publisher,
-        tokens=TokenService(
-            key,
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            access_ttl=timedelta(seconds=settings.access_token_ttl_s),
-            refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_s),
-        ),
+        tokens=tokens,
         passwords=overrides.get("passwords") or PasswordHasher(settings.bcrypt_rounds),
         cursors=CursorCodec(key.derive_secret("cursor")),
-        throttle=LoginThrottle(db, policy),
-        roles=RoleTable(db),
+        throttle=LoginThrottle(db, ThrottlePolicy.from_settings(settings)),
+        roles=roles,
+        auth=Authenticator(tokens.verifier, accounts_source, roles),
         metrics=ApiMetrics(),
         clock=overrides.get("clock") or utcnow,
         digest_secret=key.derive_secret("idempotency"),

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import current_app, g
+from msm_common.auth.principal import Authenticator, Principal, RoleCache
 from pymongo.database import Database
 
 from msm_api.domain.cursor import CursorCodec
@@ -17,10 +18,10 @@ from msm_api.security.tokens import TokenService
 from msm_api.settings import ApiSettings
 
 if TYPE_CHECKING:
-    from msm_api.adapters.roles import RoleTable
     from msm_api.metrics import ApiMetrics
 
 EXTENSION = "msm"
+__all__ = ["EXTENSION", "CommandPublisher", "Deps", "Principal", "deps", "now", "principal"]
 
 
 class CommandPublisher(Protocol):
@@ -42,19 +43,12 @@ class Deps:
     passwords: PasswordHasher
     cursors: CursorCodec
     throttle: LoginThrottle
-    roles: RoleTable
+    roles: RoleCache
+    auth: Authenticator
     metrics: ApiMetrics
     clock: Callable[[], datetime]
     digest_secret: bytes
     closers: list[Callable[[], None]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Principal:
-    user_id: str
-    username: str
-    roles: tuple[str, ...]
-    permissions: frozenset[str]
 
 
 def deps() -> Deps:

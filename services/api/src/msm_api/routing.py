@@ -13,7 +13,6 @@ from pydantic import BaseModel
 
 from msm_api import parsing
 from msm_api.context import Principal, deps
-from msm_api.domain.permissions import permissions_of
 from msm_api.problems import ApiError
 from msm_api.security.tokens import TokenError
 
@@ -57,18 +56,10 @@ def authenticate() -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "a bearer token is required", headers=_BEARER)
-    d = deps()
     try:
-        claims = d.tokens.verify_access(token.strip())
+        return deps().auth.authenticate(token.strip())
     except TokenError:
         raise ApiError(401, "the token is invalid or expired", headers=_INVALID) from None
-    roles = tuple(claims["roles"])
-    return Principal(
-        user_id=str(claims["sub"]),
-        username=claims["name"],
-        roles=roles,
-        permissions=permissions_of(list(roles), d.roles.table()),
-    )
 
 
 def json_response(

@@ -16,14 +16,21 @@ class ApiSettings(CommonSettings):
 
     service_name: str = "msm-api"
     api_port: int = Field(default=8080, ge=1, le=65535)
+    # /metrics (all gunicorn workers' figures) on an ops port of its own, never the API's port.
+    metrics_port: int = Field(default=9103, ge=0, le=65535, description="0 disables /metrics")
 
     # A PEM private key (RSA -> RS256, Ed25519 -> EdDSA). Generated once under .local/secrets
     # outside production; production refuses to start without it.
     jwt_private_key_file: Path | None = None
+    # Comma-separated PEM files whose keys verify tokens but never sign (key rotation: the
+    # previous key until its tokens have expired, the next key before it starts signing).
+    jwt_verify_key_files: str = ""
     jwt_issuer: str = "msm-api"
     jwt_audience: str = "msm"
     access_token_ttl_s: int = Field(default=900, ge=30, le=86_400)
     refresh_token_ttl_s: int = Field(default=14 * 86_400, ge=300)
+    # A login's refresh session ends this long after the login, however often it is rotated.
+    session_max_lifetime_s: int = Field(default=30 * 86_400, ge=300)
 
     admin_email: str | None = None
     admin_password: SecretStr | None = None
@@ -38,9 +45,17 @@ class ApiSettings(CommonSettings):
     command_ttl_s: int = Field(default=86_400, ge=60)
     publish_timeout_s: float = Field(default=5.0, gt=0)
 
+    # Login throttling: failures are remembered login_window_s; past the free attempts each
+    # further failure doubles the wait (login_backoff_base_s, at most login_backoff_max_s).
     login_window_s: int = Field(default=900, ge=1)
-    login_max_account_failures: int = Field(default=5, ge=1)
-    login_max_address_failures: int = Field(default=20, ge=1)
+    login_max_account_failures: int = Field(default=5, ge=1, description="free attempts")
+    login_max_address_failures: int = Field(default=20, ge=1, description="free attempts")
+    login_backoff_base_s: float = Field(default=1.0, gt=0)
+    login_backoff_max_s: float = Field(default=60.0, gt=0)
+
+    # CSV export: the longest time range one export may cover, and exports per user per minute.
+    csv_max_range_days: int = Field(default=31, ge=1)
+    csv_exports_per_minute: int = Field(default=6, ge=1)
 
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
 
@@ -50,6 +65,10 @@ class ApiSettings(CommonSettings):
     @property
     def secrets_dir(self) -> Path:
         return Path(os.environ.get("MSM_SECRETS_DIR", str(LOCAL_SECRETS)))
+
+    @property
+    def jwt_verify_key_paths(self) -> tuple[Path, ...]:
+        return tuple(Path(p.strip()) for p in self.jwt_verify_key_files.split(",") if p.strip())
 
     @property
     def gunicorn_workers(self) -> int:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bson import ObjectId
-from bson.errors import InvalidId
 from flask import Blueprint, Response, request
-from pymongo import ReturnDocument
 
-from msm_api import accounts, audit
+from msm_api import accounts, audit, user_admin
 from msm_api.context import deps, now, principal
 from msm_api.domain.permissions import USERS_MANAGE
 from msm_api.models.auth import (
@@ -79,7 +76,22 @@ def refresh(body: RefreshRequest) -> Response:
     errors=(401,),
 )
 def logout(body: RefreshRequest) -> Response:
-    accounts.logout(deps(), body.refresh_token)
+    audit.note(target=accounts.logout(deps(), body.refresh_token))
+    return Response(status=204)
+
+
+@endpoint(
+    bp,
+    "/auth/logout-all",
+    "POST",
+    summary="End every session of the caller and revoke its access tokens",
+    access=AUTHENTICATED,
+    tag="auth",
+    status=204,
+    action="auth.logout_all",
+)
+def logout_all() -> Response:
+    accounts.end_sessions(deps(), principal().user_id)
     return Response(status=204)
 
 
@@ -127,6 +139,7 @@ def jwks() -> Response:
     errors=(409,),
 )
 def register(body: RegisterRequest) -> Response:
+    user_admin.check_grant(deps(), principal(), sorted(set(body.roles)))
     doc = accounts.create_user(
         deps(),
         username=body.username,
@@ -172,30 +185,17 @@ def list_users(query: PageQuery) -> Response:
     body=UserPatch,
     response=UserOut,
     action="user.update",
-    errors=(404,),
+    errors=(404, 409),
 )
 def patch_user(user_id: str, body: UserPatch) -> Response:
-    d = deps()
-    changes: dict[str, Any] = {}
-    if body.roles is not None:
-        accounts.check_roles_exist(d, body.roles)
-        changes["roles"] = sorted(set(body.roles))
-    if body.disabled is not None:
-        changes["disabled"] = body.disabled
-    if body.password is not None:
-        changes["password"] = d.passwords.hash(body.password)
-    try:
-        oid = ObjectId(user_id)
-    except (InvalidId, TypeError):
-        raise ApiError(404, "no such user") from None
-    doc = d.db["users"].find_one_and_update(
-        {"_id": oid},
-        {"$set": {**changes, "updated_at": now()}},
-        return_document=ReturnDocument.AFTER,
+    doc, changed = user_admin.update_user(
+        deps(),
+        principal(),
+        user_id,
+        roles=body.roles,
+        disabled=body.disabled,
+        password=body.password,
+        now=now(),
     )
-    if doc is None:
-        raise ApiError(404, "no such user")
-    if changes:  # sessions end with any change of privileges or credentials
-        d.db["refresh_tokens"].update_many({"user_id": user_id}, {"$set": {"revoked": True}})
-    audit.note(fields=sorted(changes))
+    audit.note(fields=changed)
     return json_response(accounts.public_user(doc))

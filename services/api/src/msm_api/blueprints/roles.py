@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Blueprint, Response
 from pymongo.errors import DuplicateKeyError
 
 from msm_api import audit
-from msm_api.context import deps, now
+from msm_api.context import deps, now, principal
 from msm_api.domain.permissions import BUILTIN_ROLES, ROLES_MANAGE
 from msm_api.models.roles import RoleCreate, RoleList, RoleOut, RoleUpdate
 from msm_api.problems import ApiError
@@ -29,6 +30,17 @@ def _out(doc: dict[str, Any]) -> dict[str, Any]:
 def _mutable(name: str) -> None:
     if name in BUILTIN_ROLES:
         raise ApiError(409, f"{name} is a built-in role and cannot be changed")
+
+
+def _grantable(permissions: Iterable[str]) -> None:
+    """A role may carry only permissions its author holds: no escalation through roles."""
+    beyond = set(permissions) - principal().permissions
+    if beyond:
+        raise ApiError(
+            403,
+            f"permissions: you cannot grant {min(beyond)}, which you do not hold",
+            field="permissions",
+        )
 
 
 @endpoint(
@@ -76,6 +88,7 @@ def get_role(name: str) -> Response:
     errors=(409,),
 )
 def create_role(body: RoleCreate) -> Response:
+    _grantable(body.permissions)
     doc = {"name": body.name, "permissions": sorted(set(body.permissions)), "created_at": now()}
     try:
         deps().db["roles"].insert_one(doc)
@@ -100,6 +113,7 @@ def create_role(body: RoleCreate) -> Response:
 )
 def update_role(name: str, body: RoleUpdate) -> Response:
     _mutable(name)
+    _grantable(body.permissions)
     perms = sorted(set(body.permissions))
     res = (
         deps()

@@ -1,39 +1,34 @@
-"""Permissions and the built-in roles."""
+"""Permissions and the built-in roles: the contract lives in msm_common (every service checks
+them); the api re-exports it for its own modules."""
 
 from __future__ import annotations
 
-from typing import Final
-
-DEVICES_READ: Final = "devices:read"
-DEVICES_COMMAND: Final = "devices:command"
-DEVICES_MANAGE: Final = "devices:manage"
-TELEMETRY_READ: Final = "telemetry:read"
-CONFIG_READ: Final = "config:read"
-USERS_MANAGE: Final = "users:manage"
-ROLES_MANAGE: Final = "roles:manage"
-AUDIT_READ: Final = "audit:read"
-
-ALL_PERMISSIONS: Final = (
-    DEVICES_READ,
+from msm_common.auth.permissions import (
+    ADMIN,
+    ALL_PERMISSIONS,
+    AUDIT_READ,
+    BUILTIN_ROLES,
+    CONFIG_READ,
     DEVICES_COMMAND,
     DEVICES_MANAGE,
-    TELEMETRY_READ,
-    CONFIG_READ,
-    USERS_MANAGE,
+    DEVICES_READ,
     ROLES_MANAGE,
-    AUDIT_READ,
+    TELEMETRY_READ,
+    USERS_MANAGE,
+    permissions_of,
 )
 
-BUILTIN_ROLES: Final[dict[str, tuple[str, ...]]] = {
-    "admin": ALL_PERMISSIONS,
-    "operator": (DEVICES_READ, DEVICES_COMMAND, TELEMETRY_READ, CONFIG_READ),
-    "viewer": (DEVICES_READ, TELEMETRY_READ, CONFIG_READ),
-}
-
-
-def permissions_of(role_names: list[str], table: dict[str, frozenset[str]]) -> frozenset[str]:
-    """The union of the permissions of `role_names`; unknown roles grant nothing."""
-    granted: set[str] = set()
-    for name in role_names:
-        granted |= table.get(name, frozenset())
-    return frozenset(granted)
+__all__ = [
+    "ADMIN",
+    "ALL_PERMISSIONS",
+    "AUDIT_READ",
+    "BUILTIN_ROLES",
+    "CONFIG_READ",
+    "DEVICES_COMMAND",
+    "DEVICES_MANAGE",
+    "DEVICES_READ",
+    "ROLES_MANAGE",
+    "TELEMETRY_READ",
+    "USERS_MANAGE",
+    "permissions_of",
+]

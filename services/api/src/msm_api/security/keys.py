@@ -13,6 +13,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
+from msm_common.auth.tokens import VerifyingKey
 from msm_common.settings import SettingsError
 
 from msm_api.settings import ApiSettings
@@ -85,11 +86,38 @@ def load(path: Path) -> SigningKey:
     return from_private_key(private)
 
 
+@dataclass(frozen=True)
+class KeyRing:
+    """The key that signs, and keys that only verify (the previous one after a rotation, the
+    next one before it): every key of the ring is published in the JWKS and chosen by `kid`."""
+
+    signing: SigningKey
+    verify_only: tuple[SigningKey, ...] = ()
+
+    @property
+    def keys(self) -> tuple[SigningKey, ...]:
+        return (self.signing, *(k for k in self.verify_only if k.kid != self.signing.kid))
+
+    def verifying_key(self, kid: str) -> VerifyingKey | None:
+        for key in self.keys:
+            if key.kid == kid:
+                return VerifyingKey(kid=key.kid, algorithm=key.algorithm, key=key.public)
+        return None
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [k.jwk() for k in self.keys]}
+
+
 def for_settings(settings: ApiSettings) -> SigningKey:
     """The configured key; outside production one is generated under .local/secrets."""
     if settings.jwt_private_key_file is not None:
         return load(settings.jwt_private_key_file)
     return load_or_generate(settings.secrets_dir / "jwt.pem")
+
+
+def ring_for_settings(settings: ApiSettings, signing: SigningKey) -> KeyRing:
+    """`signing` plus the verify-only keys of MSM_JWT_VERIFY_KEY_FILES."""
+    return KeyRing(signing, tuple(load(path) for path in settings.jwt_verify_key_paths))
 
 
 def load_or_generate(path: Path) -> SigningKey:

@@ -1,4 +1,5 @@
-"""Access and refresh tokens: JWTs signed with the service's asymmetric key, algorithm pinned."""
+"""Access and refresh tokens: JWTs signed with the service's current key (its `kid` in the
+header), verified by msm_common with any key of the ring, algorithm pinned per key."""
 
 from __future__ import annotations
 
@@ -8,16 +9,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
+from msm_common.auth.tokens import ACCESS, REFRESH, AccessClaims, TokenError, TokenVerifier
 
-from msm_api.security.keys import SigningKey
+from msm_api.security.keys import KeyRing, SigningKey
 
-ACCESS = "access"
-REFRESH = "refresh"
-_REQUIRED = ["exp", "iat", "iss", "aud", "sub", "jti"]
-
-
-class TokenError(Exception):
-    """A token that is missing, malformed, expired, tampered with or of the wrong kind."""
+__all__ = ["IssuedToken", "RefreshClaims", "TokenError", "TokenService"]
 
 
 @dataclass(frozen=True)
@@ -35,30 +31,32 @@ class RefreshClaims:
 
 
 class TokenService:
-    """Sign and verify this service's tokens; nothing but the pinned algorithm is accepted."""
+    """Sign with the ring's signing key; verify with any of its keys."""
 
     def __init__(
         self,
-        key: SigningKey,
+        key: SigningKey | KeyRing,
         *,
         issuer: str,
         audience: str,
         access_ttl: timedelta,
         refresh_ttl: timedelta,
     ) -> None:
-        self._key = key
-        self._public = key.public
+        self.ring = key if isinstance(key, KeyRing) else KeyRing(key)
         self._issuer = issuer
         self._audience = audience
+        self.verifier = TokenVerifier(self.ring, issuer=issuer, audience=audience)
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
 
     def jwks(self) -> dict[str, Any]:
-        return {"keys": [self._key.jwk()]}
+        return self.ring.jwks()
 
-    def _sign(self, claims: dict[str, Any], typ: str, now: datetime, ttl: timedelta) -> IssuedToken:
+    def _sign(
+        self, claims: dict[str, Any], typ: str, now: datetime, expires: datetime
+    ) -> IssuedToken:
+        key = self.ring.signing
         jti = uuid.uuid4().hex
-        expires = now + ttl
         body = {
             **claims,
             "iss": self._issuer,
@@ -69,51 +67,32 @@ class TokenService:
             "jti": jti,
             "typ": typ,
         }
-        headers = {"kid": self._key.kid, "typ": "JWT"}
-        token = jwt.encode(body, self._key.private, algorithm=self._key.algorithm, headers=headers)
+        headers = {"kid": key.kid, "typ": "JWT"}
+        token = jwt.encode(body, key.private, algorithm=key.algorithm, headers=headers)
         return IssuedToken(token, jti, expires)
 
     def issue_access(
-        self, *, user_id: str, username: str, roles: list[str], now: datetime
+        self, *, user_id: str, username: str, roles: list[str], version: int, now: datetime
     ) -> IssuedToken:
-        claims = {"sub": user_id, "name": username, "roles": roles}
-        return self._sign(claims, ACCESS, now, self.access_ttl)
+        """`version` is the account's token version now: bumping it revokes this token."""
+        claims = {"sub": user_id, "name": username, "roles": roles, "ver": version}
+        return self._sign(claims, ACCESS, now, now + self.access_ttl)
 
-    def issue_refresh(self, *, user_id: str, family: str, now: datetime) -> IssuedToken:
-        return self._sign({"sub": user_id, "fam": family}, REFRESH, now, self.refresh_ttl)
+    def issue_refresh(
+        self, *, user_id: str, family: str, now: datetime, not_after: datetime | None = None
+    ) -> IssuedToken:
+        """A refresh token; `not_after` caps it at the session's absolute end."""
+        expires = now + self.refresh_ttl
+        if not_after is not None:
+            expires = min(expires, not_after)
+        return self._sign({"sub": user_id, "fam": family}, REFRESH, now, expires)
 
-    def _verify(self, token: str, typ: str) -> dict[str, Any]:
-        try:
-            header = jwt.get_unverified_header(token)
-            if header.get("alg") != self._key.algorithm:
-                raise TokenError("unexpected signing algorithm")
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                self._public,
-                algorithms=[self._key.algorithm],
-                audience=self._audience,
-                issuer=self._issuer,
-                options={"require": _REQUIRED},
-                leeway=5,
-            )
-        except jwt.PyJWTError as exc:
-            raise TokenError(str(exc)) from None
-        if claims.get("typ") != typ:
-            raise TokenError(f"not an {typ} token")
-        return claims
-
-    def verify_access(self, token: str) -> dict[str, Any]:
-        claims = self._verify(token, ACCESS)
-        roles = claims.get("roles")
-        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-            raise TokenError("malformed roles claim")
-        if not isinstance(claims.get("name"), str):
-            raise TokenError("malformed name claim")
-        return claims
+    def verify_access(self, token: str) -> AccessClaims:
+        return self.verifier.access(token)
 
     def verify_refresh(self, token: str) -> RefreshClaims:
-        claims = self._verify(token, REFRESH)
+        claims = self.verifier.decode(token, REFRESH)
         family = claims.get("fam")
-        if not isinstance(family, str) or not isinstance(claims["sub"], str):
+        if not isinstance(family, str):
             raise TokenError("malformed refresh token")
         return RefreshClaims(jti=str(claims["jti"]), family=family, user_id=claims["sub"])
