@@ -29,12 +29,12 @@ SOURCES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     *(
         ("rabbitmq/messaging-topology-operator", "v1.20.1",
          f"config/crd/bases/rabbitmq.com_{plural}.yaml", ("v1beta1",))
-        for plural in ("exchanges", "queues", "bindings", "users", "permissions")
+        for plural in ("users", "permissions")
     ),
     *(
         ("kubernetes-sigs/gateway-api", "v1.6.1",
          f"config/crd/standard/gateway.networking.k8s.io_{plural}.yaml", ("v1",))
-        for plural in ("gateways", "httproutes")
+        for plural in ("gatewayclasses", "gateways", "httproutes")
     ),
     ("kedacore/keda", "v2.20.2", "config/crd/bases/keda.sh_scaledobjects.yaml", ("v1alpha1",)),
     ("kedacore/keda", "v2.20.2",
