@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from msm_api import audit, problems
+from msm_api import audit, console, problems
 from msm_api.blueprints import audit_log, auth, commands, configs, devices, ops, roles, telemetry
 from msm_api.bootstrap import bootstrap, prepare
 from msm_api.context import EXTENSION
@@ -40,6 +40,7 @@ def create_app(settings: ApiSettings | None = None, **overrides: Any) -> Flask:
     audit.init_app(app)
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)
+    console.init_app(app)
 
     @app.after_request
     def _headers(resp: Response) -> Response:
