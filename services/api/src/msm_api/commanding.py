@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from msm_common.contracts.command_request import CommandRequest
-from msm_common.contracts.commands import CommandType, secret_fields, validate_params
+from msm_common.contracts.commands import CommandType, validate_params
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
@@ -92,15 +92,9 @@ def request_command(
 
 def _mark_unpublished(d: Deps, doc: dict[str, Any], now: datetime) -> None:
     """Fail a command RabbitMQ never confirmed; free its key so the client can retry with it."""
-    unset: dict[str, str] = {"idempotency_key": ""}
-    unset.update({f"params.{name}": "" for name in secret_fields(doc["type"])})
     d.db["commands"].update_one(
         {"_id": doc["_id"], "status": dc.QUEUED},
-        {
-            "$set": {"status": "failed", "updated_at": now},
-            "$push": {"history": {"status": "failed", "at": now, "reason": NOT_PUBLISHED}},
-            "$unset": unset,
-        },
+        dc.unpublished_update(doc["type"], NOT_PUBLISHED, now),
     )
     log.error("command %s not confirmed by RabbitMQ", doc["_id"], extra={"command_id": doc["_id"]})
 

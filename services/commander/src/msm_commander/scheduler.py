@@ -142,7 +142,13 @@ class Scheduler:
         """A guarded transition to a final state; records, counts and announces it."""
         attempts = int(doc.get("attempts") or 0)
         update = documents.transition(
-            str(doc.get("type")), target, reason, now, attempts=attempts, set_=set_
+            str(doc.get("type")),
+            target,
+            reason,
+            now,
+            current=str(doc.get("status")),
+            attempts=attempts,
+            set_=set_,
         )
         if not self.store.apply(doc, update):
             return False

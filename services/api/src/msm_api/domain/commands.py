@@ -1,4 +1,4 @@
-"""The `commands` document as the API creates, shows and cancels it."""
+"""The `commands` document as the API creates, shows and cancels it (msm_common's model)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from msm_common.contracts.commands import CommandType, secret_fields
+from msm_common.contracts import command_document as cd
+from msm_common.contracts.command_document import ACTIVE_VALUES, CommandStatus
+from msm_common.contracts.commands import CommandType
 
 from msm_api.domain.redact import redact
 
-QUEUED: Final = "queued"
-CANCELLED: Final = "cancelled"
-IN_FLIGHT: Final = ("queued", "sent")
+QUEUED: Final = CommandStatus.QUEUED
+IN_FLIGHT: Final = ACTIVE_VALUES
 
 
 def new_command_id() -> str:
@@ -40,35 +41,47 @@ def new_command(
     idempotency_key: str | None,
     digest: str,
 ) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "_id": command_id,
-        "device_uuid": device_uuid,
-        "type": type_.value,
-        "params": params,
-        "status": QUEUED,
-        "history": [{"status": QUEUED, "at": now, "reason": "requested"}],
-        "attempts": 0,
-        "created_at": now,
-        "updated_at": now,
-        "expires_at": now + ttl,
-        "requested_by": requested_by,
-        "request_digest": digest,
-    }
-    if idempotency_key is not None:
-        doc["idempotency_key"] = idempotency_key
+    """A queued command as the API stores it (the commander announces its later transitions)."""
+    doc = cd.new_document(
+        command_id=command_id,
+        device_uuid=device_uuid,
+        type_=type_.value,
+        params=params,
+        requested_by=requested_by,
+        created_at=now,
+        expires_at=now + ttl,
+        now=now,
+        idempotency_key=idempotency_key,
+        announce=False,
+        history_attempts=None,
+    )
+    doc["request_digest"] = digest
     return doc
 
 
 def cancel_update(type_: str, actor: str, now: datetime) -> dict[str, Any]:
     """Queued -> cancelled, recorded in history; the secrets go with it."""
-    update: dict[str, Any] = {
-        "$set": {"status": CANCELLED, "updated_at": now},
-        "$push": {"history": {"status": CANCELLED, "at": now, "reason": f"cancelled by {actor}"}},
-    }
-    hidden = secret_fields(type_)
-    if hidden:
-        update["$unset"] = {f"params.{name}": "" for name in hidden}
-    return update
+    return cd.transition(
+        type_,
+        CommandStatus.CANCELLED,
+        f"cancelled by {actor}",
+        now,
+        current=CommandStatus.QUEUED,
+        announce=False,
+    )
+
+
+def unpublished_update(type_: str, reason: str, now: datetime) -> dict[str, Any]:
+    """Queued -> failed: RabbitMQ never confirmed it; its key is freed for a retry."""
+    return cd.transition(
+        type_,
+        CommandStatus.FAILED,
+        reason,
+        now,
+        current=CommandStatus.QUEUED,
+        unset=("idempotency_key",),
+        announce=False,
+    )
 
 
 def public_command(doc: dict[str, Any]) -> dict[str, Any]:

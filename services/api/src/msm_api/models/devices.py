@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
+from msm_common.contracts.command_document import CommandStatus
 from pydantic import BaseModel, Field
 
 from msm_api.models.common import FORBID, OPEN, PageQuery
-
-CommandStatus = Literal[
-    "queued",
-    "sent",
-    "succeeded",
-    "failed",
-    "rejected",
-    "timed_out",
-    "expired",
-    "cancelled",
-    "superseded",
-]
 
 
 class DevicesQuery(PageQuery):

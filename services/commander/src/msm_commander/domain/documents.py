@@ -1,4 +1,5 @@
-"""The `commands` document, its updates, config documents and `command.status` events. Pure."""
+"""The commander's view of the shared `commands` document, config documents, `command.status`
+events. Pure."""
 
 from __future__ import annotations
 
@@ -6,23 +7,38 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from msm_common.contracts.command_document import (
+    CONFIG_TYPES,
+    EVENT_PENDING,
+    Document,
+    history_entry,
+    new_document,
+    transition,
+)
 from msm_common.contracts.command_request import CommandRequest
-from msm_common.contracts.commands import DeviceCommand, secret_fields, validate_params
+from msm_common.contracts.commands import DeviceCommand, validate_params
 from msm_common.contracts.timeparse import EPOCH, format_timestamp
 
-from msm_commander.domain.state_machine import FINAL, CommandView, Status
+from msm_commander.domain.state_machine import CommandView, Status
 
-Document = dict[str, Any]
-# Config commands whose success is recorded in the device's config document of the same name.
-CONFIG_TYPES: Final = frozenset({"ntp", "mqtt", "sftp"})
-# ... and in a flag on the device document.
+__all__ = [
+    "CONFIG_TYPES",
+    "DEVICE_FLAGS",
+    "EVENT_PENDING",
+    "Document",
+    "config_document",
+    "device_payload",
+    "from_request",
+    "history_entry",
+    "malformed",
+    "send_update",
+    "status_event_data",
+    "status_event_id",
+    "transition",
+    "view",
+]
+# A succeeded mqtt/sftp command is also recorded in a flag on the device document.
 DEVICE_FLAGS: Final[Mapping[str, str]] = {"mqtt": "mqtt_status", "sftp": "sftp_status"}
-# Set on every transition, cleared once its command.status event is confirmed (the outbox flag).
-EVENT_PENDING: Final = "event_pending"
-
-
-def history_entry(status: Status, at: datetime, reason: str, attempts: int) -> Document:
-    return {"status": status.value, "at": at, "reason": reason, "attempts": attempts}
 
 
 def view(doc: Mapping[str, Any], default_expiry: timedelta) -> CommandView:
@@ -43,75 +59,35 @@ def view(doc: Mapping[str, Any], default_expiry: timedelta) -> CommandView:
 
 def from_request(request: CommandRequest, now: datetime, status: Status, reason: str) -> Document:
     """A command document for a request nobody stored first (queued, or rejected at once)."""
-    params = request.params
-    if status in FINAL:
-        params = _without_secrets(request.type.value, params)
-    doc: Document = {
-        "_id": request.command_id,
-        "device_uuid": request.device_uuid,
-        "type": request.type.value,
-        "params": params,
-        "status": status.value,
-        "history": [history_entry(status, now, reason, 0)],
-        "attempts": 0,
-        "created_at": request.requested_at,
-        "updated_at": now,
-        "expires_at": request.expires_at,
-        "requested_by": request.requested_by,
-        EVENT_PENDING: True,
-    }
-    if request.idempotency_key is not None and status is Status.QUEUED:
-        doc["idempotency_key"] = request.idempotency_key
-    return doc
+    return new_document(
+        command_id=request.command_id,
+        device_uuid=request.device_uuid,
+        type_=request.type.value,
+        params=request.params,
+        requested_by=request.requested_by,
+        created_at=request.requested_at,
+        expires_at=request.expires_at,
+        now=now,
+        status=status,
+        reason=reason,
+        idempotency_key=request.idempotency_key,
+    )
 
 
 def malformed(command_id: str, device_uuid: str, reason: str, now: datetime) -> Document:
     """What is kept of a request that could not be read: its id, device and why it was refused."""
-    return {
-        "_id": command_id,
-        "device_uuid": device_uuid,
-        "type": None,
-        "params": {},
-        "status": Status.REJECTED.value,
-        "history": [history_entry(Status.REJECTED, now, reason, 0)],
-        "attempts": 0,
-        "created_at": now,
-        "updated_at": now,
-        "expires_at": now,
-        "requested_by": None,
-        EVENT_PENDING: True,
-    }
-
-
-def _without_secrets(type_: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    hidden = secret_fields(type_) if type_ in CONFIG_TYPES else frozenset()
-    return {k: v for k, v in params.items() if k not in hidden}
-
-
-def transition(
-    type_: str,
-    target: Status,
-    reason: str,
-    now: datetime,
-    *,
-    attempts: int,
-    set_: Mapping[str, Any] | None = None,
-) -> Document:
-    """The update for one transition: status, history, the outbox flag; secrets go when final.
-
-    `attempts` is the count after this transition (a send increments it in the same update).
-    """
-    fields: Document = {"status": target.value, "updated_at": now, EVENT_PENDING: True}
-    fields.update(set_ or {})
-    update: Document = {
-        "$set": fields,
-        "$push": {"history": history_entry(target, now, reason, attempts)},
-    }
-    if target in FINAL and type_ in CONFIG_TYPES:
-        hidden = secret_fields(type_)
-        if hidden:
-            update["$unset"] = {f"params.{name}": "" for name in sorted(hidden)}
-    return update
+    return new_document(
+        command_id=command_id,
+        device_uuid=device_uuid,
+        type_=None,
+        params={},
+        requested_by=None,
+        created_at=now,
+        expires_at=now,
+        now=now,
+        status=Status.REJECTED,
+        reason=reason,
+    )
 
 
 def send_update(

@@ -1,7 +1,5 @@
-"""The command state machine: what happens next to one device's commands. Pure: `now` is given.
-
-    queued -> sent -> succeeded | failed | rejected | timed_out | expired
-    queued -> cancelled (API) | superseded | expired | rejected | failed (API: never published)
+"""What happens next to one device's commands (the statuses and their legal transitions are
+msm_common's command document). Pure: `now` is given.
 
 One command is in flight (`sent`) per device; the others wait in arrival order. A `sent` command
 always has a deadline: past it, the command is resent (same id, a longer ack window each time)
@@ -17,47 +15,34 @@ from enum import StrEnum
 from typing import Final
 
 from msm_common.contracts.acks import AckStatus
+from msm_common.contracts.command_document import (
+    ACTIVE,
+    FINAL,
+    FINAL_VALUES,
+    TRANSITIONS,
+    can_transition,
+)
+from msm_common.contracts.command_document import CommandStatus as Status
 
+__all__ = [
+    "ACK_OUTCOMES",
+    "ACTIVE",
+    "FINAL",
+    "FINAL_VALUES",
+    "SUPERSEDABLE",
+    "TRANSITIONS",
+    "Action",
+    "CommandView",
+    "Decision",
+    "RetryPolicy",
+    "Status",
+    "ack_outcome",
+    "can_transition",
+    "match_legacy_ack",
+    "next_action",
+    "reject_all",
+]
 
-class Status(StrEnum):
-    QUEUED = "queued"
-    SENT = "sent"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    REJECTED = "rejected"
-    TIMED_OUT = "timed_out"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-    SUPERSEDED = "superseded"
-
-
-ACTIVE: Final = frozenset({Status.QUEUED, Status.SENT})
-FINAL: Final = frozenset(Status) - ACTIVE
-FINAL_VALUES: Final = frozenset(status.value for status in FINAL)  # as stored in MongoDB
-# `sent -> sent` is a resend: same command id, one more attempt.
-TRANSITIONS: Final[Mapping[Status, frozenset[Status]]] = {
-    Status.QUEUED: frozenset(
-        {
-            Status.SENT,
-            Status.CANCELLED,
-            Status.SUPERSEDED,
-            Status.EXPIRED,
-            Status.REJECTED,
-            Status.FAILED,
-        }
-    ),
-    Status.SENT: frozenset(
-        {
-            Status.SENT,
-            Status.SUCCEEDED,
-            Status.FAILED,
-            Status.REJECTED,
-            Status.TIMED_OUT,
-            Status.EXPIRED,
-        }
-    ),
-    **{final: frozenset() for final in FINAL},
-}
 # A newer queued command of the same type makes an older queued one pointless.
 SUPERSEDABLE: Final = frozenset({"ntp", "mqtt", "sftp"})
 ACK_OUTCOMES: Final[Mapping[AckStatus, Status]] = {
@@ -65,10 +50,6 @@ ACK_OUTCOMES: Final[Mapping[AckStatus, Status]] = {
     AckStatus.FAILED: Status.FAILED,
     AckStatus.REJECTED: Status.REJECTED,
 }
-
-
-def can_transition(current: Status | str, target: Status | str) -> bool:
-    return Status(target) in TRANSITIONS[Status(current)]
 
 
 def ack_outcome(status: AckStatus) -> Status | None:
