@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from msm_common.adapters.mqtt import MqttConfig, MqttConnection
-from msm_common.contracts import DeviceCommand, parse_device_message, validate_params
+from msm_common.contracts import DeviceCommand, validate_params
+from msm_common.device_messages import parse_device_message
 from support.services import unique
 
 

@@ -15,8 +15,8 @@ from msm_common.contracts import (
     DeviceCommand,
     NtpParams,
     PresenceEvent,
-    parse_device_message,
 )
+from msm_common.device_messages import parse_device_message
 
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 

@@ -5,7 +5,8 @@ from typing import Any
 
 import orjson
 import pytest
-from msm_common.contracts import ContractError, DeviceInfoMessage, parse_device_message
+from msm_common.contracts import ContractError, DeviceInfoMessage
+from msm_common.device_messages import parse_device_message
 
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 

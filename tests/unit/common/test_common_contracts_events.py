@@ -15,10 +15,10 @@ from msm_common.contracts import (
     TelemetryMessage,
     events,
     make_event,
-    parse_device_message,
     routing_key,
     telemetry_event,
 )
+from msm_common.device_messages import parse_device_message
 
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 

@@ -17,8 +17,8 @@ from msm_common.contracts import (
     CommandRequest,
     ContractError,
     DeviceCommand,
-    parse_device_message,
 )
+from msm_common.device_messages import parse_device_message
 
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 FUZZ = settings(

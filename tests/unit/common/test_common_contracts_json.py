@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from msm_common.contracts import ContractError, load_json, parse_device_message
+from msm_common.contracts import ContractError, load_json
+from msm_common.device_messages import parse_device_message
 
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 DEVICE_TOPICS = [

@@ -9,9 +9,9 @@ from msm_common.contracts import (
     ContractError,
     Reading,
     TelemetryMessage,
-    parse_device_message,
     parse_telemetry,
 )
+from msm_common.device_messages import parse_device_message
 
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 TS = "2025-06-01T11:59:58.123Z"

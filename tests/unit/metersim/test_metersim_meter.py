@@ -14,9 +14,9 @@ from msm_common.contracts import (
     DeviceCommand,
     DeviceInfoMessage,
     TelemetryMessage,
-    parse_device_message,
     validate_params,
 )
+from msm_common.device_messages import parse_device_message
 from msm_metersim import AckPolicy, Meter, MeterSpec
 from msm_metersim.meter import Publish, Reboot
 

@@ -14,10 +14,10 @@ from typing import Final, NamedTuple, TypeVar
 
 from msm_common.contracts.commands import CommandType
 from msm_common.contracts.errors import INVALID_TOPIC_SEGMENT, UNKNOWN_TOPIC, TopicError
+from msm_common.identifiers import SHADOW_NAME_RE as _SHADOW_NAME_RE
+from msm_common.identifiers import THING_NAME_RE as _THING_RE
 
 MAX_TOPIC_LENGTH: Final = 512
-_THING_RE: Final = re.compile(r"[A-Za-z0-9_:-]{1,128}")
-_SHADOW_NAME_RE: Final = re.compile(r"[A-Za-z0-9_:-]{1,64}")
 _TEMPLATE_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,36}")
 _CLIENT_ID_RE: Final = re.compile(r"[^/+#\x00]{1,128}")
 _GROUP_RE: Final = re.compile(r"[^/+#\x00]{1,64}")
@@ -202,11 +202,16 @@ def provision(template: str, result: ProvisioningResult | str | None = None) -> 
     return _with_result(f"$aws/provisioning-templates/{name}/provision/json", result)
 
 
-def shared_subscription(topic_filter: str, group: str) -> str:
-    """`$share/{group}/{filter}`: replicas subscribed in one group split the messages."""
-    _segment(group, _GROUP_RE, "share group")
+def shared_subscription(topic_filter: str, group: str | None) -> str:
+    """`$share/{group}/{filter}`: replicas subscribed in one group split the messages.
+
+    Without a group (None), the filter itself: every subscriber gets every message.
+    """
     if not topic_filter or topic_filter.startswith("$share/"):
         raise TopicError(INVALID_TOPIC_SEGMENT, f"{topic_filter!r} cannot be shared")
+    if group is None:
+        return topic_filter
+    _segment(group, _GROUP_RE, "share group")
     return f"$share/{group}/{topic_filter}"
 
 

@@ -7,16 +7,15 @@ its writes and its acknowledgement) also finishes whatever the first delivery le
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 import orjson
-from msm_common.contracts import is_thing_name
 from msm_common.contracts.command_request import CommandRequest
 from msm_common.contracts.errors import ContractError
+from msm_common.identifiers import is_command_id, is_thing_name
 
 from msm_commander.adapters.store import MongoStore
 from msm_commander.domain import documents
@@ -36,7 +35,6 @@ _ACK_REASONS: Final[Mapping[Status, str]] = {
     Status.FAILED: "the device reported a failure",
     Status.REJECTED: "the device rejected the command",
 }
-_COMMAND_ID: Final = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 
 @dataclass
@@ -111,7 +109,7 @@ def handle_malformed_request(d: Deps, body: bytes, error: ContractError) -> None
     command_id, device_uuid = obj.get("command_id"), obj.get("device_uuid")
     if not (isinstance(command_id, str) and isinstance(device_uuid, str)):
         return
-    if _COMMAND_ID.fullmatch(command_id) is None or not is_thing_name(device_uuid):
+    if not (is_command_id(command_id) and is_thing_name(device_uuid)):
         return
     reason = f"malformed_request: {error.detail}"
     now = d.now()

@@ -15,12 +15,11 @@ from msm_common.contracts import (
     CommandAck,
     ContractError,
     DeviceInfoMessage,
-    DeviceMessage,
     PresenceEvent,
     TelemetryMessage,
     is_thing_name,
-    parse_device_message,
 )
+from msm_common.device_messages import DeviceMessage, parse_device_message
 
 from msm_ingest.domain import batch
 from msm_ingest.domain.batch import BatchPlan

@@ -99,11 +99,7 @@ class Background:
 
 
 def _filter(group: str | None) -> str:
-    return (
-        topics.shared_subscription(topics.THING_CREATED_FILTER, group)
-        if group
-        else (topics.THING_CREATED_FILTER)
-    )
+    return topics.shared_subscription(topics.THING_CREATED_FILTER, group or None)
 
 
 def handle_thing_event(deps: Deps, topic: str, payload: bytes) -> bool:

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 from msm_common import topics
+from msm_common.identifiers import is_thing_name
 
 from ..publishing import Publisher, to_json
 from .broker import BrokerAccess, BrokerError
@@ -36,7 +36,6 @@ from .templates import (
 
 log = logging.getLogger(__name__)
 
-THING_NAME_RE: Final = re.compile(r"[A-Za-z0-9:_-]{1,128}")
 JsonObject = dict[str, Any]
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -246,7 +245,7 @@ class ProvisioningService:
             )
         except TemplateError as exc:
             raise ProvisioningFailure(400, "InvalidParameters", str(exc)) from None
-        if THING_NAME_RE.fullmatch(steps.thing_name) is None:
+        if not is_thing_name(steps.thing_name):
             raise ProvisioningFailure(
                 400, "InvalidParameters", f"{steps.thing_name!r} is not a valid thing name"
             )

@@ -1,17 +1,13 @@
 """Message contracts: every MQTT payload, AMQP message and event envelope MSM speaks.
 
 Parsers raise only `ContractError` (`reason` machine code, `detail` naming the field).
-Topics are built and parsed in `msm_common.topics`.
+Topics are built and parsed in `msm_common.topics`, which imports from here (never the
+reverse); `msm_common.device_messages` (topic + payload -> message) sits above both.
 """
 
 from __future__ import annotations
 
-from msm_common.contracts._checks import (
-    MAX_PAYLOAD_BYTES,
-    check_device_uuid,
-    is_thing_name,
-    load_json,
-)
+from msm_common.contracts._checks import MAX_PAYLOAD_BYTES, check_device_uuid, load_json
 from msm_common.contracts.acks import (
     AckStatus,
     CloudCommandEcho,
@@ -34,7 +30,6 @@ from msm_common.contracts.commands import (
     validate_params,
 )
 from msm_common.contracts.device_info import DeviceInfoMessage, parse_device_info
-from msm_common.contracts.device_messages import DeviceMessage, parse_device_message
 from msm_common.contracts.errors import ContractError, TopicError
 from msm_common.contracts.events import (
     COMMAND_ACK,
@@ -60,6 +55,7 @@ from msm_common.contracts.telemetry import (
     telemetry_event_id,
 )
 from msm_common.contracts.timeparse import format_timestamp, parse_timestamp
+from msm_common.identifiers import is_thing_name
 
 __all__ = [
     "COMMANDS_EXCHANGE",
@@ -84,7 +80,6 @@ __all__ = [
     "ContractError",
     "DeviceCommand",
     "DeviceInfoMessage",
-    "DeviceMessage",
     "MqttParams",
     "NtpParams",
     "PresenceEvent",
@@ -101,7 +96,6 @@ __all__ = [
     "params_model_for",
     "parse_command_topic_message",
     "parse_device_info",
-    "parse_device_message",
     "parse_presence",
     "parse_telemetry",
     "parse_timestamp",

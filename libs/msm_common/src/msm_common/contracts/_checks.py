@@ -19,11 +19,10 @@ from msm_common.contracts.errors import (
     field_error,
     short_repr,
 )
+from msm_common.identifiers import THING_NAME_RE
 
 MAX_PAYLOAD_BYTES: Final = 256 * 1024
 
-# AWS IoT thing-name charset; the thing name is the device uuid.
-THING_NAME_RE: Final = re.compile(r"[A-Za-z0-9_:-]{1,128}")
 _HOST_LABEL_RE: Final = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
 
@@ -118,11 +117,6 @@ def _type_error(
     if key not in obj:
         return field_error(path, "required", missing=True)
     return field_error(path, f"must be {wanted}, got {_kind(value)} {short_repr(value)}")
-
-
-def is_thing_name(value: str) -> bool:
-    """True when `value` is a valid AWS IoT thing name (and so a valid device uuid)."""
-    return THING_NAME_RE.fullmatch(value) is not None
 
 
 def check_device_uuid(value: object, field: str = "device_uuid") -> str:

@@ -18,6 +18,7 @@ from msm_common.contracts.commands import (
 )
 from msm_common.contracts.errors import ContractError, from_validation_error
 from msm_common.contracts.timeparse import format_timestamp
+from msm_common.identifiers import THING_NAME_PATTERN
 
 _TYPES = frozenset(t.value for t in CommandType)
 
@@ -31,7 +32,7 @@ class CommandRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     command_id: CommandId
-    device_uuid: str = Field(pattern=r"^[A-Za-z0-9_:-]{1,128}$", strict=True)
+    device_uuid: str = Field(pattern=THING_NAME_PATTERN, strict=True)
     type: CommandType
     params: dict[str, Any] = Field(default_factory=dict, repr=False)  # may hold secrets
     requested_by: str = Field(min_length=1, max_length=256, strict=True)

@@ -19,6 +19,7 @@ from msm_common.contracts.errors import (
     short_repr,
 )
 from msm_common.contracts.timeparse import format_timestamp, utc_ms
+from msm_common.identifiers import COMMAND_ID_PATTERN
 
 
 class CommandType(StrEnum):
@@ -42,7 +43,7 @@ Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
 Interval = Annotated[int, Field(strict=True, ge=1, le=86_400, description="seconds")]
 Name = Annotated[str, Field(strict=True, min_length=1, max_length=128)]
 Secret = Annotated[str, Field(strict=True, max_length=256, repr=False)]
-CommandId = Annotated[str, Field(strict=True, pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
+CommandId = Annotated[str, Field(strict=True, pattern=COMMAND_ID_PATTERN)]
 UtcDatetime = Annotated[datetime, AfterValidator(utc_ms)]
 
 _PARAMS_CONFIG: Final = ConfigDict(extra="forbid", frozen=True)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+from msm_common.identifiers import THING_NAME_PATTERN
 from pydantic import BaseModel, ConfigDict, Field
 
 FORBID = ConfigDict(extra="forbid")
 OPEN = ConfigDict(extra="allow")
 
-DeviceUuid = Annotated[str, Field(pattern=r"^[A-Za-z0-9_:-]{1,128}$")]
+DeviceUuid = Annotated[str, Field(pattern=THING_NAME_PATTERN)]
 Cursor = Annotated[str, Field(min_length=1, max_length=1024)]
 Timestamp = Annotated[datetime, Field(description="ISO-8601; without offset it is UTC")]
 

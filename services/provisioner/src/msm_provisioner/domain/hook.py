@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
+from msm_common.identifiers import THING_NAME_RE
+
 SERIAL_PARAMETER: Final = "SerialNumber"
 IMEI_OVERRIDE: Final = "DeviceImei"
 LABELS_OVERRIDE: Final = "DeviceLabels"
 
-SERIAL_RE: Final = re.compile(r"[A-Za-z0-9_:-]{1,128}")  # it becomes the thing name
+SERIAL_RE: Final = THING_NAME_RE  # it becomes the thing name
 _CERT_ID_RE: Final = re.compile(r"[A-Za-z0-9]{1,128}")
 MAX_TEXT: Final = 2048
 MAX_PEM: Final = 16_384

@@ -7,12 +7,12 @@ Tokens are the api's (verified with its JWKS); permissions come from the token's
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from flask import Blueprint, Response, g, request
+from msm_common.identifiers import is_thing_name
 
 from msm_provisioner.adapters.tokens import AUDIT_READ, DEVICES_MANAGE, TokenError, principal
 from msm_provisioner.domain.hook import SERIAL_RE
@@ -127,7 +127,7 @@ def list_attempts() -> Response:
     for name in ("serial", "reason", "claim_certificate_id"):
         value = request.args.get(name)
         if value is not None:
-            if not re.fullmatch(r"[A-Za-z0-9_:-]{1,128}", value):
+            if not is_thing_name(value):
                 raise ApiError(400, f"{name} is invalid", field=name)
             filt[name] = value
     outcome = request.args.get("outcome")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-# `topics` imports from this package, so use it as a module, looked up at call time only:
-# that keeps either import order (topics first or contracts first) working.
 from msm_common import topics
 from msm_common.contracts import _checks
 from msm_common.contracts.acks import CloudCommandEcho, CommandAck, parse_command_topic_message
