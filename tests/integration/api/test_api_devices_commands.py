@@ -50,7 +50,7 @@ def test_device_detail_and_status(auth, client, mongo_db):
     assert [c["type"] for c in status["pending_commands"]] == ["reboot"]
 
 
-def test_command_is_stored_queued_and_published(auth, client, mongo_db, publisher):
+def test_command_is_stored_queued_and_published(app, auth, client, mongo_db, publisher):
     add_device(mongo_db, "dev-c")
     resp = client.post("/api/devices/dev-c/mqtt", json=MQTT, headers=auth.headers("operator"))
     assert resp.status_code == 202
@@ -60,13 +60,17 @@ def test_command_is_stored_queued_and_published(auth, client, mongo_db, publishe
     assert "hunter2-secret" not in resp.get_data(as_text=True)
     assert body["params"]["broker_password_set"] is True and body["status"] == "queued"
     stored = mongo_db["commands"].find_one({"_id": command_id})
-    assert stored["status"] == "queued" and stored["params"]["broker_password"] == "hunter2-secret"
+    box = app.extensions["msm"].secrets  # stored and published sealed, opened by the commander
+    assert stored["status"] == "queued" and box.open(stored["params"]["broker_password"]) == (
+        "hunter2-secret"
+    )
     assert stored["history"][0]["reason"] == "requested"
     assert stored["requested_by"] == "operator-user"
     ((sent, message_id),) = publisher.sent
     request = CommandRequest.from_json(sent)
     assert message_id == command_id and request.command_id == command_id
-    assert request.device_uuid == "dev-c" and request.params["broker_password"] == "hunter2-secret"
+    assert request.device_uuid == "dev-c" and b"hunter2" not in sent
+    assert request.params["broker_password"] == stored["params"]["broker_password"]
     shown = client.get(f"/api/commands/{command_id}", headers=auth.headers("viewer"))
     assert shown.status_code == 200 and "hunter2" not in shown.get_data(as_text=True)
     listed = client.get("/api/devices/dev-c/commands", headers=auth.headers("viewer")).get_json()

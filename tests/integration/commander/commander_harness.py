@@ -22,6 +22,7 @@ from msm_common.adapters.amqp import ConfirmingPublisher, OutgoingMessage
 from msm_common.adapters.mqtt import MqttConfig, MqttConnection
 from msm_common.contracts import CommandRequest, make_event
 from msm_common.contracts.events import COMMAND_ACK, DEVICE_PRESENCE
+from msm_common.secrets import SecretBox, seal_params
 
 MQTT = {
     "broker_ip": "10.1.2.3",
@@ -213,9 +214,10 @@ class AckRelay:
 class Api:
     """What msm-api does for a command request: store it queued, then publish the request."""
 
-    def __init__(self, db: Any, publisher: ConfirmingPublisher) -> None:
+    def __init__(self, db: Any, publisher: ConfirmingPublisher, box: SecretBox) -> None:
         self.db = db
         self.publisher = publisher
+        self.box = box
 
     def request(
         self,
@@ -232,6 +234,7 @@ class Api:
         now = now.replace(microsecond=now.microsecond // 1000 * 1000)
         command_id = uuid.uuid4().hex
         params = PARAMS[type_] if params is None else params
+        params = seal_params(self.box, type_, params)  # as msm-api stores and publishes them
         expires = now + timedelta(seconds=ttl)
         if store:
             doc = {

@@ -11,6 +11,7 @@ from msm_commander.bootstrap import Commander, bootstrap
 from msm_commander.settings import CommanderSettings
 from msm_common.adapters.amqp import ConfirmingPublisher
 from msm_common.adapters.amqp_topology import EVENTS_EXCHANGE
+from msm_common.secrets import LocalKeyring, SecretBox, ensure_local_keyfile
 from support.services import unique
 
 
@@ -25,9 +26,24 @@ def queue_names() -> dict[str, str]:
     }
 
 
+@pytest.fixture(scope="session")
+def secrets_key_file(tmp_path_factory: Any) -> Any:
+    """The envelope key the commander opens device secrets with (the api's, in production)."""
+    return ensure_local_keyfile(tmp_path_factory.mktemp("secrets") / "envelope.keys")
+
+
+@pytest.fixture
+def secret_box(secrets_key_file: Any) -> SecretBox:
+    return SecretBox(LocalKeyring(secrets_key_file))
+
+
 @pytest.fixture
 def commander_settings(
-    endpoints: Any, amqp_url: str, mongo_db: Any, queue_names: dict[str, str]
+    endpoints: Any,
+    amqp_url: str,
+    mongo_db: Any,
+    queue_names: dict[str, str],
+    secrets_key_file: Any,
 ) -> Any:
     def make(**overrides: Any) -> CommanderSettings:
         fields: dict[str, Any] = {
@@ -41,6 +57,7 @@ def commander_settings(
             "mqtt_cert_file": endpoints.pki("backend.crt"),
             "mqtt_key_file": endpoints.pki("backend.key"),
             "metrics_port": 0,
+            "secrets_key_file": secrets_key_file,
             "consumers": 2,
             **FAST,
             **queue_names,
@@ -85,10 +102,10 @@ def relay(amqp_url: str) -> Iterator[AckRelay]:
 
 
 @pytest.fixture
-def api(mongo_db: Any, amqp_url: str) -> Iterator[Api]:
+def api(mongo_db: Any, amqp_url: str, secret_box: SecretBox) -> Iterator[Api]:
     publisher = ConfirmingPublisher(amqp_url, name="test-api").start(timeout=15)
     assert publisher.ready
-    yield Api(mongo_db, publisher)
+    yield Api(mongo_db, publisher, secret_box)
     publisher.close()
 
 

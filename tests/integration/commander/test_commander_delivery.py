@@ -28,7 +28,7 @@ def statuses(doc: dict) -> list[str]:
 
 
 def test_every_command_type_succeeds_and_updates_its_config(
-    commander, api, meter, mongo_db, status_events
+    commander, api, meter, mongo_db, status_events, secret_box
 ) -> None:
     m = meter()
     ids = [api.request(m.uuid, t) for t in ("reboot", "ntp", "mqtt", "sftp")]
@@ -48,6 +48,11 @@ def test_every_command_type_succeeds_and_updates_its_config(
     mqtt = mongo_db["mqtt"].find_one({"device_uuid": m.uuid})
     sftp = mongo_db["sftp"].find_one({"device_uuid": m.uuid})
     assert {k: ntp[k] for k in NTP} == NTP and ntp["command_id"] == ids[1]
+    # ... encrypted: only the commander's key opens them.
+    assert mqtt["broker_password"] != MQTT["broker_password"]
+    assert secret_box.open(mqtt["broker_password"]) == MQTT["broker_password"]
+    assert secret_box.open(sftp["password"]) == SFTP["password"]
+    mqtt["broker_password"], sftp["password"] = MQTT["broker_password"], SFTP["password"]
     assert {k: mqtt[k] for k in MQTT} == MQTT and mqtt["command_id"] == ids[2]
     assert {k: sftp[k] for k in SFTP} == SFTP and sftp["command_id"] == ids[3]
     device = mongo_db["devices"].find_one({"_id": m.uuid})

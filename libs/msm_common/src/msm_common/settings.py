@@ -52,6 +52,11 @@ class CommonSettings(BaseSettings):
     aws_endpoint_url: str | None = "http://127.0.0.1:5055"
     iot_data_endpoint: str | None = "http://127.0.0.1:5056"
 
+    # Envelope key of device secrets at rest (msm_common.secrets): a KMS key id or ARN in
+    # production; elsewhere, if unset, a local key file generated on first use (0600).
+    secrets_kms_key_id: str | None = None
+    secrets_key_file: Path = Path(".local/secrets/envelope.keys")
+
     def required_in_production(self) -> tuple[str, ...]:
         """Names of settings that must be set explicitly when `env` is production."""
         return ("mongo_uri", "amqp_url")

@@ -8,6 +8,7 @@ from typing import Any
 
 from msm_common.adapters import mongo
 from msm_common.auth.principal import Accounts, Authenticator, MongoAccounts, RoleCache, mongo_roles
+from msm_common.secrets import box_for
 from pymongo.database import Database
 
 from msm_api import accounts
@@ -67,6 +68,7 @@ def bootstrap(settings: ApiSettings, **overrides: Any) -> Deps:
         metrics=ApiMetrics(),
         clock=overrides.get("clock") or utcnow,
         digest_secret=key.derive_secret("idempotency"),
+        secrets=overrides.get("secrets") or box_for(settings),
         closers=closers,
     )
 

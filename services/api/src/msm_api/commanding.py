@@ -6,6 +6,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from msm_common import secrets
 from msm_common.contracts.command_request import CommandRequest
 from msm_common.contracts.commands import CommandType, validate_params
 from pymongo import ReturnDocument
@@ -45,9 +46,14 @@ def request_command(
     `ttl_s` overrides the configured lifetime of a command that is not yet delivered.
     """
     params = validate_params(type_, raw_params).model_dump(exclude_none=True)
+    for name in secrets.sealed_fields(type_.value, params):
+        raise ApiError(400, f"{name} must be the plaintext secret", field=name)
     if d.db["devices"].find_one({"_id": device_uuid}, {"_id": 1}) is None:
         raise ApiError(404, "no such device")
     digest = dc.request_digest(d.digest_secret, device_uuid, type_.value, params)
+    # From here on the secret exists only sealed: in `commands`, on `msm.commands`, and in
+    # the mqtt/sftp config document the commander writes once the device accepted it.
+    params = secrets.seal_params(d.secrets, type_.value, params)
     commands = d.db["commands"]
     if idempotency_key is not None:
         existing = commands.find_one({"idempotency_key": idempotency_key})

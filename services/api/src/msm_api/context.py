@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import current_app, g
 from msm_common.auth.principal import Authenticator, Principal, RoleCache
+from msm_common.secrets import SecretBox
 from pymongo.database import Database
 
 from msm_api.domain.cursor import CursorCodec
@@ -48,6 +49,7 @@ class Deps:
     metrics: ApiMetrics
     clock: Callable[[], datetime]
     digest_secret: bytes
+    secrets: SecretBox  # device secrets at rest (msm_common.secrets)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
 

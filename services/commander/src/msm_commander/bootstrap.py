@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from msm_common import secrets
 from msm_common.adapters import mongo
 from msm_common.adapters.amqp import ConfirmingPublisher, Consumer
 from msm_common.health import Readiness, readiness
@@ -101,7 +102,8 @@ class Commander:
 
 
 def bootstrap(settings: CommanderSettings, **overrides: Any) -> Commander:
-    """Build the commander; `overrides` (db, sender, events, clock, metrics) replace real ones."""
+    """Build the commander; `overrides` (db, sender, events, clock, metrics, secrets) replace
+    real ones."""
     starters: list[Callable[[], Any]] = []
     closers: list[Callable[[], None]] = []
     checks: dict[str, Callable[[], bool]] = {}
@@ -139,7 +141,9 @@ def bootstrap(settings: CommanderSettings, **overrides: Any) -> Commander:
         max_ack_timeout_s=settings.max_ack_timeout_s,
     )
     default_expiry = timedelta(seconds=settings.default_expiry_s)
+    box: secrets.SecretBox = overrides.get("secrets") or secrets.box_for(settings)
     scheduler = Scheduler(
+        secrets=box,
         store=store,
         sender=sender,
         events=events,

@@ -8,14 +8,27 @@ import sys
 import threading
 from types import FrameType
 
-from msm_common import ops_server
+from msm_common import ops_server, secrets
+from msm_common.adapters import mongo
 from msm_common.logs import configure_logging
 from msm_common.settings import SettingsError
 
 from msm_commander.bootstrap import bootstrap
+from msm_commander.reencrypt import reencrypt
 from msm_commander.settings import CommanderSettings
 
 log = logging.getLogger("msm_commander")
+
+
+def reencrypt_secrets(settings: CommanderSettings) -> int:
+    """Every stored device secret sealed again under the current key (after a rotation)."""
+    client = mongo.connect(settings.mongo_uri, app_name=f"{settings.service_name}-reencrypt")
+    try:
+        done = reencrypt(client[settings.database_name], secrets.box_for(settings))
+    finally:
+        client.close()
+    print(f"re-encrypted {done.values} secret(s); {done.failed} could not be opened")
+    return 1 if done.failed else 0
 
 
 def main() -> None:
@@ -24,6 +37,11 @@ def main() -> None:
     except SettingsError as exc:
         print(f"msm-commander: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
+    if sys.argv[1:] == ["reencrypt-secrets"]:
+        raise SystemExit(reencrypt_secrets(settings))
+    if sys.argv[1:]:
+        print("usage: msm-commander [reencrypt-secrets]", file=sys.stderr)
+        raise SystemExit(2)
     configure_logging(settings.service_name, settings.log_level)
     commander = bootstrap(settings)
     server = None

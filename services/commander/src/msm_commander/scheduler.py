@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from msm_common import topics
+from msm_common import secrets, topics
 from msm_common.contracts.errors import ContractError
 from pydantic import ValidationError
 
@@ -47,6 +47,7 @@ class Scheduler:
     policy: RetryPolicy
     clock: Callable[[], datetime]
     default_expiry: timedelta
+    secrets: secrets.SecretBox
     allow_unknown: bool = False
 
     # -- the per-device loop ----------------------------------------------------------------------
@@ -166,8 +167,11 @@ class Scheduler:
 
     def _send(self, decision: Decision, doc: dict[str, Any], now: datetime) -> bool:
         try:
-            payload = documents.device_payload(doc, self.default_expiry)
-        except (ContractError, ValidationError, ValueError) as exc:
+            # The only place a device secret is decrypted: into the bytes for the device.
+            kind, stored = str(doc.get("type")), doc.get("params") or {}
+            params = secrets.open_params(self.secrets, kind, stored)
+            payload = documents.device_payload({**doc, "params": params}, self.default_expiry)
+        except (ContractError, ValidationError, ValueError) as exc:  # incl. SecretError
             self.finish(doc, Status.REJECTED, f"invalid_params: {exc}", now)
             return False  # read again: the next queued command may go now
         assert decision.deadline_at is not None

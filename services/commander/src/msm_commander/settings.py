@@ -45,11 +45,13 @@ class CommanderSettings(CommonSettings):
     presence_queue: str = "msm.commander.presence"
 
     def required_in_production(self) -> tuple[str, ...]:
-        """Besides the database and broker: the MQTT broker and the backend's identity."""
+        """Besides the database and broker: the MQTT broker, the commander's identity, and the
+        KMS key that opens device secrets."""
         return (
             *super().required_in_production(),
             "mqtt_host",
             "mqtt_ca_file",
             "mqtt_cert_file",
             "mqtt_key_file",
+            "secrets_kms_key_id",
         )

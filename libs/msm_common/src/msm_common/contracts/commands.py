@@ -42,7 +42,19 @@ Host = Annotated[str, Field(strict=True), AfterValidator(_host)]
 Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
 Interval = Annotated[int, Field(strict=True, ge=1, le=86_400, description="seconds")]
 Name = Annotated[str, Field(strict=True, min_length=1, max_length=128)]
-Secret = Annotated[str, Field(strict=True, max_length=256, repr=False)]
+SEALED_PREFIX: Final = "msmsec1:"  # msm_common.secrets: a secret encrypted at rest
+
+
+def _secret(value: str) -> str:
+    # A plaintext secret is what the device receives (at most 256 characters); between the api
+    # and the device it travels sealed, which is longer.
+    limit = 4096 if value.startswith(SEALED_PREFIX) else 256
+    if len(value) > limit:
+        raise ValueError(f"must be at most {limit} characters")
+    return value
+
+
+Secret = Annotated[str, Field(strict=True, repr=False), AfterValidator(_secret)]
 CommandId = Annotated[str, Field(strict=True, pattern=COMMAND_ID_PATTERN)]
 UtcDatetime = Annotated[datetime, AfterValidator(utc_ms)]
 
