@@ -56,8 +56,8 @@ def settings_for(endpoints: Any, db_name: str, amqp_url: str, **overrides: Any) 
         "metrics_port": 0,
         "shadow_enabled": False,
         "batch_max_wait_ms": 20,
-        "sweeper_interval_s": 0.5,
-        "sweeper_min_age_s": 1.0,
+        "recovery_interval_s": 0.5,
+        "outbox_after_ms": 300,
         "mongo_timeout_ms": 1500,
     }
     values.update(overrides)

@@ -1,14 +1,15 @@
-"""MongoStore against the real wire-protocol server: what marking rows processed writes."""
+"""MongoStore against the real wire-protocol server: rows, devices and the batch outbox."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from msm_ingest.adapters import mongo_store
 from msm_ingest.adapters.mongo_store import MongoStore
 from msm_ingest.domain.devices import DeviceWrite
 from msm_ingest.domain.events import OutEvent
+from msm_ingest.domain.outbox import OutboxEntry
 from msm_ingest.ports import StoreUnavailable
 from pymongo import MongoClient, monitoring
 
@@ -18,19 +19,6 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 def device_write(uuid: str, update: dict) -> DeviceWrite:
     return DeviceWrite(uuid, {}, update)
-
-
-def processed(db) -> dict[str, bool]:
-    return {d["_id"]: d["processed"] for d in db["telemetry"].find()}
-
-
-def test_mark_processed_sets_exactly_the_given_rows_in_chunks_and_creates_none(
-    mongo_db, monkeypatch
-):
-    monkeypatch.setattr(mongo_store, "COMMAND_CHUNK", 7)  # 16 ids: three commands
-    mongo_db["telemetry"].insert_many([{"_id": f"r{i}", "processed": False} for i in range(30)])
-    MongoStore(mongo_db).mark_processed([f"r{i}" for i in range(0, 30, 2)] + ["never-stored"])
-    assert processed(mongo_db) == {f"r{i}": i % 2 == 0 for i in range(30)}
 
 
 class Commands(monitoring.CommandListener):
@@ -47,19 +35,17 @@ class Commands(monitoring.CommandListener):
         pass
 
 
-def test_mark_processed_carries_the_clients_write_concern(endpoints, mongo_db):
+def test_row_inserts_carry_the_clients_write_concern(endpoints, mongo_db):
     """A raw command does not take the client's write concern (w=majority in the URI) alone."""
     listener = Commands()
     client = MongoClient(endpoints.mongo_uri, w="majority", event_listeners=[listener])
     try:
-        db = client[mongo_db.name]
-        db["telemetry"].insert_one({"_id": "r1", "processed": False})
-        MongoStore(db).mark_processed(["r1"])
+        MongoStore(client[mongo_db.name]).insert_readings([{"_id": "r1", "v": 1}])
     finally:
         client.close()
-    updates = [c for c in listener.seen if "update" in c]
-    assert [u["writeConcern"] for u in updates] == [{"w": "majority"}]
-    assert processed(mongo_db) == {"r1": True}
+    inserts = [c for c in listener.seen if "insert" in c]
+    assert [u["writeConcern"] for u in inserts] == [{"w": "majority"}]
+    assert [d["_id"] for d in mongo_db["telemetry"].find()] == ["r1"]
 
 
 def test_insert_readings_flags_each_duplicate_at_its_position_across_chunks(mongo_db, monkeypatch):
@@ -98,15 +84,30 @@ def test_a_row_the_database_refuses_is_an_error_not_a_duplicate(mongo_db):
         MongoStore(mongo_db).insert_readings([{"_id": "r1", "v": 1}, {"_id": "r2"}])
 
 
-def test_an_event_already_in_the_outbox_is_kept_once_without_an_error(mongo_db):
+def test_an_outbox_entry_round_trips_and_a_retried_write_keeps_it_once(mongo_db):
     store = MongoStore(mongo_db)
-    first, second = (
-        OutEvent("device.info.d1", b"{}", "ev-1"),
-        OutEvent("command.ack.d1", b"{}", "ev-2"),
+    entry = OutboxEntry(
+        "batch-1",
+        "replica-a",
+        NOW,
+        telemetry=[["d1:0:A:1", "d1:0:B:1"], ["d2:0:A:1"]],
+        others=[OutEvent("command.ack.d1", b'{"x": 1}', "ev-2")],
     )
-    store.outbox_add([first], NOW)
-    store.outbox_add([first, second], NOW)  # a retried write
-    assert [(e.event_id, e.body) for e in store.outbox_due(10)] == [
-        ("ev-1", b"{}"),
-        ("ev-2", b"{}"),
-    ]
+    store.outbox_add(entry)
+    store.outbox_add(entry)  # a retried write
+    later = NOW + timedelta(seconds=1)
+    assert store.outbox_due(later, "replica-b", 10) == [entry]
+    assert store.outbox_due(later, "replica-a", 10) == []  # its own: not an orphan
+    assert store.outbox_due(NOW, "replica-b", 10) == []  # not older than asked
+    assert store.outbox_count(10) == 1
+    store.outbox_remove(["batch-1"])
+    assert store.outbox_count(10) == 0
+
+
+def test_outbox_documents_of_the_first_cut_are_read_as_entries(mongo_db):
+    mongo_db[mongo_store.OUTBOX].insert_one(
+        {"_id": "ev-1", "routing_key": "device.info.d1", "body": b"{}", "created_at": NOW}
+    )
+    [entry] = MongoStore(mongo_db).outbox_due(NOW + timedelta(seconds=1), "me", 10)
+    assert entry.others == [OutEvent("device.info.d1", b"{}", "ev-1")]
+    assert entry.telemetry == []

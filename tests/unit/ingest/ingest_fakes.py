@@ -10,12 +10,14 @@ from typing import Any
 
 import orjson
 from msm_ingest.batch_writer import BatchWriter
+from msm_ingest.domain.device_state import DeviceStateCoalescer
 from msm_ingest.domain.devices import DeviceWrite
 from msm_ingest.domain.events import OutEvent
+from msm_ingest.domain.outbox import OutboxEntry
 from msm_ingest.metrics import IngestMetrics
 from msm_ingest.pipeline import Pipeline, PipelineConfig
 from msm_ingest.ports import Delivery, StoreUnavailable
-from msm_ingest.sweeper import Sweeper
+from msm_ingest.recovery import Recovery
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -71,7 +73,7 @@ class FakeStore:
         self.applied: list[tuple[DeviceWrite, bool]] = []
         self.apply_result = True
         self.rejected: list[dict[str, Any]] = []
-        self.outbox: dict[str, OutEvent] = {}
+        self.outbox: dict[str, OutboxEntry] = {}
         self.known: set[str] = set()
         self.failures: dict[str, int] = {}
         self.insert_sizes: list[int] = []
@@ -109,35 +111,42 @@ class FakeStore:
         self._maybe_fail("known_devices")
         return set(device_uuids) & self.known
 
-    def mark_processed(self, reading_ids: Sequence[str]) -> None:
-        self._maybe_fail("mark_processed")
-        for rid in reading_ids:
-            self.rows[rid]["processed"] = True
+    def readings(self, reading_ids: Sequence[str]) -> list[dict[str, Any]]:
+        return [dict(self.rows[rid]) for rid in reading_ids if rid in self.rows]
 
-    def unprocessed(self, limit: int) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.rows.values() if not r["processed"]][:limit]
-
-    def outbox_add(self, events: Sequence[OutEvent], now: datetime) -> None:
+    def outbox_add(self, entry: OutboxEntry) -> None:
         self._maybe_fail("outbox_add")
-        self.outbox.update({e.event_id: e for e in events})
+        self.outbox.setdefault(entry.batch_id, entry)
 
-    def outbox_due(self, limit: int) -> list[OutEvent]:
-        return list(self.outbox.values())[:limit]
+    def outbox_due(self, older_than: datetime, not_owner: str, limit: int) -> list[OutboxEntry]:
+        due = [
+            e for e in self.outbox.values() if e.created_at < older_than and e.owner != not_owner
+        ]
+        return sorted(due, key=lambda e: e.created_at)[:limit]
 
-    def outbox_remove(self, event_ids: Sequence[str]) -> None:
-        for event_id in event_ids:
-            self.outbox.pop(event_id, None)
+    def outbox_remove(self, batch_ids: Sequence[str]) -> None:
+        self._maybe_fail("outbox_remove")
+        for batch_id in batch_ids:
+            self.outbox.pop(batch_id, None)
 
-    def count_pending(self, cap: int) -> int:
-        return len(self.unprocessed(cap)) + len(self.outbox)
+    def outbox_count(self, cap: int) -> int:
+        return min(cap, len(self.outbox))
+
+    def outbox_events(self) -> list[OutEvent]:
+        """The non-telemetry events held in the outbox."""
+        return [e for entry in self.outbox.values() for e in entry.others]
+
+    def outbox_reading_ids(self) -> list[str]:
+        return [rid for entry in self.outbox.values() for rid in entry.reading_ids]
 
     def ping(self) -> bool:
         return True
 
 
 class FakeConfirmation:
-    def __init__(self, results: list[bool]) -> None:
+    def __init__(self, results: list[bool], done: bool = True) -> None:
         self.results = results
+        self.done = done
 
     def wait(self, timeout: float) -> list[bool]:
         return list(self.results)
@@ -191,14 +200,39 @@ def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
     return bool(predicate())
 
 
+class Clock:
+    """Monotonic seconds a test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def make_pipeline(
-    store: Any, publisher: Any, *, shadow: Any = None, events_first: bool = False, **config: Any
+    store: Any,
+    publisher: Any,
+    *,
+    shadow: Any = None,
+    interval_s: float = 60.0,
+    mono: Any = None,
+    owner: str = "test-owner",
+    **config: Any,
 ) -> Any:
     metrics = IngestMetrics()
     writer = BatchWriter(
-        store, publisher, metrics, clock=lambda: NOW, shadow=shadow, events_first=events_first
+        store,
+        publisher,
+        metrics,
+        clock=lambda: NOW,
+        mono=mono or time.monotonic,
+        shadow=shadow,
+        device_state=DeviceStateCoalescer(interval_s),
+        owner=owner,
     )
     config.setdefault("batch_max_wait_s", 0.01)
+    config.setdefault("outbox_after_s", 0.2)
     return Pipeline(writer, metrics, PipelineConfig(**config))
 
 
@@ -207,24 +241,31 @@ def metric(pipeline: Any, name: str, **labels: str) -> float:
     return 0.0 if value is None else value
 
 
-def make_sweeper(store: Any, publisher: Any, metrics: Any = None, **options: Any) -> Sweeper:
-    """A sweeper for tests: never on its own timer (call `sweep()`), 1 s confirms, clock NOW."""
-    options = {"interval_s": 60, "min_age_s": 1, "batch": 10, "confirm_timeout_s": 1, **options}
-    return Sweeper(store, publisher, metrics or IngestMetrics(), clock=lambda: NOW, **options)
+def make_recovery(store: Any, publisher: Any, metrics: Any = None, **options: Any) -> Recovery:
+    """Recovery for tests: never on its own timer (call `run_once()`), 1 s confirms, clock NOW."""
+    options = {"owner": "recovery-owner", "grace_s": 30, "confirm_timeout_s": 1, **options}
+    return Recovery(store, publisher, metrics or IngestMetrics(), clock=lambda: NOW, **options)
 
 
-def unprocessed_row(reading_id: str, device_uuid: str = "d") -> dict[str, Any]:
-    """A telemetry row an hour old whose event was never confirmed (what a crash leaves)."""
+def orphan_entry(
+    batch_id: str, reading_groups: list[list[str]], age_s: float = 3600
+) -> OutboxEntry:
+    """An outbox entry a crashed process left behind `age_s` ago."""
+    return OutboxEntry(batch_id, "dead-process", NOW - timedelta(seconds=age_s), reading_groups)
+
+
+def stored_row(reading_id: str, device_uuid: str = "d", phase: str = "A") -> dict[str, Any]:
+    """A telemetry row an hour old."""
     return {
         "_id": reading_id,
         "device_uuid": device_uuid,
         "timestamp": NOW - timedelta(hours=1),
         "channel_id": 0,
-        "phase": "A",
+        "phase": phase,
         "temperature": 25.0,
         "line_voltage": 230.0,
         "current": 5.0,
         "active_power": 1000.0,
         "reactive_power": 10.0,
-        "processed": False,
+        "processed": True,
     }

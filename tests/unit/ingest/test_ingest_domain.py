@@ -51,18 +51,22 @@ def test_telemetry_events_one_per_device_and_instant():
     assert len({e.event_id for e in out.events}) == 3
 
 
-def test_the_sweeper_announces_each_sample_in_one_event_whatever_the_row_order(store, publisher):
-    from ingest_fakes import make_sweeper
+def test_recovery_announces_each_sample_of_an_entry_in_one_event_as_first_published(
+    store, publisher
+):
+    from ingest_fakes import make_recovery, orphan_entry
 
     t1, t2 = NOW - timedelta(minutes=5), NOW - timedelta(minutes=4)
     rs = [reading(t, p) for p in "ABC" for t in (t1, t2)]  # two samples, rows interleaved
     for r in rs:
         store.rows[r.reading_id] = r.to_document()
-    sweeper = make_sweeper(store, publisher, batch=100)
-    assert sweeper.sweep() == 6
+    ordered = sorted(rs, key=lambda r: r.timestamp)
+    first = events.telemetry_events(ordered, [r.reading_id for r in ordered], "msm-ingest")
+    store.outbox["lost"] = orphan_entry("lost", first.reading_ids)
+    assert make_recovery(store, publisher).run_once() == 1
     readings = [orjson.loads(e.body)["data"]["readings"] for e in publisher.sent]
     assert [[r["phase"] for r in group] for group in readings] == [["A", "B", "C"]] * 2
-    assert sorted(publisher.reading_ids()) == sorted(r.reading_id for r in rs)
+    assert publisher.ids() == [e.event_id for e in first.events]
 
 
 def test_plan_documents_equal_the_shared_reading_documents():
@@ -77,7 +81,8 @@ def test_plan_documents_equal_the_shared_reading_documents():
         reading(NOW, "C"),
     )
     plan.add_readings("dev-1", rs, NOW, object())
-    assert plan.telemetry_documents() == [r.to_document() for r in rs]
+    # Written once with `processed` already true: the batch outbox, not the row, tracks events.
+    assert plan.telemetry_documents() == [{**r.to_document(), "processed": True} for r in rs]
     assert plan.reading_ids == [r.reading_id for r in rs]
 
 

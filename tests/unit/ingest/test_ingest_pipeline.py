@@ -8,15 +8,12 @@ import orjson
 import pytest
 from ingest_fakes import (
     NOW,
-    FakeConfirmation,
     FakePublisher,
     FakeStore,
     make_pipeline,
-    make_sweeper,
     metric,
     ms,
     telemetry_payload,
-    unprocessed_row,
     wait_for,
 )
 
@@ -37,13 +34,14 @@ def running(store: FakeStore, publisher: FakePublisher):
         p.stop(2.0)
 
 
-def test_telemetry_is_stored_published_marked_processed_and_acked(running, store, publisher, acks):
+def test_telemetry_is_stored_once_published_and_acked(running, store, publisher, acks):
     pipeline = running()
     for i in range(10):
         pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0 + i * 1000)))
     assert wait_for(lambda: acks.acked == 10)
-    assert wait_for(lambda: all(r["processed"] for r in store.rows.values()))
     assert len(store.rows) == 30
+    assert all(r["processed"] for r in store.rows.values())  # written once, never updated
+    assert store.outbox == {}  # every event confirmed: no outbox write at all
     assert sorted(publisher.reading_ids("telemetry.received.dev-1")) == sorted(store.rows)
     assert len(publisher.ids("telemetry.received.dev-1")) == 10  # one event per message
     last = store.device_writes[-1]
@@ -140,24 +138,6 @@ def test_store_outage_holds_acks_until_the_write_succeeds(running, store, acks):
     assert acks.twice() == 0
 
 
-def test_an_unconfirmed_event_leaves_exactly_its_readings_unprocessed(store, acks):
-    class DropsDev2(FakePublisher):  # the broker nacks every event of dev-2
-        def publish(self, events):
-            self.sent.extend(events)
-            return FakeConfirmation([not e.routing_key.endswith(".dev-2") for e in events])
-
-    pipeline = make_pipeline(store, DropsDev2()).start()
-    try:
-        for device in ("dev-1", "dev-2", "dev-3"):
-            pipeline.submit(acks.delivery(f"msm/{device}/telemetry", telemetry_payload(T0)))
-        assert wait_for(lambda: acks.acked == 3)
-        assert wait_for(lambda: sum(r["processed"] for r in store.rows.values()) == 6)
-    finally:
-        pipeline.stop(2.0)
-    left = sorted(rid for rid, r in store.rows.items() if not r["processed"])
-    assert left == [f"dev-2:0:{p}:{T0}" for p in "ABC"]
-
-
 def test_a_write_retried_after_a_failure_still_publishes_every_reading(
     running, store, publisher, acks
 ):
@@ -167,34 +147,6 @@ def test_a_write_retried_after_a_failure_still_publishes_every_reading(
     pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0)))
     assert wait_for(lambda: acks.acked == 1, timeout=5)
     assert wait_for(lambda: len(publisher.reading_ids()) == 3)
-
-
-def test_broker_outage_keeps_storing_and_the_sweeper_catches_up(running, store, publisher, acks):
-    publisher.ready = False
-    pipeline = running()
-    for i in range(4):
-        pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0 + i)))
-    assert wait_for(lambda: acks.acked == 4)
-    assert len(store.rows) == 12 and not any(r["processed"] for r in store.rows.values())
-    sweeper = make_sweeper(store, publisher, pipeline._metrics, batch=5)
-    assert sweeper.sweep() == 0  # broker still down: nothing republished, nothing lost
-    publisher.ready = True
-    assert sweeper.sweep() == 12  # in bounded batches of 5, without waiting for the next pass
-    assert all(r["processed"] for r in store.rows.values())
-    assert sorted(publisher.reading_ids()) == sorted(store.rows)
-
-
-def test_command_acks_go_to_the_outbox_when_unconfirmed_and_are_acked_after(
-    running, store, publisher, acks
-):
-    publisher.ready = False
-    pipeline = running()
-    ack = orjson.dumps({"command_id": "c1", "status": "success"})
-    pipeline.submit(acks.delivery("msm/dev-1/reboot", ack))
-    assert wait_for(lambda: acks.acked == 1)
-    [event] = store.outbox.values()
-    assert event.routing_key == "command.ack.dev-1"
-    assert orjson.loads(event.body)["data"]["command_id"] == "c1"
 
 
 def test_cloud_command_echo_is_skipped(running, store, publisher, acks):
@@ -228,48 +180,6 @@ def test_stop_gives_up_on_a_dead_store_and_acks_nothing(store, publisher, acks):
     pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0)))
     assert not pipeline.stop(1.0) or acks.acked == 0
     assert acks.acked == 0
-
-
-def test_the_sweeper_leaves_rows_alone_that_are_in_flight_or_settled_during_its_query(
-    store, publisher
-):
-    from msm_ingest.batch_writer import BatchWriter, InFlight
-    from msm_ingest.metrics import IngestMetrics
-
-    # Wired as bootstrap does: one InFlight, still empty when the writer and sweeper are made.
-    in_flight = InFlight()
-    writer = BatchWriter(store, publisher, IngestMetrics(), clock=lambda: NOW, in_flight=in_flight)
-    sweeper = make_sweeper(store, publisher, in_flight=in_flight)
-    for rid in ("live", "settling", "orphan"):
-        store.rows[rid] = unprocessed_row(rid)
-    writer.in_flight.add(["live", "settling"])  # what the pipeline is storing and publishing
-    unprocessed = store.unprocessed
-
-    def slow_query(limit):  # the pipeline settles a row while the sweeper's query runs
-        rows = unprocessed(limit)
-        writer.in_flight.discard(["settling"])
-        return rows
-
-    store.unprocessed = slow_query
-    assert sweeper.sweep() == 1
-    assert publisher.reading_ids() == ["orphan"]
-
-
-@pytest.mark.parametrize("broker_up", [True, False])
-def test_events_first_stores_rows_already_processed_when_confirmed(
-    store, publisher, acks, broker_up
-):
-    publisher.ready = broker_up
-    pipeline = make_pipeline(store, publisher, events_first=True).start()
-    try:
-        for i in range(3):
-            pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0 + i)))
-        assert wait_for(lambda: acks.acked == 3)
-    finally:
-        pipeline.stop(2.0)
-    assert len(store.rows) == 9
-    assert {r["processed"] for r in store.rows.values()} == {broker_up}
-    assert sorted(publisher.reading_ids()) == (sorted(store.rows) if broker_up else [])
 
 
 def test_a_failing_shadow_endpoint_never_holds_up_storage(store, publisher, acks):
@@ -317,26 +227,3 @@ def test_a_burst_larger_than_a_batch_is_split_and_every_message_acked(store, pub
     assert len(store.rows) == 25
     assert max(store.insert_sizes) <= 10 and sum(store.insert_sizes) == 25
     assert pipeline._queued == 0
-
-
-def test_settling_releases_every_reading_of_the_batch_even_without_a_confirm_result(store):
-    from msm_ingest.batch_writer import BatchWriter, InFlight, PendingEvents
-    from msm_ingest.metrics import IngestMetrics
-
-    in_flight = InFlight()
-    in_flight.add(["r1", "r2", "r3"])
-    for rid in ("r1", "r2", "r3"):
-        store.rows[rid] = {"_id": rid, "processed": False}
-    writer = BatchWriter(
-        store, FakePublisher(), IngestMetrics(), clock=lambda: NOW, in_flight=in_flight
-    )
-    # Two telemetry events, but the broker's answer covers only the first (a cut connection).
-    pending = PendingEvents(FakeConfirmation([True]), [["r1", "r2"], ["r3"]], [])
-    writer.settle([pending], 1.0, lambda _step, call: call())
-    with in_flight.watch() as busy:
-        assert not any(busy(r) for r in ("r1", "r2", "r3"))  # the sweeper may take r3 now
-    assert {rid: row["processed"] for rid, row in store.rows.items()} == {
-        "r1": True,
-        "r2": True,
-        "r3": False,
-    }

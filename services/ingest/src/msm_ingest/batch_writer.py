@@ -1,20 +1,31 @@
-"""Carries out a batch plan: the writes, the events, and which deliveries may be acknowledged."""
+"""Carries out a batch plan: one durable write per reading, the events, and what may be acked.
+
+Per batch: the telemetry rows are inserted once (unordered, deterministic `_id`, never updated
+afterwards), quarantine records and guarded device info / presence writes are applied, the
+device state that is due is written (coalesced, see domain/device_state.py), and every event of
+the batch is published. The deliveries whose effect is an event are acknowledged once RabbitMQ
+confirmed their events, or, when it did not within `outbox_after`, once one outbox entry for the
+batch recorded what is still unconfirmed (`settle`). A crash before either leaves them
+unacknowledged: they come again, their rows are duplicates, and their events go out again with
+the same ids. So nothing stored goes unannounced and no reading is stored twice.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from msm_common.contracts import DeviceInfoMessage, Reading
 
 from msm_ingest.domain import batch, devices, events
 from msm_ingest.domain.batch import BatchPlan
+from msm_ingest.domain.device_state import DeviceStateCoalescer
 from msm_ingest.domain.events import OutEvent
+from msm_ingest.domain.outbox import OutboxEntry
 from msm_ingest.domain.shadow import ShadowState
 from msm_ingest.metrics import IngestMetrics
 from msm_ingest.ports import Confirmation, Delivery, EventPublisher, Store
@@ -28,61 +39,28 @@ class Retry(Protocol):
     def __call__(self, step: str, call: Callable[[], T]) -> T: ...
 
 
-class InFlight:
-    """Reading ids this process is storing or publishing right now.
-
-    The sweeper reads unprocessed rows while the pipeline settles them; `watch()` also reports
-    the ids settled since the watch began, so a row confirmed during the sweeper's (possibly
-    slow) query is never taken for an orphan.
-    """
-
-    def __init__(self) -> None:
-        self._ids: set[str] = set()
-        self._watchers: list[set[str]] = []
-        self._lock = threading.Lock()
-
-    def add(self, ids: Iterable[str]) -> None:
-        with self._lock:
-            self._ids.update(ids)
-
-    def discard(self, ids: Iterable[str]) -> None:
-        settled = list(ids)
-        with self._lock:
-            self._ids.difference_update(settled)
-            for watcher in self._watchers:
-                watcher.update(settled)
-
-    @contextlib.contextmanager
-    def watch(self) -> Iterator[Callable[[str], bool]]:
-        """Yield `busy(id)`: in flight now, or settled since the watch began."""
-        settled: set[str] = set()
-        with self._lock:
-            self._watchers.append(settled)
-
-        def busy(reading_id: str) -> bool:
-            with self._lock:
-                return reading_id in self._ids or reading_id in settled
-
-        try:
-            yield busy
-        finally:
-            with self._lock:
-                self._watchers.remove(settled)
-
-
 class ShadowSink(Protocol):
     def offer(self, device_uuid: str, state: ShadowState) -> None: ...
 
 
 @dataclass
-class PendingEvents:
-    """A published batch of events waiting for its confirms, and what depends on them."""
+class Published:
+    """A batch whose events went out, and the deliveries that wait for their confirms."""
 
+    batch_id: str
     confirmation: Confirmation
-    # The first len(reading_ids) events are telemetry events; each announces these readings.
-    reading_ids: list[list[str]]
+    telemetry: list[list[str]]  # the first len(telemetry) events: the reading ids of each
     others: list[OutEvent]
-    deferred: list[Delivery] = field(default_factory=list)
+    deliveries: list[Delivery]
+
+
+@dataclass
+class Settled:
+    """What `settle` decided: deliveries to acknowledge, and the outbox entry it wrote if any."""
+
+    deliveries: list[Delivery]
+    entry: OutboxEntry | None
+    positions: list[int]  # the entry's events, as positions in the published batch
 
 
 class BatchWriter:
@@ -93,19 +71,19 @@ class BatchWriter:
         metrics: IngestMetrics,
         *,
         clock: Callable[[], datetime],
+        mono: Callable[[], float] = time.monotonic,
         event_source: str = "msm-ingest",
         shadow: ShadowSink | None = None,
-        in_flight: InFlight | None = None,
-        events_first: bool = False,
-        confirm_timeout_s: float = 10.0,
+        device_state: DeviceStateCoalescer | None = None,
+        owner: str = "",
     ) -> None:
-        self._events_first = events_first
-        self._confirm_timeout = confirm_timeout_s
-        self.in_flight = in_flight if in_flight is not None else InFlight()
         self.store = store
         self.publisher = publisher
+        self.owner = owner or uuid.uuid4().hex
+        self.device_state = device_state if device_state is not None else DeviceStateCoalescer(60)
         self._metrics = metrics
         self._clock = clock
+        self._mono = mono
         self._source = event_source
         self._shadow = shadow
 
@@ -115,151 +93,102 @@ class BatchWriter:
     def known(self, device_uuids: Iterable[str]) -> set[str]:
         return self.store.known_devices(device_uuids)
 
-    def write(
-        self, plan: BatchPlan[Delivery], retry: Retry
-    ) -> tuple[PendingEvents, list[Delivery]]:
-        """Store the plan, publish its events; return them and the deliveries now durable."""
-        out, inserted = self._write_telemetry(plan, retry)
+    def write(self, plan: BatchPlan[Delivery], retry: Retry) -> tuple[Published, list[Delivery]]:
+        """Store the plan and publish its events: (the batch awaiting confirms, deliveries that
+        may be acknowledged now: quarantined, skipped, stale)."""
+        docs = plan.telemetry_documents()
+        inserted = (
+            retry("telemetry_insert", lambda: self.store.insert_readings(docs)) if docs else []
+        )
+        newest = plan.newest_by_device()
+        self.device_state.observe(newest, plan.last_seen, self._mono())
         records = [record for record, _ in plan.rejected]
         if records:
             retry("quarantine", lambda: self.store.quarantine(records))
-        durable: list[Delivery] = [*plan.telemetry_deliveries, *plan.skipped]
-        durable.extend(d for _, d in plan.rejected)
-        others, deferred = self._write_device_state(plan, retry, durable)
+        now_durable: list[Delivery] = [*plan.skipped, *(d for _, d in plan.rejected)]
+        others, waiting = self._write_device_state(plan, retry, now_durable)
+        self.flush_device_state(retry)
+        self._offer_readings(newest, plan)
         self._count_telemetry(plan, inserted)
+        # Every reading, duplicates too: a duplicate may be the row of a copy whose event a
+        # crash left unconfirmed (same event id again, never a gap).
+        out = events.telemetry_events(plan.readings, plan.reading_ids, self._source)
         confirmation = self.publisher.publish([*out.events, *others])
         self._metrics.events_unconfirmed.inc(len(out.events) + len(others))
-        return PendingEvents(confirmation, out.reading_ids, others, deferred), durable
-
-    def _write_telemetry(
-        self, plan: BatchPlan[Delivery], retry: Retry
-    ) -> tuple[events.TelemetryEvents, list[bool]]:
-        """Insert the rows, update their devices; the events of the rows to announce."""
-        docs = plan.telemetry_documents()
-        self.in_flight.add(plan.reading_ids)
-        if self._events_first:
-            return events.TelemetryEvents([], []), self._write_telemetry_events_first(
-                plan, docs, retry
-            )
-        attempts = 0
-
-        def insert() -> list[bool]:
-            nonlocal attempts
-            attempts += 1
-            return self.store.insert_readings(docs)
-
-        inserted = retry("telemetry_insert", insert)
-        newest = plan.newest_by_device()
-        writes = devices.telemetry_writes(newest, plan.last_seen, plan.now)
-        if writes:
-            retry("device_update", lambda: self.store.update_devices(writes))
-        self._offer_readings(newest, plan)
-        # After a failed attempt the duplicates may be this batch's own rows: publish them all.
-        if attempts > 1 or all(inserted):
-            return events.telemetry_events(plan.readings, plan.reading_ids, self._source), inserted
-        chosen = [i for i, fresh in enumerate(inserted) if fresh]
-        # Duplicates were stored by an earlier copy of the message, which settles them.
-        duplicates = zip(plan.reading_ids, inserted, strict=True)
-        self.in_flight.discard(rid for rid, fresh in duplicates if not fresh)
-        out = events.telemetry_events(
-            [plan.readings[i] for i in chosen], [plan.reading_ids[i] for i in chosen], self._source
+        published = Published(
+            uuid.uuid4().hex,
+            confirmation,
+            out.reading_ids,
+            others,
+            [*plan.telemetry_deliveries, *waiting],
         )
-        return out, inserted
+        return published, now_durable
 
-    def _write_telemetry_events_first(
-        self, plan: BatchPlan[Delivery], docs: list[dict[str, Any]], retry: Retry
-    ) -> list[bool]:
-        """`events_first`: publish, wait for the confirms, then insert rows already `processed`.
-
-        One write per row instead of two (no `processed` update afterwards). An event may reach
-        a consumer a moment before its row is stored; a crash between the two redelivers the
-        message, which stores the row and publishes the event again (same id).
-        """
-        out = events.telemetry_events(plan.readings, plan.reading_ids, self._source)
-        ok = self.publisher.publish(out.events).wait(self._confirm_timeout)
-        confirmed = {
-            rid for ids, done in zip(out.reading_ids, ok, strict=True) if done for rid in ids
-        }
-        for doc in docs:
-            doc["processed"] = doc["_id"] in confirmed
-        good = sum(ok)
-        self._metrics.events.labels("confirmed").inc(good)
-        self._metrics.events.labels("failed").inc(len(ok) - good)
-        inserted = retry("telemetry_insert", lambda: self.store.insert_readings(docs))
-        newest = plan.newest_by_device()
-        writes = devices.telemetry_writes(newest, plan.last_seen, plan.now)
+    def flush_device_state(self, retry: Retry, *, everything: bool = False) -> None:
+        """Write the coalesced device state that is due (all of it with `everything`)."""
+        writes = self.device_state.take_due(self._mono(), self._clock(), everything=everything)
         if writes:
             retry("device_update", lambda: self.store.update_devices(writes))
-        self._offer_readings(newest, plan)
-        self.in_flight.discard(plan.reading_ids)  # unconfirmed rows are the sweeper's now
-        return inserted
+            self._metrics.device_writes.inc(len(writes))
+        self._metrics.device_state_waiting.set(self.device_state.waiting)
+
+    def settle(self, published: Published, wait_s: float, retry: Retry) -> Settled:
+        """Wait up to `wait_s` for the confirms; record what is still unconfirmed in one outbox
+        entry; then every delivery of the batch may be acknowledged."""
+        ok = published.confirmation.wait(wait_s)
+        n = len(published.telemetry)
+        positions = [i for i, good in enumerate(ok) if not good]
+        self._metrics.events.labels("confirmed").inc(len(ok) - len(positions))
+        self._metrics.events_unconfirmed.dec(len(ok))
+        if not positions:
+            return Settled(published.deliveries, None, [])
+        entry = OutboxEntry(
+            published.batch_id,
+            self.owner,
+            self._clock(),
+            telemetry=[published.telemetry[i] for i in positions if i < n],
+            others=[published.others[i - n] for i in positions if i >= n],
+        )
+        retry("outbox", lambda: self.store.outbox_add(entry))
+        self._metrics.events.labels("outboxed").inc(len(positions))
+        return Settled(published.deliveries, entry, positions)
 
     def _write_device_state(
-        self, plan: BatchPlan[Delivery], retry: Retry, durable: list[Delivery]
+        self, plan: BatchPlan[Delivery], retry: Retry, now_durable: list[Delivery]
     ) -> tuple[list[OutEvent], list[Delivery]]:
-        """Device info and presence (guarded), command acks; their events and deliveries.
+        """Device info and presence (guarded), command acks: their events and deliveries.
 
         A stale message has no event, so it is durable (acked) at once; the others wait for
         their event's confirm (or outbox entry).
         """
         store, source = self.store, self._source
         others: list[OutEvent] = []
-        deferred: list[Delivery] = []
+        waiting: list[Delivery] = []
         for msg, d, event_id in plan.infos:
             write = devices.device_info_write(msg, plan.now)
             if retry("device_info", _applier(store, write, upsert=True)):
                 others.append(events.device_info_event(msg, event_id, source))
-                deferred.append(d)
+                waiting.append(d)
                 plan.outcomes[batch.DEVICE_INFO, "stored"] += 1
                 self._offer_info(msg)
             else:
-                durable.append(d)
+                now_durable.append(d)
                 plan.outcomes[batch.DEVICE_INFO, "stale"] += 1
         for event, d, event_id in plan.presences:
             write = devices.presence_write(event)
             if retry("presence", _applier(store, write, upsert=False)):
                 others.append(events.presence_event(event, event_id, source))
-                deferred.append(d)
+                waiting.append(d)
                 plan.outcomes[batch.PRESENCE, "stored"] += 1
+                self.device_state.changed(event.client_id, self._mono())
             else:  # older than what is stored, or not a registered device
-                durable.append(d)
+                now_durable.append(d)
                 plan.outcomes[batch.PRESENCE, "not_applied"] += 1
         for ack, d, event_id in plan.command_acks:
             others.append(events.command_ack_event(ack, event_id, source))
-            deferred.append(d)
+            waiting.append(d)
             plan.outcomes[batch.COMMAND_ACK, "forwarded"] += 1
-        return others, deferred
-
-    def settle(self, batches: list[PendingEvents], timeout: float, retry: Retry) -> list[Delivery]:
-        """Record the confirms of published batches (one write for all of them); return the
-        deliveries that may now be acknowledged."""
-        deadline = time.monotonic() + timeout
-        confirmed: list[str] = []
-        unsent: list[OutEvent] = []
-        settled: list[str] = []
-        deferred: list[Delivery] = []
-        good = total = 0
-        for pending in batches:
-            ok = pending.confirmation.wait(max(0.0, deadline - time.monotonic()))
-            n = len(pending.reading_ids)
-            for ids, done in zip(pending.reading_ids, ok, strict=False):
-                if done:
-                    confirmed += ids
-            for ids in pending.reading_ids:  # confirmed or not: no longer this batch's
-                settled += ids
-            unsent += [e for e, done in zip(pending.others, ok[n:], strict=True) if not done]
-            deferred += pending.deferred
-            good, total = good + sum(ok), total + len(ok)
-        if confirmed:
-            retry("mark_processed", lambda: self.store.mark_processed(confirmed))
-        self.in_flight.discard(settled)
-        if unsent:
-            # Telemetry rows are their own outbox (`processed`); other events need one.
-            retry("outbox", lambda: self.store.outbox_add(unsent, self._clock()))
-        self._metrics.events.labels("confirmed").inc(good)
-        self._metrics.events.labels("failed").inc(total - good)
-        self._metrics.events_unconfirmed.dec(total)
-        return deferred
+        return others, waiting
 
     def _count_telemetry(self, plan: BatchPlan[Delivery], inserted: list[bool]) -> None:
         stored = sum(inserted)

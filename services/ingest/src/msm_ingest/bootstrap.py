@@ -6,6 +6,7 @@ import gc
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,19 +14,21 @@ from typing import Any
 
 from msm_common.adapters import mongo
 from msm_common.health import Readiness, readiness
+from pymongo.database import Database
 
 from msm_ingest.adapters.event_publisher import AmqpEventPublisher
 from msm_ingest.adapters.mongo_store import MongoStore
 from msm_ingest.adapters.mqtt_source import MqttSource, MqttSourceConfig
 from msm_ingest.adapters.shadow_client import IotDataShadowClient
 from msm_ingest.adapters.sqs_source import SqsSource
-from msm_ingest.batch_writer import BatchWriter, InFlight
+from msm_ingest.batch_writer import BatchWriter
+from msm_ingest.domain.device_state import DeviceStateCoalescer
 from msm_ingest.metrics import IngestMetrics
 from msm_ingest.pipeline import Pipeline, PipelineConfig
-from msm_ingest.ports import EventPublisher, Source, Store
+from msm_ingest.ports import EventPublisher, ShadowClient, Source, Store
+from msm_ingest.recovery import Recovery
 from msm_ingest.settings import IngestSettings
 from msm_ingest.shadow import ShadowUpdater
-from msm_ingest.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +59,6 @@ def build_source(settings: IngestSettings) -> Source:
             session_expiry_s=settings.session_expiry_s,
             receive_maximum=settings.receive_maximum,
             keepalive_s=settings.mqtt_keepalive_s,
-            fastpath=settings.mqtt_fastpath,
             devices=settings.device_segments,
         )
     )
@@ -85,7 +87,7 @@ class Ingest:
     publisher: EventPublisher
     source: Source
     pipeline: Pipeline
-    sweeper: Sweeper
+    recovery: Recovery
     shadow: ShadowUpdater | None
     closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -111,7 +113,7 @@ class Ingest:
         if self.shadow is not None:
             self.shadow.start()
         self.pipeline.start()
-        self.sweeper.start()
+        self.recovery.start()
         self.source.start(self.pipeline.submit_many)
         return self
 
@@ -120,10 +122,10 @@ class Ingest:
         budget = self.settings.shutdown_timeout_s if timeout is None else timeout
         started = time.monotonic()
         self.source.pause()
-        self.sweeper.stop(timeout=0.0)
+        self.recovery.stop(timeout=0.0)
         drained = self.pipeline.stop(max(0.5, budget - 1.5))
         self.source.stop()
-        self.sweeper.stop(timeout=0.5)
+        self.recovery.stop(timeout=0.5)
         if self.shadow is not None:
             self.shadow.stop(timeout=0.5)
         self.publisher.close()
@@ -147,17 +149,23 @@ class Ingest:
         )
 
 
-def bootstrap(settings: IngestSettings, **overrides: Any) -> Ingest:
-    """Build ingest from settings; `overrides` replaces any part (tests pass fakes or doubles).
-
-    Recognised: metrics, clock, db, store, publisher, source, shadow_client.
-    """
-    metrics: IngestMetrics = overrides.get("metrics") or IngestMetrics()
-    clock: Callable[[], datetime] = overrides.get("clock") or utcnow
+def bootstrap(
+    settings: IngestSettings,
+    *,
+    metrics: IngestMetrics | None = None,
+    clock: Callable[[], datetime] | None = None,
+    mono: Callable[[], float] | None = None,
+    db: Database[dict[str, Any]] | None = None,
+    store: Store | None = None,
+    publisher: EventPublisher | None = None,
+    source: Source | None = None,
+    shadow_client: ShadowClient | None = None,
+) -> Ingest:
+    """Build ingest from settings; each keyword replaces one part (tests pass fakes)."""
+    metrics = metrics or IngestMetrics()
+    clock = clock or utcnow
     closers: list[Callable[[], None]] = []
-    store: Store | None = overrides.get("store")
     if store is None:
-        db = overrides.get("db")
         if db is None:
             client = mongo.connect(
                 settings.mongo_uri,
@@ -167,51 +175,53 @@ def bootstrap(settings: IngestSettings, **overrides: Any) -> Ingest:
             closers.append(client.close)
             db = client[settings.database_name]
         store = MongoStore(db)
-    publisher: EventPublisher = overrides.get("publisher") or AmqpEventPublisher(
-        settings.amqp_url, name=settings.service_name
-    )
-    source: Source = overrides.get("source") or build_source(settings)
+    publisher = publisher or AmqpEventPublisher(settings.amqp_url, name=settings.service_name)
+    source = source or build_source(settings)
     shadow = None
     if settings.shadow_enabled:
-        shadow_client = overrides.get("shadow_client") or IotDataShadowClient(
-            settings.iot_data_endpoint, settings.aws_region
-        )
         shadow = ShadowUpdater(
-            shadow_client, metrics, min_interval_s=settings.shadow_min_interval_s
+            shadow_client or IotDataShadowClient(settings.iot_data_endpoint, settings.aws_region),
+            metrics,
+            min_interval_s=settings.shadow_min_interval_s,
         )
-    in_flight = InFlight()
+    owner = f"{settings.client_id_base}-{uuid.uuid4().hex[:8]}"
     writer = BatchWriter(
         store,
         publisher,
         metrics,
         clock=clock,
+        mono=mono or time.monotonic,
         event_source=settings.event_source,
         shadow=shadow,
-        in_flight=in_flight,
-        events_first=settings.events_before_store,
+        device_state=DeviceStateCoalescer(settings.device_state_interval_s),
+        owner=owner,
+    )
+    recovery = Recovery(
+        store,
+        publisher,
+        metrics,
+        owner=owner,
+        clock=clock,
+        interval_s=settings.recovery_interval_s,
+        grace_s=settings.recovery_grace_s,
         confirm_timeout_s=settings.confirm_timeout_s,
+        event_source=settings.event_source,
     )
     config = PipelineConfig(
         batch_max=settings.batch_max,
         batch_max_wait_s=settings.batch_max_wait_ms / 1000,
         queue_max=settings.effective_queue_max,
-        confirm_timeout_s=settings.confirm_timeout_s,
+        outbox_after_s=settings.outbox_after_ms / 1000,
         require_known_device=settings.require_known_device,
         payload_cap=settings.quarantine_payload_max,
-        serial_writes=settings.serial_writes,
     )
-    pipeline = Pipeline(writer, metrics, config, flush_acks=source.flush_acks)
-    sweeper = Sweeper(
-        store,
-        publisher,
+    pipeline = Pipeline(
+        writer,
         metrics,
-        interval_s=settings.sweeper_interval_s,
-        min_age_s=settings.sweeper_min_age_s,
-        batch=settings.sweeper_batch,
-        confirm_timeout_s=settings.confirm_timeout_s,
-        clock=clock,
-        event_source=settings.event_source,
-        in_flight=in_flight,
-        turn=pipeline.retry.turn,
+        config,
+        flush_acks=source.flush_acks,
+        on_outbox=lambda settled, published: recovery.hold(
+            settled.entry, published.confirmation, settled.positions
+        ),
     )
-    return Ingest(settings, metrics, store, publisher, source, pipeline, sweeper, shadow, closers)
+    return Ingest(settings, metrics, store, publisher, source, pipeline, recovery, shadow, closers)

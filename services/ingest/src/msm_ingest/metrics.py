@@ -41,22 +41,32 @@ class IngestMetrics:
         )
         self.events = Counter(
             "msm_ingest_events_total",
-            "Events by outcome (confirmed, failed)",
+            "Events by outcome (confirmed; outboxed: not confirmed in time, left to recovery)",
             ["outcome"],
             registry=r,
         )
         self.events_unconfirmed = Gauge(
-            "msm_ingest_events_unconfirmed", "Events published and not yet confirmed", registry=r
+            "msm_ingest_events_unconfirmed", "Events published and not yet settled", registry=r
         )
-        self.events_pending = Gauge(
-            "msm_ingest_events_pending",
-            "Telemetry rows and outbox events still waiting for a confirmed event (sweeper view)",
+        self.outbox_entries = Gauge(
+            "msm_ingest_outbox_entries",
+            "Batches whose events still wait for a confirm (outbox entries, all replicas)",
             registry=r,
         )
-        self.events_swept = Counter(
-            "msm_ingest_events_swept_total",
-            "Events republished by the sweeper",
+        self.events_republished = Counter(
+            "msm_ingest_events_republished_total",
+            "Events republished from the outbox (own: this process's; orphan: another's)",
             ["kind"],
+            registry=r,
+        )
+        self.device_writes = Counter(
+            "msm_ingest_device_state_writes_total",
+            "Coalesced device state writes (last_seen, latest readings)",
+            registry=r,
+        )
+        self.device_state_waiting = Gauge(
+            "msm_ingest_device_state_waiting",
+            "Devices whose coalesced state waits for its next write",
             registry=r,
         )
         self.queue_depth = Gauge(

@@ -1,12 +1,12 @@
-"""The ingest pipeline: one worker batches, stores, publishes and acknowledges; one confirmer.
+"""The ingest pipeline: one worker batches, stores and publishes; one confirmer acknowledges.
 
 Stage 1 (worker): take deliveries from the bounded queue (`get(timeout)`, closing a batch at
 `batch_max` messages or `batch_max_wait` after its first), parse and route them (handlers),
-write the batch (telemetry `insert_many`, one device `bulk_write`, quarantine, device info and
-presence), publish its events without waiting, then acknowledge every delivery whose effect is
-now durable. Stage 2 (confirmer): wait for the broker's confirms, set `processed` on confirmed
-telemetry rows, put unconfirmed non-telemetry events in the outbox, and only then acknowledge
-the deliveries whose only durable effect is their event (acks, device info, presence).
+write the batch (see batch_writer: rows once, quarantine, device info and presence, coalesced
+device state), publish its events without waiting, and acknowledge what needs no event.
+Stage 2 (confirmer): wait up to `outbox_after` for the batch's confirms, put what is still
+unconfirmed in one outbox entry (handed to Recovery), then acknowledge the batch's deliveries.
+The worker is the only thread that writes rows and device state: no two of its calls overlap.
 
 A failing database write is retried with backoff and nothing is acknowledged meanwhile; the
 bounded queue and the source's receive window stop the flow (back-pressure).
@@ -14,18 +14,18 @@ bounded queue and the source's receive window stop the flow (back-pressure).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TypeVar
 
+from msm_common.retry import Backoff
+
 from msm_ingest import handlers
-from msm_ingest.batch_writer import BatchWriter, PendingEvents
+from msm_ingest.batch_writer import BatchWriter, Published, Settled
 from msm_ingest.domain.batch import BatchPlan
 from msm_ingest.domain.quarantine import INTERNAL_ERROR
 from msm_ingest.metrics import IngestMetrics
@@ -33,6 +33,7 @@ from msm_ingest.ports import Delivery, StoreUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+STORE_BACKOFF = Backoff(initial_s=0.1, max_s=5.0)
 
 
 class Stopped(Exception):
@@ -44,54 +45,35 @@ class PipelineConfig:
     batch_max: int = 500
     batch_max_wait_s: float = 0.05
     queue_max: int = 10_000
-    confirm_timeout_s: float = 10.0
+    outbox_after_s: float = 1.0
     require_known_device: bool = False
     payload_cap: int = 4096
-    serial_writes: bool = True
 
 
 class Retrier:
-    """Retry a store call with exponential backoff until it succeeds or `abort` is set.
+    """Retry a store call with msm_common's backoff until it succeeds or `abort` is set."""
 
-    `serial`: the worker's and the confirmer's store calls run one at a time. On a database
-    that serves concurrent writes badly (the local stand-in: one Python process) the
-    confirmer's `processed` updates and the worker's inserts slowed each other down to
-    seconds per call; taking turns keeps every call as fast as it is alone.
-    """
-
-    def __init__(
-        self, metrics: IngestMetrics, abort: threading.Event, *, serial: bool = True
-    ) -> None:
+    def __init__(self, metrics: IngestMetrics, abort: threading.Event) -> None:
         self._metrics = metrics
         self._abort = abort
         self._logged = 0.0
-        self._turn: AbstractContextManager[object] = (
-            threading.Lock() if serial else contextlib.nullcontext()
-        )
-
-    @property
-    def turn(self) -> AbstractContextManager[object]:
-        """Held around each store call; other threads that write take it too (the sweeper)."""
-        return self._turn
 
     def __call__(self, step: str, call: Callable[[], T]) -> T:
-        delay = 0.1
+        attempt = 0
         while True:
             try:
-                with self._turn:
-                    started = time.perf_counter()
-                    result = call()
-                    took = time.perf_counter() - started
+                started = time.perf_counter()
+                result = call()
             except StoreUnavailable as exc:
+                attempt += 1
                 self._metrics.store_retries.inc()
                 if time.monotonic() - self._logged > 10:
                     self._logged = time.monotonic()
                     log.warning("store unavailable (%s); retrying, nothing is acked meanwhile", exc)
-                if self._abort.wait(delay):
+                if self._abort.wait(STORE_BACKOFF.delay(attempt)):
                     raise Stopped(step) from exc
-                delay = min(delay * 2, 5.0)
                 continue
-            self._metrics.write_seconds.labels(step).observe(took)
+            self._metrics.write_seconds.labels(step).observe(time.perf_counter() - started)
             return result
 
 
@@ -103,6 +85,7 @@ class Pipeline:
         config: PipelineConfig,
         *,
         flush_acks: Callable[[], None] = lambda: None,
+        on_outbox: Callable[[Settled, Published], None] = lambda settled, published: None,
     ) -> None:
         self.config = config
         # A SimpleQueue (C, ~10x cheaper than queue.Queue) of bursts (what a source read in one
@@ -117,11 +100,12 @@ class Pipeline:
         self._writer = writer
         self._metrics = metrics
         self._flush_acks = flush_acks
-        self._pending: queue.Queue[PendingEvents | None] = queue.Queue(8)
+        self._on_outbox = on_outbox
+        self._pending: queue.Queue[Published | None] = queue.Queue(16)
         self._stopping = threading.Event()
         self._abort = threading.Event()
         self._deadline = float("inf")
-        self.retry = Retrier(metrics, self._abort, serial=config.serial_writes)
+        self.retry = Retrier(metrics, self._abort)
         self._worker = threading.Thread(target=self._run_worker, name="ingest-worker", daemon=True)
         self._confirmer = threading.Thread(
             target=self._run_confirmer, name="ingest-confirmer", daemon=True
@@ -209,7 +193,10 @@ class Pipeline:
                 if batch:
                     self._process(batch)
                 elif self._stopping.is_set():
+                    self._writer.flush_device_state(self.retry, everything=True)
                     break
+                else:
+                    self._writer.flush_device_state(self.retry)
         except Stopped as exc:
             log.warning("stopped while %s kept failing; its messages stay unacknowledged", exc)
         finally:
@@ -235,38 +222,30 @@ class Pipeline:
         self._metrics.batch_size.observe(len(batch))
         self._metrics.queue_depth.set(self._queued)
         plan = self._plan(batch)
-        pending, durable = self._writer.write(plan, self.retry)
-        for delivery in durable:
-            delivery.ack()
-        self._flush_acks()
+        published, durable = self._writer.write(plan, self.retry)
+        if durable:
+            for delivery in durable:
+                delivery.ack()
+            self._flush_acks()
         self._metrics.count_messages(plan.outcomes)
         self._metrics.count_rejected(plan.rejected_reasons)
-        self._pending.put(pending)
+        self._pending.put(published)
 
     # -- stage 2 ---------------------------------------------------------------------------------
     def _run_confirmer(self) -> None:
         try:
-            done = False
-            while not done:
-                first = self._pending.get()
-                batches = [] if first is None else [first]
-                done = first is None
-                while not done:  # whatever else is waiting settles in the same write
-                    try:
-                        more = self._pending.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is None:
-                        done = True
-                    else:
-                        batches.append(more)
-                if not batches:
-                    continue
-                timeout = self.config.confirm_timeout_s
+            while True:
+                published = self._pending.get()
+                if published is None:
+                    return
+                wait = self.config.outbox_after_s
                 if self._stopping.is_set():
-                    timeout = min(timeout, max(0.0, self._deadline - time.monotonic() - 0.2))
-                for delivery in self._writer.settle(batches, timeout, self.retry):
+                    wait = min(wait, max(0.0, self._deadline - time.monotonic() - 0.5))
+                settled = self._writer.settle(published, wait, self.retry)
+                for delivery in settled.deliveries:
                     delivery.ack()
                 self._flush_acks()
+                if settled.entry is not None:
+                    self._on_outbox(settled, published)
         except Stopped as exc:
-            log.warning("stopped while %s kept failing; confirms left to the sweeper", exc)
+            log.warning("stopped while %s kept failing; its messages stay unacknowledged", exc)

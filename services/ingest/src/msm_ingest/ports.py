@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from msm_ingest.domain.devices import DeviceWrite
 from msm_ingest.domain.events import OutEvent
+from msm_ingest.domain.outbox import OutboxEntry
 
 Document = dict[str, Any]
 
@@ -50,6 +51,10 @@ class Confirmation(Protocol):
     def wait(self, timeout: float) -> list[bool]:
         """Per event, whether the broker confirmed it (False: nacked, timed out, or lost)."""
 
+    @property
+    def done(self) -> bool:
+        """Every event has its answer (confirmed, nacked, or lost with the connection)."""
+
 
 class EventPublisher(Protocol):
     @property
@@ -62,7 +67,7 @@ class EventPublisher(Protocol):
 
 
 class Store(Protocol):
-    """Durable state: telemetry rows, devices, quarantine, and the event outbox."""
+    """Durable state: telemetry rows, devices, quarantine, and the per-batch event outbox."""
 
     def insert_readings(self, docs: Sequence[Document]) -> list[bool]:
         """Insert unordered; per document, True if inserted, False if its `_id` existed."""
@@ -78,19 +83,19 @@ class Store(Protocol):
     def known_devices(self, device_uuids: Iterable[str]) -> set[str]:
         """Which of `device_uuids` are registered and not decommissioned."""
 
-    def mark_processed(self, reading_ids: Sequence[str]) -> None: ...
+    def readings(self, reading_ids: Sequence[str]) -> list[Document]:
+        """The telemetry rows with these ids (those that exist)."""
 
-    def unprocessed(self, limit: int) -> list[Document]:
-        """Up to `limit` telemetry rows whose event is not yet confirmed."""
+    def outbox_add(self, entry: OutboxEntry) -> None:
+        """Record a batch's unconfirmed events (idempotent per batch id)."""
 
-    def outbox_add(self, events: Sequence[OutEvent], now: datetime) -> None: ...
+    def outbox_due(self, older_than: datetime, not_owner: str, limit: int) -> list[OutboxEntry]:
+        """Entries created before `older_than` by any process but `not_owner`, oldest first."""
 
-    def outbox_due(self, limit: int) -> list[OutEvent]: ...
+    def outbox_remove(self, batch_ids: Sequence[str]) -> None: ...
 
-    def outbox_remove(self, event_ids: Sequence[str]) -> None: ...
-
-    def count_pending(self, cap: int) -> int:
-        """Unconfirmed telemetry rows plus outbox entries, counted up to `cap`."""
+    def outbox_count(self, cap: int) -> int:
+        """Outbox entries, counted up to `cap`."""
 
     def ping(self) -> bool: ...
 

@@ -16,7 +16,7 @@ def _env(name: str) -> AliasChoices:
 
 
 class IngestSettings(CommonSettings):
-    """Sources, batching, sweeper, shadow throttle and quarantine of the ingest service."""
+    """Sources, batching, outbox recovery, device state, shadows and quarantine of ingest."""
 
     service_name: str = "msm-ingest"
     metrics_port: int = Field(default=9101, ge=0, le=65535, description="0 disables /metrics")
@@ -34,7 +34,6 @@ class IngestSettings(CommonSettings):
     # The device level of the subscriptions: "+" (every device), or a comma-separated list of
     # device uuids (a canary replica, or a test that must not see other tests' traffic).
     subscribe_devices: str = Field(default="+", validation_alias=_env("subscribe_devices"))
-    mqtt_fastpath: bool = Field(default=True, validation_alias=_env("mqtt_fastpath"))
 
     # SQS source (fed by an AWS IoT Rule, see deploy/aws/iot-rule-sqs.md).
     sqs_queue_url: str = Field(default="", validation_alias=_env("sqs_queue_url"))
@@ -53,22 +52,22 @@ class IngestSettings(CommonSettings):
         default=8.0, gt=0, le=60, validation_alias=_env("shutdown_timeout_s")
     )
 
-    # False (the specified order): store the rows (`processed: false`), publish their events,
-    # then set `processed` on the confirmed ones: an event always follows its stored row.
-    # True: publish first, wait for the confirms, then store the rows already `processed`: one
-    # database write per row instead of two (see bench_ingest), but an event may reach a
-    # consumer a moment before its row is readable.
-    events_before_store: bool = Field(default=False, validation_alias=_env("events_before_store"))
-    # True: the worker's writes and the confirmer's `processed` updates take turns (one database
-    # call at a time per replica). False lets them overlap, for a server that runs concurrent
-    # writes in parallel; on the local stand-in overlapping calls slowed each other to seconds.
-    serial_writes: bool = Field(default=True, validation_alias=_env("serial_writes"))
-
-    sweeper_interval_s: float = Field(
-        default=5.0, gt=0, validation_alias=_env("sweeper_interval_s")
+    # A batch's deliveries are acknowledged once RabbitMQ confirmed its events, or after this
+    # long once one outbox entry holds what is still unconfirmed (RabbitMQ slow or down).
+    outbox_after_ms: int = Field(
+        default=1000, ge=0, le=60_000, validation_alias=_env("outbox_after_ms")
     )
-    sweeper_min_age_s: float = Field(default=5.0, ge=0, validation_alias=_env("sweeper_min_age_s"))
-    sweeper_batch: int = Field(default=500, ge=1, le=10_000, validation_alias=_env("sweeper_batch"))
+    recovery_interval_s: float = Field(
+        default=5.0, gt=0, validation_alias=_env("recovery_interval_s")
+    )
+    # Another process's outbox entry older than this is taken for an orphan and republished.
+    recovery_grace_s: float = Field(default=60.0, ge=0, validation_alias=_env("recovery_grace_s"))
+    # A device's last_seen and latest readings are written at most once per device per interval
+    # (and at once on its first message or a connectivity change); the API reads newer readings
+    # from telemetry.
+    device_state_interval_s: float = Field(
+        default=60.0, ge=0, le=3600, validation_alias=_env("device_state_interval_s")
+    )
 
     shadow_enabled: bool = Field(default=True, validation_alias=_env("shadow_enabled"))
     shadow_min_interval_s: float = Field(

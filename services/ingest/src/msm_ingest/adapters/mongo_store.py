@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final, ParamSpec, TypeVar
 
-from bson import Binary
 from msm_common.adapters import mongo
 from pymongo import ASCENDING, IndexModel
 from pymongo.database import Database
@@ -15,6 +14,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from msm_ingest.domain.devices import DeviceWrite
 from msm_ingest.domain.events import OutEvent
+from msm_ingest.domain.outbox import OutboxEntry
 from msm_ingest.ports import StoreUnavailable
 
 Document = dict[str, Any]
@@ -24,8 +24,8 @@ R = TypeVar("R")
 TELEMETRY: Final = "telemetry"
 DEVICES: Final = "devices"
 REJECTED: Final = "rejected_messages"
-# Events other than telemetry whose publish was not confirmed (telemetry rows are their own
-# outbox through `processed`). Ingest owns this collection.
+# One entry per batch whose events RabbitMQ did not confirm in time (domain/outbox.py).
+# Ingest owns this collection.
 OUTBOX: Final = "ingest_event_outbox"
 OUTBOX_INDEXES: Final = [IndexModel([("created_at", ASCENDING)], name="created_at")]
 # Statements per write command: a command is one BSON document (16 MB at most) and the
@@ -67,7 +67,7 @@ class MongoStore:
         """Run an unordered write command (insert or update) in chunks; its write errors, with
         `index` into `items`.
 
-        The hot writes (rows, their devices, `processed`) go out as commands of plain
+        The hot writes (rows, their devices) go out as commands of plain
         documents rather than through insert_many/bulk_write, which build and validate an
         operation object per document in Python: 3-9 of ingest's CPU-us per row, a tenth of
         its CPU with the database (bench_ingest (c)).
@@ -143,48 +143,31 @@ class MongoStore:
         return {doc["_id"] for doc in cursor}
 
     @_translated
-    def mark_processed(self, reading_ids: Sequence[str]) -> None:
-        # One update per row by `_id`, unordered: portable, and on the local wire-protocol
-        # server four times cheaper than one update_many over `$in`.
-        done = {"$set": {"processed": True}}
-        errors = self._unordered(
-            "update", TELEMETRY, [{"q": {"_id": r}, "u": done} for r in reading_ids]
-        )
-        if errors:
-            raise OperationFailure(f"mark processed: {errors[:3]}")
+    def readings(self, reading_ids: Sequence[str]) -> list[Document]:
+        if not reading_ids:
+            return []
+        return list(self._telemetry.find({"_id": {"$in": list(reading_ids)}}))
 
     @_translated
-    def unprocessed(self, limit: int) -> list[Document]:
-        return list(self._telemetry.find({"processed": False}).limit(limit))
+    def outbox_add(self, entry: OutboxEntry) -> None:
+        # A batch already in the outbox (a retried write) is a duplicate, not an error.
+        errors = self._unordered("insert", OUTBOX, [entry.to_document()])
+        self._only_duplicates("outbox", errors)
 
     @_translated
-    def outbox_add(self, events: Sequence[OutEvent], now: datetime) -> None:
-        docs = [
-            {
-                "_id": e.event_id,
-                "routing_key": e.routing_key,
-                "body": Binary(e.body),
-                "created_at": now,
-            }
-            for e in events
-        ]
-        # An event already in the outbox (a retried write) is a duplicate, not an error.
-        self._only_duplicates("outbox", self._unordered("insert", OUTBOX, docs))
+    def outbox_due(self, older_than: datetime, not_owner: str, limit: int) -> list[OutboxEntry]:
+        query = {"created_at": {"$lt": older_than}, "owner": {"$ne": not_owner}}
+        cursor = self.db[OUTBOX].find(query).sort("created_at", ASCENDING).limit(limit)
+        return [_entry(doc) for doc in cursor]
 
     @_translated
-    def outbox_due(self, limit: int) -> list[OutEvent]:
-        cursor = self.db[OUTBOX].find().sort("created_at", ASCENDING).limit(limit)
-        return [OutEvent(d["routing_key"], bytes(d["body"]), d["_id"]) for d in cursor]
+    def outbox_remove(self, batch_ids: Sequence[str]) -> None:
+        if batch_ids:
+            self.db[OUTBOX].delete_many({"_id": {"$in": list(batch_ids)}})
 
     @_translated
-    def outbox_remove(self, event_ids: Sequence[str]) -> None:
-        if event_ids:
-            self.db[OUTBOX].delete_many({"_id": {"$in": list(event_ids)}})
-
-    @_translated
-    def count_pending(self, cap: int) -> int:
-        rows = self._telemetry.count_documents({"processed": False}, limit=cap)
-        return rows + self.db[OUTBOX].count_documents({}, limit=cap)
+    def outbox_count(self, cap: int) -> int:
+        return self.db[OUTBOX].count_documents({}, limit=cap)
 
     def ping(self) -> bool:
         try:
@@ -192,3 +175,10 @@ class MongoStore:
         except PyMongoError:
             return False
         return True
+
+
+def _entry(doc: Document) -> OutboxEntry:
+    if "routing_key" in doc:  # one event per document, as the first cut of ingest wrote them
+        event = OutEvent(doc["routing_key"], bytes(doc["body"]), doc["_id"])
+        return OutboxEntry(doc["_id"], "", doc["created_at"], others=[event])
+    return OutboxEntry.from_document(doc)

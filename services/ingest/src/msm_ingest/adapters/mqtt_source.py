@@ -4,7 +4,10 @@ Each connection has a fixed client id (its session survives restarts: what arriv
 is down is queued by the broker, and what was delivered but not acknowledged comes again).
 Replicas and connections in one `$share/{group}/` split the device topics. Presence topics are
 never shared (mosquitto does not share `$` topics): every replica applies every presence event,
-which is idempotent. paho's thread only builds Deliveries and enqueues each wake-up's as one burst.
+which is idempotent. paho's network thread only builds a Delivery and enqueues it (never blocks:
+with manual acks the broker stops at the receive maximum, which the queue always has room for),
+so keep-alive is serviced however busy the pipeline is. msm_common's MqttConnection, paho's
+public API only (`manual_ack=True`, `Client.ack`).
 """
 
 from __future__ import annotations
@@ -18,9 +21,8 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 from msm_common import topics
-from msm_common.adapters.mqtt import MqttConfig, shared
+from msm_common.adapters.mqtt import MqttConfig, MqttConnection, shared
 
-from msm_ingest.adapters.mqtt_client import IngestMqttConnection
 from msm_ingest.ports import Delivery, Sink
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,6 @@ class MqttSourceConfig:
     session_expiry_s: int = 3600
     receive_maximum: int = 1000
     keepalive_s: int = 30
-    fastpath: bool = True
     devices: tuple[str, ...] = ("+",)
 
 
@@ -68,11 +69,9 @@ class MqttSource:
         self._sink: Sink | None = None
         self._paused = False
         self._lock = threading.Lock()
-        self._connections: list[IngestMqttConnection] = []
+        self._connections: list[MqttConnection] = []
         self._generation: list[int] = []
         self._acks: list[list[tuple[int, int]]] = []
-        self._bursts: list[list[Delivery]] = []  # per connection, filled by paho's thread
-        self._burst_at: list[datetime | None] = []
 
     def client_id(self, index: int) -> str:
         base = self.config.client_id
@@ -84,8 +83,6 @@ class MqttSource:
         for index in range(cfg.connections):
             self._generation.append(0)
             self._acks.append([])
-            self._bursts.append([])
-            self._burst_at.append(None)
             mqtt = MqttConfig(
                 cfg.host,
                 cfg.port,
@@ -97,12 +94,10 @@ class MqttSource:
                 clean_start=False,
                 session_expiry_s=cfg.session_expiry_s,
                 manual_ack=True,
-            )
-            conn = IngestMqttConnection(
-                mqtt,
                 receive_maximum=cfg.receive_maximum,
-                fast_sink=partial(self._on_fast, index) if cfg.fastpath else None,
-                fast_flush=partial(self._flush, index) if cfg.fastpath else None,
+            )
+            conn = MqttConnection(
+                mqtt,
                 subscriptions=subscriptions(cfg.shared_group, index, cfg.devices),
                 on_message=partial(self._on_message, index),
                 on_connect=partial(self._on_connect, index),
@@ -113,6 +108,11 @@ class MqttSource:
     def wait_connected(self, timeout: float) -> bool:
         """Connected and subscribed (the broker delivers only after its SUBACK)."""
         return all(c.subscribed.wait(timeout) for c in self._connections)
+
+    @property
+    def disconnects(self) -> int:
+        """Connections lost since start (keep-alive timeouts included)."""
+        return sum(c.disconnects for c in self._connections)
 
     def ready(self) -> bool:
         return bool(self._connections) and all(c.connected.is_set() for c in self._connections)
@@ -125,23 +125,6 @@ class MqttSource:
             self._generation[index] += 1
         if not session_present:
             log.warning("MQTT %s: no previous session (new, or expired)", self.client_id(index))
-
-    def _on_fast(self, index: int, topic: bytes, payload: bytes, mid: int) -> None:
-        if self._paused or self._sink is None:
-            return
-        # One receive time per wake-up: its packets came in one read (within a millisecond).
-        received = self._burst_at[index]
-        if received is None:
-            received = self._burst_at[index] = datetime.now(UTC)
-        ack = partial(self._ack, index, self._generation[index], mid)
-        self._bursts[index].append(Delivery(topic.decode(), payload, received, ack, "mqtt"))
-
-    def _flush(self, index: int) -> None:
-        burst = self._bursts[index]
-        self._burst_at[index] = None
-        if burst and self._sink is not None:
-            self._bursts[index] = []
-            self._sink(burst)
 
     def _on_message(self, index: int, message: paho.MQTTMessage) -> None:
         if self._paused or self._sink is None:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from msm_ingest.domain.devices import DeviceWrite
-from msm_ingest.domain.events import OutEvent
+from msm_ingest.domain.outbox import OutboxEntry
 
 Document = dict[str, Any]
 
@@ -32,22 +32,19 @@ class NullStore:
     def known_devices(self, device_uuids: Iterable[str]) -> set[str]:
         return set(device_uuids)
 
-    def mark_processed(self, reading_ids: Sequence[str]) -> None:
-        return None
-
-    def unprocessed(self, limit: int) -> list[Document]:
+    def readings(self, reading_ids: Sequence[str]) -> list[Document]:
         return []
 
-    def outbox_add(self, events: Sequence[OutEvent], now: datetime) -> None:
+    def outbox_add(self, entry: OutboxEntry) -> None:
         return None
 
-    def outbox_due(self, limit: int) -> list[OutEvent]:
+    def outbox_due(self, older_than: datetime, not_owner: str, limit: int) -> list[OutboxEntry]:
         return []
 
-    def outbox_remove(self, event_ids: Sequence[str]) -> None:
+    def outbox_remove(self, batch_ids: Sequence[str]) -> None:
         return None
 
-    def count_pending(self, cap: int) -> int:
+    def outbox_count(self, cap: int) -> int:
         return 0
 
     def ping(self) -> bool:

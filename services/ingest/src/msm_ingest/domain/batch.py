@@ -74,7 +74,8 @@ class BatchPlan(Generic[D]):
         self.outcomes[kind, outcome] += 1
 
     def telemetry_documents(self) -> list[dict[str, Any]]:
-        """The `telemetry` rows, `processed: false` (the outbox flag)."""
+        """The `telemetry` rows. `processed` (the seed's field) is true from the start: a row is
+        written once and never updated; its event is guaranteed by the batch outbox instead."""
         docs = []
         for reading, reading_id in zip(self.readings, self.reading_ids, strict=True):
             docs.append(
@@ -89,7 +90,7 @@ class BatchPlan(Generic[D]):
                     "current": reading.current,
                     "active_power": reading.active_power,
                     "reactive_power": reading.reactive_power,
-                    "processed": False,
+                    "processed": True,
                 }
             )
         return docs
