@@ -41,9 +41,9 @@ ca=/etc/ssl/certs/ca-certificates.crt
 build_one() { # name
     local name=$1 version
     if [[ $name == msm-console ]]; then
-        version=$(python3 -c 'import json,sys; print(json.load(open("web/package.json")).get("version","0.0.0"))')
+        [[ -f web/dist/index.html ]] || { echo "web/dist is missing: run \`make console\` first"; return 1; }
+        version=$(python3 -c 'import json; print(json.load(open("web/package.json"))["version"])')
         podman build "${common[@]}" --build-arg "VERSION=$version" \
-            --volume "$root/.local/images/npm-cache:/var/cache/npm" \
             --ignorefile "$here/containerignore.console" -f "$here/Containerfile.console" \
             -t "localhost/$name:$version" -t "localhost/$name:latest" "$root"
         return
