@@ -83,8 +83,11 @@ class Commander:
         return all(c.connected.wait(timeout) for c in self.consumers) and self.readiness().ready
 
     def alive(self) -> bool:
-        """Every consumer and the ticker thread still runs (until stop is asked)."""
-        return self.stopping.is_set() or all(t.is_alive() for t in self.threads)
+        """Every consumer and the ticker thread still runs and the ticks do not keep failing
+        (until stop is asked)."""
+        if self.stopping.is_set():
+            return True
+        return all(t.is_alive() for t in self.threads) and self.ticker.healthy()
 
     def readiness(self) -> Readiness:
         return readiness(self.ready_checks)
@@ -162,6 +165,7 @@ def bootstrap(settings: CommanderSettings, **overrides: Any) -> Commander:
         stall_grace=timedelta(seconds=settings.stall_grace_s),
         outbox_grace=timedelta(seconds=settings.outbox_grace_s),
         gauge_interval_s=settings.gauge_interval_s,
+        unhealthy_after=settings.unhealthy_after_failed_ticks,
     )
     deps = Deps(store, scheduler, policy, settings.allow_unknown_devices, default_expiry)
     return Commander(settings, deps, ticker, metrics, starters, closers, checks)

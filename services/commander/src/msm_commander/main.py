@@ -73,7 +73,7 @@ def main() -> None:
     )
     while not stop.wait(1.0):
         if not commander.alive():
-            log.error("a worker thread died; exiting so that the supervisor restarts us")
+            log.error("a worker thread died or the ticks keep failing; exiting to be restarted")
             break
     commander.stop()
     if server is not None:

@@ -35,6 +35,9 @@ class CommanderSettings(CommonSettings):
         default=10.0, ge=0, description="a command.status event unconfirmed this long is resent"
     )
     gauge_interval_s: float = Field(default=10.0, gt=0)
+    unhealthy_after_failed_ticks: int = Field(
+        default=5, ge=1, description="ticks failing in a row before the liveness check fails"
+    )
 
     prefetch: int = Field(default=50, ge=1, le=10_000)
     consumers: int = Field(default=8, ge=1, le=64, description="consumer threads (connections)")

@@ -4,6 +4,10 @@ Messages only trigger work; the ticker is what makes the commander crash-safe. W
 left behind is in MongoDB: a `sent` command past its deadline (resent or timed out), a queued one
 past its expiry, a device whose next command nobody sent, a transition whose event was not
 confirmed. Every replica may run it: its writes are the scheduler's guarded writes.
+
+A failed tick is retried at the next one; after `unhealthy_after` failures in a row the ticker
+reports itself unhealthy (the liveness probe fails and the replica is restarted), so a commander
+whose database or code keeps failing does not look alive while it does nothing.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ class Ticker:
     stall_grace: timedelta = timedelta(seconds=5)
     outbox_grace: timedelta = timedelta(seconds=10)
     gauge_interval_s: float = 10.0
+    unhealthy_after: int = 5  # failed ticks in a row
+    _failed_in_row: int = 0
     _cursor: tuple[datetime, str] | None = None
     _next_gauge: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -72,12 +78,26 @@ class Ticker:
     # -- thread -----------------------------------------------------------------------------------
     def run(self) -> None:
         while not self._stop.wait(self.interval_s):
-            try:
-                self.tick()
-            except PyMongoError as exc:
-                log.warning("tick failed, retrying next tick: %s", exc)
-            except Exception:
-                log.exception("tick failed")
+            self.run_once()
+
+    def run_once(self) -> bool:
+        """One tick that never raises; False (and one more failure in a row) if it failed."""
+        try:
+            self.tick()
+        except PyMongoError as exc:
+            self._failed_in_row += 1
+            log.warning("tick failed (%d in a row): %s", self._failed_in_row, exc)
+            return False
+        except Exception:  # a bug: logged with its traceback, counted like any failure
+            self._failed_in_row += 1
+            log.exception("tick failed (%d in a row)", self._failed_in_row)
+            return False
+        self._failed_in_row = 0
+        return True
+
+    def healthy(self) -> bool:
+        """False once `unhealthy_after` ticks in a row have failed (until one succeeds)."""
+        return self._failed_in_row < self.unhealthy_after
 
     def stop(self) -> None:
         self._stop.set()
