@@ -18,9 +18,24 @@ source "$HERE/parts/moto.sh"
 
 PARTS=(mongo rabbitmq mosquitto moto)
 
+# secrets_key_init: the envelope key of device secrets at rest (msm_common.secrets reads it as
+# MSM_SECRETS_KEY_FILE; production uses KMS instead). Created once, 0600; never replaced.
+secrets_key_init() {
+    local file="$LOCAL/secrets/envelope.keys" tmp
+    [[ -s $file ]] && return
+    mkdir -p "$LOCAL/secrets" && chmod 700 "$LOCAL/secrets"
+    tmp=$(mktemp "$LOCAL/secrets/.envelope.XXXXXX")   # mktemp: mode 0600
+    { echo "# MSM secrets envelope keys (Fernet), newest first. Never commit."
+      openssl rand 32 | base64 | tr '+/' '-_'; } >"$tmp"
+    ln "$tmp" "$file" 2>/dev/null || true   # a concurrent first use may have made it already
+    rm -f "$tmp"
+    log "secrets: envelope key created in $file"
+}
+
 cmd_up() {
     ensure_dirs
     pki_init
+    secrets_key_init
     local part
     for part in "${PARTS[@]}"; do "${part}_up"; done
     cmd_status

@@ -14,7 +14,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pika
 import pytest
+from msm_common.adapters.amqp_topology import COMMAND_REQUEST_KEY, COMMANDS_EXCHANGE
+from msm_common.secrets import is_sealed
 from support.commander_stack import (
     MQTT,
     NTP,
@@ -23,6 +26,7 @@ from support.commander_stack import (
     running_stack,
 )
 from support.e2e import http, ready, wait_for
+from support.secrets_scan import plaintext_anywhere
 
 pytestmark = pytest.mark.e2e
 
@@ -168,3 +172,53 @@ def test_sigkill_of_the_commander_mid_flight(stack: Stack) -> None:
     assert not stack.db["commands"].count_documents(
         {"_id": {"$in": ids}, "status": {"$in": ["queued", "sent"]}}
     )
+
+
+def test_secrets_travel_encrypted_and_only_the_device_gets_them_in_clear(
+    stack: Stack, amqp_url: str
+) -> None:
+    """From the API to the meter: the database and the RabbitMQ request hold ciphertext only."""
+    with CommandTap(amqp_url) as tap:
+        device = stack.meter()
+        ids = [stack.command(device, "mqtt"), stack.command(device, "sftp")]
+        done = [stack.until(cid) for cid in ids]
+        requests = tap.bodies(ids)
+
+    assert [c["status"] for c in done] == ["succeeded"] * 2
+    config = stack.fleet.meters[device].config
+    assert config["mqtt"]["broker_password"] == MQTT["broker_password"]
+    assert config["sftp"]["password"] == SFTP["password"]
+    plain = (MQTT["broker_password"], SFTP["password"])
+    assert plaintext_anywhere(stack.db, plain) == []
+    assert len(requests) == 2 and not any(p.encode() in b for b in requests for p in plain)
+    # The finished commands keep no secret; the configs the meter accepted keep ciphertext.
+    stored = [stack.db["commands"].find_one({"_id": cid}) for cid in ids]
+    assert "broker_password" not in stored[0]["params"] and "password" not in stored[1]["params"]
+    assert is_sealed(stack.db["mqtt"].find_one({"device_uuid": device})["broker_password"])
+    assert is_sealed(stack.db["sftp"].find_one({"device_uuid": device})["password"])
+
+
+class CommandTap:
+    """A queue of our own bound to msm.commands: a copy of every command request published."""
+
+    def __init__(self, amqp_url: str) -> None:
+        self._conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        self._ch = self._conn.channel()
+        self._ch.exchange_declare(COMMANDS_EXCHANGE, "direct", durable=True)
+        self._queue = self._ch.queue_declare("", exclusive=True).method.queue
+        self._ch.queue_bind(self._queue, COMMANDS_EXCHANGE, COMMAND_REQUEST_KEY)
+
+    def __enter__(self) -> CommandTap:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._conn.close()
+
+    def bodies(self, command_ids: list[str]) -> list[bytes]:
+        """The request bodies of these commands (other tests' requests are skipped)."""
+        found: list[bytes] = []
+        while (got := self._ch.basic_get(self._queue, auto_ack=True))[0] is not None:
+            body = got[2]
+            if any(cid.encode() in body for cid in command_ids):
+                found.append(body)
+        return found

@@ -6,12 +6,12 @@ the device, see tests/e2e/test_e2e_commander_commands.py), and never answers wit
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from api_helpers import add_device
 from msm_common.secrets import LocalKeyring, SecretBox, ensure_local_keyfile, is_sealed
+from support.secrets_scan import plaintext_anywhere
 
 pytestmark = pytest.mark.integration
 
@@ -29,31 +29,6 @@ MQTT = {
     "broker_password": "mqtt-plaintext-Kx42",
     "data_interval": 60,
 }
-
-
-def strings(value: Any) -> Iterator[str]:
-    """Every string inside a stored document (keys and values, at any depth)."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, inner in value.items():
-            yield str(key)
-            yield from strings(inner)
-    elif isinstance(value, list | tuple):
-        for inner in value:
-            yield from strings(inner)
-    elif isinstance(value, bytes):
-        yield value.decode("latin-1")
-
-
-def plaintext_anywhere(db: Any, secrets: tuple[str, ...]) -> list[str]:
-    """Where (collection/_id) a secret appears in plaintext, scanning every collection."""
-    found = []
-    for name in db.list_collection_names():
-        for doc in db[name].find():
-            if any(s in text for text in strings(doc) for s in secrets):
-                found.append(f"{name}/{doc.get('_id')}")
-    return found
 
 
 @pytest.fixture
