@@ -125,3 +125,25 @@ def test_latest_per_device(auth, client, mongo_db):
     page = client.get("/api/telemetry/latest?limit=1", headers=headers).get_json()
     assert len(page["items"]) == 1 and page["next_cursor"]
     assert client.get("/api/telemetry/latest?device_uuid=none", headers=headers).status_code == 404
+
+
+def test_status_and_latest_fall_back_to_telemetry_newer_than_the_device_document(
+    auth, client, mongo_db
+):
+    # Ingest writes a device's `latest` at most once per interval: newer readings may be only
+    # in telemetry. The API merges them in (newest per channel:phase).
+    add_device(mongo_db, "dev-lag")
+    mongo_db["devices"].update_one(
+        {"_id": "dev-lag"},
+        {"$set": {"latest": {"1:A": {"timestamp": T0, "line_voltage": 200.0}}}},
+    )
+    mongo_db["telemetry"].insert_many(
+        [reading("dev-lag", m, 1, "A", volts=240.0 + m) for m in (1, 2)]
+        + [reading("dev-lag", 2, 2, "B", volts=250.0)]
+    )
+    headers = auth.headers("viewer")
+    status = client.get("/api/devices/dev-lag/status", headers=headers).get_json()
+    latest = client.get("/api/telemetry/latest?device_uuid=dev-lag", headers=headers).get_json()
+    for readings in (status["latest"], latest["items"][0]["readings"]):
+        by_key = {(r["channel_id"], r["phase"]): r["line_voltage"] for r in readings}
+        assert by_key == {(1, "A"): 242.0, (2, "B"): 250.0}

@@ -14,6 +14,30 @@ from msm_api.domain.timerange import truncate
 
 Page = tuple[list[dict[str, Any]], str | None]
 _ORDER = [("timestamp", 1), ("_id", 1)]
+NEWER_ROWS_MAX = 2000  # about one coalescing interval of a fast meter's readings
+
+
+def with_newer_rows(
+    db: Database[dict[str, Any]], device_uuid: str, latest: dict[str, Any]
+) -> dict[str, Any]:
+    """A device document's `latest` plus what telemetry holds that is newer.
+
+    Ingest writes `latest` at most once per device per interval, so the newest readings may
+    be only in `telemetry`: read the rows after the document's newest reading through the
+    (device_uuid, timestamp) index, newest first, and keep the newest per channel:phase.
+    """
+    merged = {k: v for k, v in latest.items() if isinstance(v, dict)}
+    stamps = [v["timestamp"] for v in merged.values() if v.get("timestamp") is not None]
+    query: dict[str, Any] = {"device_uuid": device_uuid}
+    if stamps:
+        query["timestamp"] = {"$gt": max(stamps)}
+    rows = db["telemetry"].find(query, dt.READING_PROJECTION).sort("timestamp", -1)
+    for row in rows.limit(NEWER_ROWS_MAX):
+        key = f"{row.get('channel_id')}:{row.get('phase')}"
+        held = merged.get(key)
+        if held is None or held.get("timestamp") is None or row["timestamp"] > held["timestamp"]:
+            merged[key] = {m: row.get(m) for m in ("timestamp", *dt.MEASURES)}
+    return merged
 
 
 class TelemetryReader:

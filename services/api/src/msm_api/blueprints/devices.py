@@ -9,6 +9,7 @@ from flask import Blueprint, Response, request
 from msm_common.contracts.commands import PARAMS_MODELS, CommandType
 
 from msm_api import audit, commanding, paging
+from msm_api.adapters.telemetry import with_newer_rows
 from msm_api.context import deps, now, principal
 from msm_api.domain import commands as dc
 from msm_api.domain.permissions import DEVICES_COMMAND, DEVICES_READ
@@ -128,7 +129,7 @@ def device_status(device_uuid: str) -> Response:
             "since": conn.get("since"),
             "last_seen": doc.get("last_seen"),
             "last_disconnect_reason": conn.get("last_disconnect_reason"),
-            "latest": _latest(doc.get("latest") or {}),
+            "latest": _latest(with_newer_rows(deps().db, device_uuid, doc.get("latest") or {})),
             "mqtt_status": doc.get("mqtt_status"),
             "sftp_status": doc.get("sftp_status"),
             "firmware_version": doc.get("firmware_version"),

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from msm_api.adapters.telemetry import Page, TelemetryReader
+from msm_api.adapters.telemetry import Page, TelemetryReader, with_newer_rows
 from msm_api.blueprints.devices import _latest
 from msm_api.context import deps, now
 from msm_api.domain import telemetry as dt
@@ -119,7 +119,7 @@ def latest(query: LatestQuery) -> Response:
         {
             "device_uuid": x["_id"],
             "last_seen": x.get("last_seen"),
-            "readings": _latest(x.get("latest") or {}),
+            "readings": _latest(with_newer_rows(d.db, x["_id"], x.get("latest") or {})),
         }
         for x in docs
     ]
