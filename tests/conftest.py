@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import urllib.parse
 from collections.abc import Iterator
@@ -10,6 +11,10 @@ from typing import Any
 
 import pytest
 from support.services import ROOT, Endpoints, resolve, unique
+
+# Services run as production unless MSM_ENV says otherwise (fail closed). `make test` sources
+# deploy/local/env.sh (MSM_ENV=local); a bare `pytest` runs the tests in test mode.
+os.environ.setdefault("MSM_ENV", "test")
 
 
 @pytest.fixture(scope="session")

@@ -149,12 +149,13 @@ def test_the_hook_needs_credentials(client: Any, deps: Any) -> None:
     assert len(deps.store.attempts({}, 10)) == 1  # only the authenticated call was decided
 
 
-def test_probes_and_metrics(client: Any) -> None:
+def test_probes_and_metrics(client: Any, deps: Any) -> None:
     assert client.get("/healthz").json == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json["checks"] == {"mongo": True}
     post_hook(client, b"nope")
-    metrics = client.get("/metrics").get_data(as_text=True)
+    assert client.get("/metrics").status_code == 404  # only on the ops port
+    metrics = deps.metrics.exposition()[0].decode()
     assert (
         'msm_provisioner_hook_decisions_total{outcome="denied",reason="malformed"} 1.0' in metrics
     )

@@ -6,65 +6,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from bson import ObjectId
+from api_fakes import ROLE_DOCS, FakeAccounts, FakePublisher
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from msm_api.app import create_app
-from msm_api.domain.permissions import BUILTIN_ROLES
 from msm_api.security import keys
 from msm_api.security.passwords import PasswordHasher
 from msm_api.settings import ApiSettings
-from msm_common.auth.principal import Account, RoleCache
+from msm_common.auth.principal import RoleCache
 from pymongo.errors import ServerSelectionTimeoutError
-
-# Custom roles next to the built-in ones, as an admin would define them.
-CUSTOM_ROLES = {
-    "auditor": ("audit:read",),
-    "fleet-manager": ("devices:read", "devices:command", "devices:manage"),
-    "user-manager": ("users:manage",),
-}
-ROLE_DOCS = [
-    {"name": name, "permissions": list(perms)}
-    for name, perms in {**BUILTIN_ROLES, **CUSTOM_ROLES}.items()
-]
-
-
-class FakeAccounts:
-    """The accounts the app authenticates against, in memory (the `users` documents' fields)."""
-
-    def __init__(self) -> None:
-        self.by_id: dict[str, Account] = {}
-
-    def account(self, user_id: str) -> Account | None:
-        return self.by_id.get(user_id)
-
-    def add(self, roles: tuple[str, ...], username: str, **fields: Any) -> Account:
-        values = {
-            "user_id": str(ObjectId()),
-            "username": username,
-            "roles": roles,
-            "disabled": False,
-            "token_version": 0,
-            **fields,
-        }
-        account = Account(**values)
-        self.by_id[account.user_id] = account
-        return account
-
-
-class FakePublisher:
-    def __init__(self, ok: bool = True) -> None:
-        self.ok = ok
-        self.sent: list[tuple[bytes, str]] = []
-
-    def publish(self, body: bytes, message_id: str) -> bool:
-        self.sent.append((body, message_id))
-        return self.ok
-
-    def ready(self) -> bool:
-        return self.ok
-
-    def close(self) -> None:
-        pass
 
 
 class UnreachableCollection:

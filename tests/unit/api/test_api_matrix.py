@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import CUSTOM_ROLES
+from api_fakes import CUSTOM_ROLES
 from msm_api.domain.permissions import BUILTIN_ROLES
 from msm_api.routing import spec_of
 

@@ -17,6 +17,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 
 def test_defaults_are_the_issues(clean_env) -> None:
+    clean_env.setenv("MSM_ENV", "local")  # unset means production, which refuses defaults
     s = CommanderSettings()
     assert (s.ack_timeout_s, s.max_attempts, s.default_expiry_s, s.tick_interval_s) == (
         30.0,

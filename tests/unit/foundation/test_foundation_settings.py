@@ -16,7 +16,15 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
 
 
-def test_local_defaults_point_at_the_local_stack() -> None:
+def test_msm_env_unset_refuses_to_start_with_local_defaults() -> None:
+    # Fail closed: no MSM_ENV means production, which never runs on local defaults.
+    with pytest.raises(SettingsError, match="MSM_ENV is not set") as refused:
+        CommonSettings()
+    assert "MSM_MONGO_URI" in str(refused.value) and "MSM_ENV=local" in str(refused.value)
+
+
+def test_local_defaults_point_at_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MSM_ENV", "local")
     s = CommonSettings()
     assert s.env == "local"
     assert s.mongo_uri == "mongodb://127.0.0.1:27017/msm"
@@ -26,6 +34,7 @@ def test_local_defaults_point_at_the_local_stack() -> None:
 
 
 def test_environment_variables_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MSM_ENV", "local")
     monkeypatch.setenv("MSM_MONGO_URI", "mongodb://db.example:27017/fleet")
     monkeypatch.setenv("MSM_MQTT_PORT", "9883")
     s = CommonSettings()

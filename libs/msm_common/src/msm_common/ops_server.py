@@ -24,18 +24,24 @@ def exposition(registry: CollectorRegistry) -> bytes:
 def serve(
     host: str,
     port: int,
-    registry: CollectorRegistry,
+    registry: CollectorRegistry | None,
     ready: Callable[[], Readiness],
     alive: Callable[[], bool],
     *,
     name: str = "ops",
 ) -> ThreadingHTTPServer:
-    """Serve on a daemon thread; the caller shuts the returned server down."""
+    """Serve on a daemon thread; the caller shuts the returned server down. With no `registry`
+    /metrics shows the multiprocess directory's figures (a gunicorn master, for its workers)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/metrics":
-                self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+                body = (
+                    generate_latest(registry)
+                    if registry is not None
+                    else exposition(CollectorRegistry())
+                )
+                self._send(200, body, CONTENT_TYPE_LATEST)
             elif self.path == "/healthz":
                 ok = alive()
                 self._send(200 if ok else 503, orjson.dumps({"alive": ok}), "application/json")

@@ -1,8 +1,9 @@
 """Settings shared by every MSM service: one object per service, read from `MSM_*` variables.
 
-Defaults describe the local stack (`make run`). In production mode (`MSM_ENV=production`) every
+Defaults describe the local stack (`make run`), but only `MSM_ENV=local` (or `test`) lets a
+service use them: with MSM_ENV unset a service runs as production (fail closed), where every
 setting listed by a service's `required_in_production()` must be given explicitly: nothing falls
-back to a local default or a generated secret.
+back to a local default or a generated secret. deploy/local/env.sh sets MSM_ENV=local.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class CommonSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MSM_", extra="ignore", frozen=True)
 
-    env: Literal["local", "test", "production"] = "local"
+    env: Literal["local", "test", "production"] = "production"  # unset: production
     service_name: str = "msm"
     log_level: str = "INFO"
     bind_host: str = "127.0.0.1"
@@ -76,7 +77,12 @@ class CommonSettings(BaseSettings):
         missing = [n for n in self.required_in_production() if n not in self.model_fields_set]
         if missing:
             names = ", ".join("MSM_" + n.upper() for n in missing)
-            raise SettingsError(f"production mode needs explicit settings: {names}")
+            unset = "env" not in self.model_fields_set
+            why = "MSM_ENV is not set, so this runs as production, and " if unset else ""
+            hint = " (for the local stack set MSM_ENV=local: source deploy/local/env.sh)"
+            raise SettingsError(
+                f"{why}production mode needs explicit settings: {names}{hint if unset else ''}"
+            )
         if "guest:guest@" in self.amqp_url:
             raise SettingsError("production mode refuses the default RabbitMQ guest account")
         return self

@@ -2,7 +2,9 @@
 
 Each worker builds its app after the fork, so no database client or thread crosses a fork.
 Prometheus runs in multiprocess mode over a directory of the launcher's own, set before the
-fork and removed when gunicorn stops. Import this module only where gunicorn is installed.
+fork and removed when gunicorn stops; the master serves every worker's figures on an ops port
+of its own (`/metrics`, never on the public port). Import this module only where gunicorn is
+installed.
 """
 
 from __future__ import annotations
@@ -37,6 +39,29 @@ class GunicornApp(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         return self._build()
+
+
+def _ops_server(address: tuple[str, int], name: str) -> Callable[[Any], None]:
+    """A gunicorn `when_ready` hook: the master serves all workers' metrics on `address`."""
+
+    def when_ready(arbiter: Any) -> None:
+        # Imported here: the multiprocess directory is set by now (see `serve`).
+        from msm_common import ops_server  # noqa: PLC0415
+        from msm_common.health import Readiness  # noqa: PLC0415
+
+        def ready() -> Readiness:
+            workers = len(arbiter.WORKERS)
+            return Readiness(workers > 0, {"workers": workers > 0})
+
+        ops_server.serve(*address, None, ready, lambda: True, name=f"{name}-ops")
+
+    return when_ready
+
+
+def metrics_address(settings: Any) -> tuple[str, int] | None:
+    """(host, port) of the service's ops port, or None when MSM_METRICS_PORT is 0."""
+    port = int(getattr(settings, "metrics_port", 0) or 0)
+    return (str(settings.bind_host), port) if port else None
 
 
 class HttpSettings(Protocol):
@@ -78,10 +103,19 @@ def gunicorn_options(
     }
 
 
-def serve(build: Callable[[], Any], options: dict[str, Any], *, name: str) -> None:
-    """Run gunicorn until it stops, with a Prometheus multiprocess directory of its own."""
+def serve(
+    build: Callable[[], Any],
+    options: dict[str, Any],
+    *,
+    name: str,
+    metrics: tuple[str, int] | None = None,
+) -> None:
+    """Run gunicorn until it stops, with a Prometheus multiprocess directory of its own and,
+    given `metrics` (host, port), the workers' figures served there by the master."""
     metrics_dir = tempfile.mkdtemp(prefix=f"{name}-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    if metrics is not None:
+        options = {**options, "when_ready": _ops_server(metrics, name)}
     try:
         GunicornApp(build, options).run()
     finally:

@@ -59,10 +59,16 @@ def public_user(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def issue_pair(
-    d: Deps, user: dict[str, Any], family: str, now: datetime, session_ends_at: datetime
+    d: Deps,
+    user: dict[str, Any],
+    family: str,
+    now: datetime,
+    session_ends_at: datetime,
+    *,
+    replaces: str | None = None,
 ) -> dict[str, Any]:
     """An access token at the account's current version, and a refresh token of `family` that
-    never outlives the session's absolute end."""
+    never outlives the session's absolute end (and that `replaces` the spent one, if any)."""
     user_id = str(user["_id"])
     access = d.tokens.issue_access(
         user_id=user_id,
@@ -86,6 +92,8 @@ def issue_pair(
             "replaced_by": None,
         }
     )
+    if replaces is not None:
+        d.db["refresh_tokens"].update_one({"_id": replaces}, {"$set": {"replaced_by": refresh.jti}})
     return {
         "access_token": access.token,
         "refresh_token": refresh.token,
@@ -139,10 +147,7 @@ def refresh(d: Deps, token: str, now: datetime) -> dict[str, Any]:
     if user is None or user.get("disabled") or now >= session_ends_at:
         revoke_family(d, claims.family)
         raise ApiError(401, INVALID_REFRESH)
-    pair = issue_pair(d, user, claims.family, now, session_ends_at)
-    new_jti = d.tokens.verify_refresh(pair["refresh_token"]).jti
-    d.db["refresh_tokens"].update_one({"_id": claims.jti}, {"$set": {"replaced_by": new_jti}})
-    return pair
+    return issue_pair(d, user, claims.family, now, session_ends_at, replaces=claims.jti)
 
 
 def revoke_family(d: Deps, family: str) -> None:

@@ -1,13 +1,12 @@
-"""Prometheus metrics of the API, per app; gunicorn workers share them via multiprocess mode."""
+"""Prometheus metrics of the API, per app; gunicorn workers share them via multiprocess mode and
+the gunicorn master serves them on the ops port (MSM_METRICS_PORT), not on the API's port."""
 
 from __future__ import annotations
 
 import time
 
 from flask import Flask, Response, g, request
-from msm_common import ops_server
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Histogram,
@@ -42,9 +41,6 @@ class ApiMetrics:
             ["reason"],
             registry=self.registry,
         )
-
-    def exposition(self) -> Response:
-        return Response(ops_server.exposition(self.registry), mimetype=CONTENT_TYPE_LATEST)
 
     def init_app(self, app: Flask) -> None:
         @app.before_request

@@ -67,10 +67,15 @@ def update_user(
     old_disabled = bool(doc.get("disabled", False))
     new_roles = sorted(set(roles)) if roles is not None else old_roles
     new_disabled = disabled if disabled is not None else old_disabled
-    if canonical == who.user_id and (new_roles != old_roles or new_disabled != old_disabled):
-        raise ApiError(403, "you cannot change your own roles or disable yourself")
     if not who.is_admin and (ADMIN in old_roles or d.roles.of(old_roles) - who.permissions):
         raise ApiError(403, "you cannot change an account with permissions you do not hold")
+    oid = doc["_id"]
+    was_admin = _enabled_admin(old_roles, old_disabled)
+    demotes = was_admin and not _enabled_admin(new_roles, new_disabled)
+    if demotes and not enabled_admins(d, besides=oid):
+        raise ApiError(409, LAST_ADMIN)
+    if canonical == who.user_id and (new_roles != old_roles or new_disabled != old_disabled):
+        raise ApiError(403, "you cannot change your own roles or disable yourself")
     changes: dict[str, Any] = {}
     if new_roles != old_roles:
         check_roles_exist(d, new_roles)
@@ -82,11 +87,6 @@ def update_user(
         changes["password"] = d.passwords.hash(password)
     if not changes:
         return doc, []
-    oid = doc["_id"]
-    was_admin = _enabled_admin(old_roles, old_disabled)
-    demotes = was_admin and not _enabled_admin(new_roles, new_disabled)
-    if demotes and not enabled_admins(d, besides=oid):
-        raise ApiError(409, LAST_ADMIN)
     after = d.db["users"].find_one_and_update(
         {"_id": oid},
         {"$set": {**changes, "updated_at": now}, "$inc": {"token_version": 1}},

@@ -26,4 +26,6 @@ def serve(settings: ProvisionerSettings) -> None:
     options = wsgi_server.gunicorn_options(
         settings, port=settings.provisioner_port, workers=settings.workers, worker_exit=_worker_exit
     )
-    wsgi_server.serve(build, options, name="msm-provisioner")
+    wsgi_server.serve(
+        build, options, name="msm-provisioner", metrics=wsgi_server.metrics_address(settings)
+    )

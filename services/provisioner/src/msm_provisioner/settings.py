@@ -17,6 +17,8 @@ class ProvisionerSettings(CommonSettings):
 
     service_name: str = "msm-provisioner"
     provisioner_port: int = Field(default=5057, ge=1, le=65535)
+    # /metrics (all gunicorn workers' figures) on an ops port of its own, never the public port.
+    metrics_port: int = Field(default=9104, ge=0, le=65535, description="0 disables /metrics")
 
     # Hook authentication: a bearer token (localiot), an HMAC secret (the Lambda adapter), or both.
     # Production refuses to start with neither.

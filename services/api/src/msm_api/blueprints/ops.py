@@ -1,4 +1,4 @@
-"""Probes, metrics, the OpenAPI document and its docs page."""
+"""Probes, the OpenAPI document and its docs page. (/metrics is on the ops port: main.py.)"""
 
 from __future__ import annotations
 
@@ -30,11 +30,6 @@ def readyz() -> Response:
         }
     )
     return json_response(result.as_dict(), status=200 if result.ready else 503)
-
-
-@bp.get("/metrics")
-def metrics() -> Response:
-    return deps().metrics.exposition()
 
 
 @bp.get("/api/openapi.json")

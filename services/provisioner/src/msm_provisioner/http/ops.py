@@ -1,5 +1,6 @@
-"""Probes and metrics. Ready means the hook can decide: MongoDB answers. RabbitMQ and MQTT are
-reported but do not gate readiness (the outbox and the hook's own registration cover them)."""
+"""Probes; /metrics is on the ops port (MSM_METRICS_PORT, see server.py). Ready means the hook
+can decide: MongoDB answers. RabbitMQ and MQTT are reported but do not gate readiness (the
+outbox and the hook's own registration cover them)."""
 
 from __future__ import annotations
 
@@ -27,9 +28,3 @@ def readyz() -> Response:
         optional["mqtt"] = lambda: background.connected
     body = {**result.as_dict(), "optional": readiness(optional).checks}
     return json_response(body, status=200 if result.ready else 503)
-
-
-@bp.get("/metrics")
-def metrics() -> Response:
-    body, content_type = deps().metrics.exposition()
-    return Response(body, content_type=content_type)

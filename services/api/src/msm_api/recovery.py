@@ -1,0 +1,140 @@
+"""`msm-api create-admin`: the way back in after a lock-out, run where the service runs.
+
+Creates an admin, or restores an existing account (found by username or email) as an enabled
+admin with a new password. Every session the account had ends, its login throttle is cleared,
+and the recovery is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import sys
+from datetime import datetime
+from typing import Any, Final, TextIO
+
+from msm_common.adapters import mongo
+from pymongo import ReturnDocument
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from msm_api.adapters.roles import seed_builtin_roles
+from msm_api.domain.permissions import ADMIN
+from msm_api.security import throttle
+from msm_api.security.passwords import PasswordHasher
+from msm_api.settings import ApiSettings
+
+MIN_PASSWORD: Final = 12
+
+
+class RecoveryError(RuntimeError):
+    """The recovery cannot be done as asked (printed, exit status 1)."""
+
+
+def read_password(from_stdin: bool, stdin: TextIO = sys.stdin) -> str:
+    """The new password: from stdin (`--password-stdin`), MSM_ADMIN_PASSWORD, or a prompt."""
+    if from_stdin:
+        password = stdin.readline().rstrip("\r\n")
+    elif os.environ.get("MSM_ADMIN_PASSWORD"):
+        password = os.environ["MSM_ADMIN_PASSWORD"]
+    elif stdin.isatty():
+        password = getpass.getpass("new admin password: ")
+        if getpass.getpass("again: ") != password:
+            raise RecoveryError("the passwords differ")
+    else:
+        raise RecoveryError("give the password on stdin (--password-stdin) or MSM_ADMIN_PASSWORD")
+    if len(password) < MIN_PASSWORD:
+        raise RecoveryError(f"the password must have at least {MIN_PASSWORD} characters")
+    return password
+
+
+def restore_admin(
+    db: Database[dict[str, Any]],
+    hasher: PasswordHasher,
+    *,
+    username: str,
+    email: str | None,
+    password: str,
+    now: datetime,
+) -> tuple[str, dict[str, Any]]:
+    """Create or restore the admin account; returns ("created" | "restored", the account)."""
+    seed_builtin_roles(db, now)
+    users = db["users"]
+    match: list[dict[str, Any]] = [{"username": username}]
+    if email:
+        match.append({"email": email.strip().lower()})
+    hashed = hasher.hash(password)
+    existing = users.find_one({"$or": match})
+    if existing is None:
+        if not email:
+            raise RecoveryError(f"no account {username!r}: give --email to create it")
+        doc = {
+            "username": username,
+            "email": email.strip().lower(),
+            "password": hashed,
+            "roles": [ADMIN],
+            "created_at": now,
+            "disabled": False,
+            "token_version": 0,
+        }
+        try:
+            users.insert_one(doc)
+        except DuplicateKeyError as exc:
+            raise RecoveryError(
+                "an account with this username or email appeared meanwhile"
+            ) from exc
+        return "created", doc
+    roles = sorted({*(existing.get("roles") or []), ADMIN})
+    doc = users.find_one_and_update(
+        {"_id": existing["_id"]},
+        {
+            "$set": {"roles": roles, "disabled": False, "password": hashed, "updated_at": now},
+            "$inc": {"token_version": 1},
+        },
+        return_document=ReturnDocument.AFTER,
+    )
+    if doc is None:
+        raise RecoveryError("the account disappeared meanwhile")
+    user_id = str(doc["_id"])
+    db["refresh_tokens"].update_many({"user_id": user_id}, {"$set": {"revoked": True}})
+    db[throttle.COLLECTION].delete_one({"_id": throttle.account_key(user_id, username)})
+    return "restored", doc
+
+
+def audit(db: Database[dict[str, Any]], outcome: str, doc: dict[str, Any], now: datetime) -> None:
+    db["audit_log"].insert_one(
+        {
+            "at": now,
+            "actor": f"cli:{getpass.getuser()}@{socket.gethostname()}",
+            "action": "user.recover_admin",
+            "target": str(doc["_id"]),
+            "ip": None,
+            "method": "CLI",
+            "path": "msm-api create-admin",
+            "result": "ok",
+            "status": 0,
+            "details": {"username": doc["username"], "outcome": outcome},
+        }
+    )
+
+
+def run(
+    settings: ApiSettings, *, username: str | None, email: str | None, password: str, now: datetime
+) -> str:
+    client = mongo.connect(settings.mongo_uri, app_name=f"{settings.service_name}-create-admin")
+    try:
+        db = client[settings.database_name]
+        name = username or settings.admin_username
+        outcome, doc = restore_admin(
+            db,
+            PasswordHasher(settings.bcrypt_rounds),
+            username=name,
+            email=email or settings.admin_email,
+            password=password,
+            now=now,
+        )
+        audit(db, outcome, doc, now)
+    finally:
+        client.close()
+    return f"{outcome} admin {doc['username']} ({doc['email']}); its earlier sessions ended"

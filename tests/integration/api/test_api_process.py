@@ -1,0 +1,195 @@
+"""`msm-api` as operators run it: gunicorn with /metrics on the ops port only, the
+`create-admin` recovery command, and refusing to start without MSM_ENV."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from api_helpers import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[3]
+EXE = str(ROOT / ".venv/bin/msm-api")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def env_for(endpoints: Any, mongo_db: Any, tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MSM_")},
+        "MSM_ENV": "test",
+        "MSM_MONGO_URI": endpoints.mongo_uri,
+        "MSM_MONGO_DB": mongo_db.name,
+        "MSM_AMQP_URL": endpoints.amqp_url,
+        "MSM_LOG_LEVEL": "WARNING",
+        "MSM_SECRETS_DIR": str(tmp_path / "secrets"),
+        "MSM_BCRYPT_ROUNDS": "4",
+        **extra,
+    }
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+@pytest.fixture
+def served(endpoints: Any, mongo_db: Any, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    port, ops = free_port(), free_port()
+    env = env_for(
+        endpoints,
+        mongo_db,
+        tmp_path,
+        MSM_API_PORT=str(port),
+        MSM_METRICS_PORT=str(ops),
+        MSM_WORKERS="2",
+        MSM_ADMIN_EMAIL=ADMIN_EMAIL,
+        MSM_ADMIN_PASSWORD=ADMIN_PASSWORD,
+    )
+    proc = subprocess.Popen(
+        [EXE, "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    base, ops_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{ops}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if get(f"{base}/healthz")[0] == 200:
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+                time.sleep(0.2)
+        yield base, ops_base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            assert proc.wait(timeout=30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def test_metrics_are_served_on_the_ops_port_only(served: tuple[str, str]) -> None:
+    base, ops = served
+    for _ in range(6):  # spread over both workers
+        assert get(f"{base}/api/openapi.json")[0] == 200
+    status, body = get(f"{base}/metrics")
+    assert status == 404 and "msm_api_requests_total" not in body
+    status, body = get(f"{ops}/metrics")
+    assert status == 200
+    line = next(
+        ln
+        for ln in body.splitlines()
+        if ln.startswith("msm_api_requests_total") and "/api/openapi.json" in ln
+    )
+    assert float(line.rsplit(" ", 1)[1]) >= 6  # every worker's requests, added up
+    assert get(f"{ops}/readyz")[0] == 200
+
+
+def test_create_admin_recovers_from_a_lock_out(
+    make_app: Any, endpoints: Any, mongo_db: Any, tmp_path: Path
+) -> None:
+    app = make_app()
+    client = app.test_client()
+    old = client.post(
+        "/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    ).get_json()
+    # Locked out: the only admin disabled and its password unknown (e.g. edited by a script).
+    mongo_db["users"].update_one({"username": "admin"}, {"$set": {"disabled": True}})
+    assert (
+        client.post(
+            "/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        ).status_code
+        == 401
+    )
+    env = env_for(endpoints, mongo_db, tmp_path)
+    new_password = "recovered " + PASSWORD
+    done = subprocess.run(
+        [EXE, "create-admin", "--username", "admin", "--password-stdin"],
+        input=new_password + "\n",
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "restored admin admin" in done.stdout
+    assert new_password not in done.stdout + done.stderr
+    fresh = client.post("/api/auth/login", json={"username": "admin", "password": new_password})
+    assert fresh.status_code == 200
+    token = fresh.get_json()["access_token"]
+    users = client.get("/api/users", headers={"Authorization": f"Bearer {token}"})
+    assert users.status_code == 200
+    stale = client.get("/api/auth/me", headers={"Authorization": f"Bearer {old['access_token']}"})
+    assert stale.status_code == 401
+    entry = mongo_db["audit_log"].find_one({"action": "user.recover_admin"})
+    assert entry is not None and entry["actor"].startswith("cli:")
+    assert entry["details"] == {"username": "admin", "outcome": "restored"}
+    # A brand-new admin needs an email; a short password is refused.
+    short = subprocess.run(
+        [
+            EXE,
+            "create-admin",
+            "--username",
+            "ops2",
+            "--email",
+            "ops2@example.com",
+            "--password-stdin",
+        ],
+        input="short\n",
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert short.returncode == 1 and "at least 12" in short.stderr
+    made = subprocess.run(
+        [
+            EXE,
+            "create-admin",
+            "--username",
+            "ops2",
+            "--email",
+            "ops2@example.com",
+            "--password-stdin",
+        ],
+        input=new_password + "\n",
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0 and "created admin ops2" in made.stdout
+    assert mongo_db["users"].find_one({"username": "ops2"})["roles"] == ["admin"]
+
+
+def test_without_msm_env_the_api_refuses_to_start_on_local_defaults(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MSM_")}
+    env["MSM_SECRETS_DIR"] = str(tmp_path / "secrets")
+    done = subprocess.run(
+        [EXE, "serve"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "MSM_ENV is not set" in done.stderr and "MSM_MONGO_URI" in done.stderr
+    assert not (tmp_path / "secrets" / "jwt.pem").exists()  # no key generated for it
