@@ -49,7 +49,7 @@ down: ## stop the services and the local stack
 	@$(PY) deploy/runner.py --stop 2>/dev/null || true
 	bash $(STACK) down
 
-test: stack-up ## install what is missing, start what the tests need, run every test
+test: stack-up k8s-tools ## install what is missing, start what the tests need, run every test
 	$(PYTEST)
 
 test-unit: setup ## unit tests only (no I/O)
@@ -60,6 +60,13 @@ test-integration: stack-up ## integration tests against the real local services
 
 test-e2e: stack-up ## the whole stack with the meter simulator
 	$(PYTEST) tests/e2e
+
+.PHONY: k8s-tools k8s-check
+k8s-tools: ## kubectl with Kustomize v5 for the k8s checks, where the machine has none
+	@bash k8s/tools/ensure-kubectl.sh
+
+k8s-check: setup k8s-tools ## render every k8s overlay; validate objects and CRs, lint workloads (offline)
+	$(PYTEST) tests/k8s
 
 bench: bench-ingest bench-ingest-parts bench-api bench-commands bench-metersim ## every benchmark (prints figures; never pass/fail)
 

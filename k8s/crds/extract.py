@@ -22,34 +22,65 @@ HERE = Path(__file__).resolve().parent
 
 # (repository, tag, path of the CRD file, versions to keep)
 SOURCES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
-    ("mongodb/mongodb-kubernetes-operator", "v0.13.0",
-     "config/crd/bases/mongodbcommunity.mongodb.com_mongodbcommunity.yaml", ("v1",)),
-    ("rabbitmq/cluster-operator", "v2.22.3",
-     "config/crd/bases/rabbitmq.com_rabbitmqclusters.yaml", ("v1beta1",)),
+    (
+        "mongodb/mongodb-kubernetes-operator",
+        "v0.13.0",
+        "config/crd/bases/mongodbcommunity.mongodb.com_mongodbcommunity.yaml",
+        ("v1",),
+    ),
+    (
+        "rabbitmq/cluster-operator",
+        "v2.22.3",
+        "config/crd/bases/rabbitmq.com_rabbitmqclusters.yaml",
+        ("v1beta1",),
+    ),
     *(
-        ("rabbitmq/messaging-topology-operator", "v1.20.1",
-         f"config/crd/bases/rabbitmq.com_{plural}.yaml", ("v1beta1",))
+        (
+            "rabbitmq/messaging-topology-operator",
+            "v1.20.1",
+            f"config/crd/bases/rabbitmq.com_{plural}.yaml",
+            ("v1beta1",),
+        )
         for plural in ("users", "permissions")
     ),
     *(
-        ("kubernetes-sigs/gateway-api", "v1.6.1",
-         f"config/crd/standard/gateway.networking.k8s.io_{plural}.yaml", ("v1",))
+        (
+            "kubernetes-sigs/gateway-api",
+            "v1.6.1",
+            f"config/crd/standard/gateway.networking.k8s.io_{plural}.yaml",
+            ("v1",),
+        )
         for plural in ("gatewayclasses", "gateways", "httproutes")
     ),
     ("kedacore/keda", "v2.20.2", "config/crd/bases/keda.sh_scaledobjects.yaml", ("v1alpha1",)),
-    ("kedacore/keda", "v2.20.2",
-     "config/crd/bases/keda.sh_triggerauthentications.yaml", ("v1alpha1",)),
-    ("prometheus-operator/prometheus-operator", "v0.93.0",
-     "example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml", ("v1",)),
+    (
+        "kedacore/keda",
+        "v2.20.2",
+        "config/crd/bases/keda.sh_triggerauthentications.yaml",
+        ("v1alpha1",),
+    ),
+    (
+        "prometheus-operator/prometheus-operator",
+        "v0.93.0",
+        "example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml",
+        ("v1",),
+    ),
     *(
-        ("external-secrets/external-secrets", "v2.9.0",
-         f"config/crds/bases/external-secrets.io_{plural}.yaml", ("v1",))
+        (
+            "external-secrets/external-secrets",
+            "v2.9.0",
+            f"config/crds/bases/external-secrets.io_{plural}.yaml",
+            ("v1",),
+        )
         for plural in ("externalsecrets", "secretstores")
     ),
     *(
-        ("envoyproxy/gateway", "v1.9.0",
-         f"charts/gateway-helm/charts/crds/crds/generated/gateway.envoyproxy.io_{plural}.yaml",
-         ("v1alpha1",))
+        (
+            "envoyproxy/gateway",
+            "v1.9.0",
+            f"charts/gateway-helm/charts/crds/crds/generated/gateway.envoyproxy.io_{plural}.yaml",
+            ("v1alpha1",),
+        )
         for plural in ("backendtrafficpolicies", "clienttrafficpolicies")
     ),
 )
@@ -60,7 +91,9 @@ def extract(mirrors: Path) -> None:
         git_dir = mirrors / repo.replace("/", "+") / "repo"
         text = subprocess.run(
             ["git", f"--git-dir={git_dir}", "show", f"{tag}:{path}"],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
         crd = yaml.safe_load(text)
         spec = crd["spec"]

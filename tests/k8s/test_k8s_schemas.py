@@ -49,7 +49,8 @@ def test_overlay_renders_into_its_namespace_without_duplicates(overlay: str) -> 
     keys = [(o["kind"], o["metadata"]["name"]) for o in objs]
     assert len(keys) == len(set(keys)), "duplicate objects"
     stray = [
-        k for o, k in zip(objs, keys, strict=True)
+        k
+        for o, k in zip(objs, keys, strict=True)
         if o["kind"] not in CLUSTER_SCOPED and o["metadata"].get("namespace") != NAMESPACE[overlay]
     ]
     assert stray == []

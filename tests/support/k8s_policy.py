@@ -14,7 +14,9 @@ Obj = dict[str, Any]
 NO_PROBES = "msm.io/no-probes"  # pod annotation: why a workload has nothing to probe
 
 
-def _container_rules(c: Obj, pod: Obj, where: str, *, probes: bool) -> list[str]:
+def _container_rules(
+    c: Obj, pod: Obj, where: str, *, probes: bool, init: bool = False
+) -> list[str]:
     out: list[str] = []
     res = c.get("resources") or {}
     for part in ("requests", "limits"):
@@ -47,7 +49,7 @@ def _container_rules(c: Obj, pod: Obj, where: str, *, probes: bool) -> list[str]
         for probe in ("livenessProbe", "readinessProbe"):
             if not c.get(probe):
                 out.append(f"{where}: {probe} missing")
-    if "msm-" in image.rsplit("/", 1)[-1]:
+    if not init and "msm-" in image.rsplit("/", 1)[-1]:
         mounts = {m["mountPath"] for m in c.get("volumeMounts") or []}
         if "/tmp" not in mounts:
             out.append(f"{where}: no writable /tmp (emptyDir) under a read-only root filesystem")
@@ -75,7 +77,7 @@ def violations(workload: Obj) -> list[str]:
         if pod.get(flag):
             out.append(f"{name}: {flag} must not be set")
     for c in pod.get("initContainers") or []:
-        out += _container_rules(c, pod, f"{name} init {c['name']}", probes=False)
+        out += _container_rules(c, pod, f"{name} init {c['name']}", probes=False, init=True)
     for c in pod["containers"]:
         out += _container_rules(c, pod, f"{name} {c['name']}", probes=probes)
     return out

@@ -50,6 +50,10 @@ admin_pass=$(rand)
 apply generic msm-api-admin --from-literal=email=admin@msm.localtest.me --from-literal=password="$admin_pass"
 apply generic msm-provisioner-hook --from-literal=hmac-secret="$(rand)" --from-literal=token="$(rand)"
 
+# The envelope key of device secrets at rest (a Fernet key file: api seals, commander opens).
+{ echo "# MSM dev envelope key (Fernet)"; openssl rand 32 | base64 | tr '+/' '-_'; } >envelope.keys
+apply generic msm-dev-envelope-key --from-file=envelope.keys
+
 # The gateway's certificate (self-signed for msm.localtest.me).
 openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=msm.localtest.me" \
     -addext "subjectAltName=DNS:msm.localtest.me" -keyout gw.key -out gw.crt 2>/dev/null
