@@ -3,14 +3,16 @@
 # Layout under $PKI (.local/pki):
 #   ca.crt ca.key                 local CA (EC P-256, 10 years)
 #   server.crt/.key               mosquitto's server cert (CN=localhost, SAN localhost + 127.0.0.1)
-#   backend|claim|loadgen.crt/.key  service identities (the CN is the MQTT username)
+#   <identity>.crt/.key           MQTT identities (the CN is the MQTT username): one per service
+#                                 (ingest commander localiot provisioner), claim, loadgen, and
+#                                 test-observer (tests only); backend (legacy, no rights)
 #   crl.pem                       revocation list (mosquitto `crlfile`)
 #   ca/                           `openssl ca` database: openssl.cnf index.txt serial crlnumber
 #   devices/<uuid>/cert.pem key.pem  device certs from issue-device-cert.sh
 
 CA_DIR="$PKI/ca"
 CA_CNF="$CA_DIR/openssl.cnf"
-SERVICE_IDENTITIES=(backend claim loadgen)
+SERVICE_IDENTITIES=(backend claim loadgen ingest commander localiot provisioner test-observer)
 
 _write_ca_cnf() {
     cat >"$CA_CNF" <<CNF
