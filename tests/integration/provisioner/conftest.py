@@ -16,6 +16,7 @@ from provisioner_helpers import (
     JwksServer,
     RecordingEvents,
     RecordingRotation,
+    add_account,
 )
 
 pytestmark = pytest.mark.integration
@@ -77,6 +78,17 @@ def client(app: Any) -> Any:
 @pytest.fixture
 def deps(app: Any) -> Any:
     return app_deps(app)
+
+
+@pytest.fixture
+def token(jwks: JwksServer, mongo_db: Any) -> Any:
+    """An access token of a new account holding `roles` (the account is what counts)."""
+
+    def make(roles: list[str], **claims: Any) -> str:
+        user_id = add_account(mongo_db, roles)
+        return jwks.token(roles, **{"sub": user_id, **claims})
+
+    return make
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
+from bson import ObjectId
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -113,6 +114,23 @@ def post_hook(client: Any, event: Any) -> Any:
     )
 
 
+def add_account(db: Any, roles: list[str], username: str = "alice", **fields: Any) -> str:
+    """An account in the api's `users` collection, as the api stores it; returns its id."""
+    oid = ObjectId()
+    db["users"].insert_one(
+        {
+            "_id": oid,
+            "username": username,
+            "email": f"{oid}@example.com",
+            "roles": roles,
+            "disabled": False,
+            "token_version": 0,
+            **fields,
+        }
+    )
+    return str(oid)
+
+
 class JwksServer:
     """Serves a JWKS over HTTP like the api does, and signs tokens like the api does."""
 
@@ -166,6 +184,7 @@ class JwksServer:
             "exp": now + 300,
             "jti": uuid.uuid4().hex,
             "typ": "access",
+            "ver": 0,
             **claims,
         }
         return jwt.encode(

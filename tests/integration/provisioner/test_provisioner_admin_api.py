@@ -8,14 +8,23 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import jwt
 import pytest
+from bson import ObjectId
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from msm_api import accounts
 from msm_api.app import close_app, create_app
 from msm_api.security import keys
 from msm_api.security.passwords import PasswordHasher
 from msm_api.settings import ApiSettings
-from provisioner_helpers import JwksServer, hook_event, manifest, post_hook, serials
+from provisioner_helpers import (
+    JwksServer,
+    add_account,
+    hook_event,
+    manifest,
+    post_hook,
+    serials,
+)
 from werkzeug.serving import make_server
 
 pytestmark = pytest.mark.integration
@@ -26,29 +35,55 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def admin(jwks: JwksServer) -> dict[str, str]:
-    return bearer(jwks.token(["admin"]))
+def admin(token: Any) -> dict[str, str]:
+    return bearer(token(["admin"]))
 
 
-def test_tokens_are_checked(client: Any, jwks: JwksServer, deps: Any) -> None:
+def test_tokens_are_checked(client: Any, jwks: JwksServer, deps: Any, token: Any) -> None:
     url = "/api/provisioning/attempts"
     hits = jwks.hits
     # Role edits reach the provisioner within the role table's few seconds of caching.
     deps.store.db["roles"].insert_one({"name": "auditor", "permissions": ["audit:read"]})
     assert client.get(url).status_code == 401
     assert client.get(url, headers=bearer("not-a-jwt")).status_code == 401
-    forged = jwks.token(["admin"], key=ed25519.Ed25519PrivateKey.generate())
+    forged = token(["admin"], key=ed25519.Ed25519PrivateKey.generate())
     assert client.get(url, headers=bearer(forged)).status_code == 401
     for claims in ({"typ": "refresh"}, {"aud": "other"}, {"iss": "someone"}, {"exp": 1}):
-        assert client.get(url, headers=bearer(jwks.token(["admin"], **claims))).status_code == 401
-    assert client.get(url, headers=bearer(jwks.token(["viewer"]))).status_code == 403
-    assert client.get(url, headers=bearer(jwks.token(["auditor"]))).status_code == 200
+        assert client.get(url, headers=bearer(token(["admin"], **claims))).status_code == 401
+    assert client.get(url, headers=bearer(token(["viewer"]))).status_code == 403
+    assert client.get(url, headers=bearer(token(["auditor"]))).status_code == 200
     upload = client.post(
-        "/api/provisioning/allowlist", data="serial,imei\n", headers=bearer(jwks.token(["auditor"]))
+        "/api/provisioning/allowlist", data="serial,imei\n", headers=bearer(token(["auditor"]))
     )
     assert upload.status_code == 403
-    assert client.get(url, headers=bearer(jwks.token(["admin"]))).status_code == 200
+    assert client.get(url, headers=bearer(token(["admin"]))).status_code == 200
     assert jwks.hits - hits <= 2  # the keys are cached, not fetched per request
+
+
+def test_a_token_loses_its_powers_when_its_account_changes(
+    client: Any, jwks: JwksServer, deps: Any
+) -> None:
+    """The provisioner follows the api's rules: demoted, disabled or revoked is refused at once."""
+    url = "/api/provisioning/attempts"
+    users = deps.store.db["users"]
+    for change in (
+        {"roles": ["viewer"]},  # demoted (the token still says admin)
+        {"disabled": True},
+        {"token_version": 1},  # logged out everywhere, password changed, roles edited
+    ):
+        user_id = add_account(deps.store.db, ["admin"])
+        headers = bearer(jwks.token(["admin"], sub=user_id))
+        assert client.get(url, headers=headers).status_code == 200
+        users.update_one({"_id": ObjectId(user_id)}, {"$set": change})
+        expected = 403 if "roles" in change else 401
+        assert client.get(url, headers=headers).status_code == expected, change
+    missing = bearer(jwks.token(["admin"], sub=str(ObjectId())))
+    assert client.get(url, headers=missing).status_code == 401
+    no_version = jwks.token(["admin"], sub=add_account(deps.store.db, ["admin"]))
+    unversioned = jwt.decode(no_version, options={"verify_signature": False})
+    unversioned.pop("ver")
+    legacy = jwt.encode(unversioned, jwks.key, algorithm="EdDSA", headers={"kid": jwks.kid})
+    assert client.get(url, headers=bearer(legacy)).status_code == 401
 
 
 def test_allowlist_upload_is_idempotent_and_refuses_bad_manifests(

@@ -159,3 +159,31 @@ def test_probes_and_metrics(client: Any, deps: Any) -> None:
     assert (
         'msm_provisioner_hook_decisions_total{outcome="denied",reason="malformed"} 1.0' in metrics
     )
+
+
+def test_a_replayed_signature_is_refused(client: Any, deps: Any, allow: Any) -> None:
+    (serial,) = serials(1)
+    allow(manifest([serial]))
+    event = json.dumps(hook_event(serial)).encode()
+    stamp = int(time.time())
+    headers = {"X-MSM-Timestamp": str(stamp), "X-MSM-Signature": sign(HOOK_SECRET, stamp, event)}
+    first = client.post("/hook", data=event, headers=headers)
+    assert first.status_code == 200 and first.json["allowProvisioning"] is True
+    # The same signed request again, well within the timestamp's skew: refused, not decided.
+    replay = client.post("/hook", data=event, headers=headers)
+    assert replay.status_code == 401 and "already used" in replay.json["detail"]
+    assert len(deps.store.attempts({}, 10)) == 1
+    # The nonce is remembered in MongoDB (every replica sees it) and forgotten by a TTL index.
+    (nonce,) = deps.store.db["hook_nonces"].find({})
+    assert nonce["expires_at"].timestamp() == pytest.approx(stamp + 300, abs=1)
+    ttl = deps.store.db["hook_nonces"].index_information()["expiry"]
+    assert ttl["expireAfterSeconds"] == 0
+
+
+def test_without_credentials_the_hook_is_open_only_on_the_local_stack(make_app: Any) -> None:
+    event = json.dumps(hook_event(serials(1)[0])).encode()
+    bare = {"hook_token": "", "hook_secret": ""}
+    refused = make_app({**bare, "env": "test"}).test_client().post("/hook", data=event)
+    assert refused.status_code == 401
+    local = make_app({**bare, "env": "local"}).test_client().post("/hook", data=event)
+    assert local.status_code == 200

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,16 +46,17 @@ def env_for(endpoints: Any, mongo_db: Any, amqp_url: str, **extra: str) -> dict[
 @pytest.fixture
 def served(
     tmp_path: Path, endpoints: Any, mongo_db: Any, amqp_url: str
-) -> Iterator[tuple[str, list[str]]]:
+) -> Iterator[tuple[str, list[str], str]]:
     names = serials(2)
     seed = tmp_path / "seed.csv"
     seed.write_text(manifest(names))
-    port = free_port()
+    port, ops = free_port(), free_port()
     env = env_for(
         endpoints,
         mongo_db,
         amqp_url,
         MSM_PROVISIONER_PORT=str(port),
+        MSM_METRICS_PORT=str(ops),
         MSM_HOOK_TOKEN=HOOK_TOKEN,
         MSM_HOOK_SECRET=HOOK_SECRET,
         MSM_PROVISIONER_SEED_ALLOWLIST=str(seed),
@@ -73,7 +75,7 @@ def served(
             except OSError:
                 assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
                 time.sleep(0.2)
-        yield base, names
+        yield base, names, f"http://127.0.0.1:{ops}"
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -85,7 +87,7 @@ def served(
 
 
 def test_serve_seeds_the_allowlist_and_answers_the_lambda(served: Any, mongo_db: Any) -> None:
-    base, (allowed, other) = served
+    base, (allowed, other), ops = served
     spec = importlib.util.spec_from_file_location("hook_lambda", ROOT / "deploy/aws/hook_lambda.py")
     assert spec is not None and spec.loader is not None
     lam = importlib.util.module_from_spec(spec)
@@ -111,8 +113,11 @@ def test_serve_seeds_the_allowlist_and_answers_the_lambda(served: Any, mongo_db:
     )
     with urllib.request.urlopen(request, timeout=5) as r:  # localiot's way: a bearer token
         assert json.loads(r.read())["allowProvisioning"] is True
-    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as r:
+    with urllib.request.urlopen(f"{ops}/metrics", timeout=5) as r:  # the ops port only
         assert b"msm_provisioner_hook_decisions_total" in r.read()
+    with pytest.raises(urllib.error.HTTPError) as public:
+        urllib.request.urlopen(f"{base}/metrics", timeout=5)
+    assert public.value.code == 404
 
 
 def test_allowlist_import_command_is_idempotent(

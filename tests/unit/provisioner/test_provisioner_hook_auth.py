@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from msm_provisioner.domain.hook_auth import HookCredentials, authenticated, sign
+from msm_provisioner.domain.hook_auth import HookCredentials, authenticated, check, sign
 
 BODY = b'{"claimCertificateId": "x"}'
 NOW = 1_800_000_000
@@ -36,3 +36,11 @@ def signed(secret: str = SECRET, stamp: int = NOW, body: bytes = BODY) -> dict[s
 )
 def test_hook_credentials(creds: HookCredentials, headers: dict[str, str], ok: bool) -> None:
     assert authenticated(creds, headers, BODY, NOW) is ok
+
+
+def test_a_signed_call_names_its_nonce_and_how_long_to_keep_it() -> None:
+    verdict = check(HookCredentials(secret=SECRET), signed(), BODY, NOW)
+    assert verdict.ok and verdict.nonce == signed()["X-MSM-Signature"]
+    assert verdict.remember_until_s == NOW + 300
+    by_token = check(HookCredentials(token=TOKEN), {"Authorization": f"Bearer {TOKEN}"}, BODY, NOW)
+    assert by_token.ok and by_token.nonce is None

@@ -92,3 +92,8 @@ def test_the_timeout_fits_the_time_lambda_has_left(lam: ModuleType) -> None:
     fake = FakeProvisioner()
     lam.handler(EVENT, Context(), post=fake, env=ENV)
     assert fake.calls[0][3] == pytest.approx(1.7)
+
+
+def test_a_plain_http_hook_url_is_refused(lam: ModuleType) -> None:
+    env = {**ENV, "MSM_PROVISIONER_HOOK_URL": "http://prov.example/hook"}
+    assert lam.handler(EVENT, None, env=env) == {"allowProvisioning": False}

@@ -14,7 +14,22 @@ PROD: dict[str, Any] = {
     "mongo_uri": "mongodb://db.internal/msm",
     "amqp_url": "amqp://msm:secret@mq.internal/msm",
     "api_jwks_url": "https://api.internal/api/auth/jwks.json",
+    "provisioner_hook_target": "arn:aws:lambda:eu-west-1:123456789012:function:msm-hook",
 }
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("api_jwks_url", "http://api.internal/api/auth/jwks.json", "MSM_API_JWKS_URL"),
+        ("provisioner_hook_target", "http://prov.internal/hook", "MSM_PROVISIONER_HOOK_TARGET"),
+    ],
+)
+def test_production_needs_https_for_jwks_and_hook(field: str, value: str, error: str) -> None:
+    with pytest.raises(SettingsError, match=error):
+        ProvisionerSettings(**{**PROD, field: value}, hook_secret="x" * 32)
+    https = {**PROD, "provisioner_hook_target": "https://prov.internal/hook"}
+    assert ProvisionerSettings(**https, hook_secret="x" * 32).is_production
 
 
 def test_local_defaults() -> None:

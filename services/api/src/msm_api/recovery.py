@@ -69,7 +69,7 @@ def restore_admin(
     if existing is None:
         if not email:
             raise RecoveryError(f"no account {username!r}: give --email to create it")
-        doc = {
+        created: dict[str, Any] = {
             "username": username,
             "email": email.strip().lower(),
             "password": hashed,
@@ -79,12 +79,10 @@ def restore_admin(
             "token_version": 0,
         }
         try:
-            users.insert_one(doc)
+            users.insert_one(created)
         except DuplicateKeyError as exc:
-            raise RecoveryError(
-                "an account with this username or email appeared meanwhile"
-            ) from exc
-        return "created", doc
+            raise RecoveryError("that username or email was taken meanwhile") from exc
+        return "created", created
     roles = sorted({*(existing.get("roles") or []), ADMIN})
     doc = users.find_one_and_update(
         {"_id": existing["_id"]},

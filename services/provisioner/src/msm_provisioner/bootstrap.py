@@ -1,7 +1,7 @@
 """The composition root: settings in, the provisioner's dependencies out. Nothing runs at import.
 
 Overrides (tests): `db`, `clock`, `registry` or `iot_client`, `events` or `amqp_publisher`,
-`rotation`, `tokens`.
+`rotation`, `accounts`.
 """
 
 from __future__ import annotations
@@ -15,14 +15,16 @@ from typing import Any
 from msm_common.adapters import mongo
 from msm_common.adapters.amqp import ConfirmingPublisher
 from msm_common.adapters.mqtt import MqttConfig
+from msm_common.auth.principal import Accounts, Authenticator, MongoAccounts, RoleCache, mongo_roles
+from msm_common.auth.tokens import JwksKeys, TokenVerifier
 from pymongo.database import Database
 
 from msm_provisioner.adapters.events import Outbox
+from msm_provisioner.adapters.nonces import NonceStore
 from msm_provisioner.adapters.registry import Boto3Registry, Registry, iot_client
 from msm_provisioner.adapters.shadow import RotationSignal, ShadowRotationSignal
 from msm_provisioner.adapters.store import Store
-from msm_provisioner.adapters.tokens import AccessTokens, RolePermissions
-from msm_provisioner.deps import Deps, EventSink, TokenVerifier
+from msm_provisioner.deps import Deps, EventSink
 from msm_provisioner.metrics import ProvisionerMetrics
 from msm_provisioner.settings import ProvisionerSettings
 
@@ -55,20 +57,20 @@ def bootstrap(settings: ProvisionerSettings, **overrides: Any) -> Deps:
     rotation: RotationSignal = overrides.get("rotation") or ShadowRotationSignal(
         settings.iot_data_endpoint, settings.aws_region
     )
-    tokens: TokenVerifier = overrides.get("tokens") or AccessTokens(
-        settings.api_jwks_url,
+    verifier = TokenVerifier(
+        JwksKeys(settings.api_jwks_url, cache_s=settings.api_jwks_cache_s),
         issuer=settings.api_jwt_issuer,
         audience=settings.api_jwt_audience,
-        cache_s=settings.api_jwks_cache_s,
     )
+    accounts: Accounts = overrides.get("accounts") or MongoAccounts(db)
     return Deps(
         settings=settings,
         store=Store(db),
         registry=registry,
         events=events,
         rotation=rotation,
-        tokens=tokens,
-        roles=RolePermissions(db),
+        auth=Authenticator(verifier, accounts, RoleCache(mongo_roles(db))),
+        nonces=NonceStore(db),
         metrics=ProvisionerMetrics(),
         clock=clock,
         closers=closers,
@@ -78,6 +80,7 @@ def bootstrap(settings: ProvisionerSettings, **overrides: Any) -> Deps:
 def prepare(d: Deps) -> None:
     """Idempotent start-up work, safe in every replica: indexes."""
     d.store.ensure_indexes()
+    d.nonces.ensure_indexes()
     if isinstance(d.events, Outbox):
         d.events.ensure_indexes()
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
+from msm_common.auth.principal import Authenticator
 from msm_common.contracts.events import CloudEvent
 
+from msm_provisioner.adapters.nonces import NonceStore
 from msm_provisioner.adapters.registry import Registry
 from msm_provisioner.adapters.shadow import RotationSignal
 from msm_provisioner.adapters.store import Store
-from msm_provisioner.adapters.tokens import RolePermissions
 from msm_provisioner.domain.hook import HookPolicy
 from msm_provisioner.metrics import ProvisionerMetrics
 from msm_provisioner.settings import ProvisionerSettings
@@ -31,10 +32,6 @@ class EventSink(Protocol):
     def close(self) -> None: ...
 
 
-class TokenVerifier(Protocol):
-    def verify(self, token: str) -> dict[str, Any]: ...
-
-
 @dataclass
 class Deps:
     settings: ProvisionerSettings
@@ -42,8 +39,8 @@ class Deps:
     registry: Registry
     events: EventSink
     rotation: RotationSignal
-    tokens: TokenVerifier
-    roles: RolePermissions
+    auth: Authenticator  # the api's access tokens, as the api itself checks them
+    nonces: NonceStore  # hook signatures already used
     metrics: ProvisionerMetrics
     clock: Callable[[], datetime]
     closers: list[Callable[[], None]] = field(default_factory=list)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from msm_common.settings import CommonSettings, SettingsError
+from msm_common.settings import LOCAL_PKI, CommonSettings, SettingsError
 from pydantic import Field, SecretStr, model_validator
 
 DEFAULT_SEED_CSV = Path("deploy/local/allowlist-sim.csv")
@@ -16,6 +16,9 @@ class ProvisionerSettings(CommonSettings):
     """Pre-provisioning hook, registry, certificate lifecycle, AWS setup, admin API."""
 
     service_name: str = "msm-provisioner"
+    # Its own MQTT identity (least privilege: deploy/local/mosquitto/acl.base, deploy/aws/).
+    mqtt_cert_file: Path = LOCAL_PKI / "provisioner.crt"
+    mqtt_key_file: Path = LOCAL_PKI / "provisioner.key"
     provisioner_port: int = Field(default=5057, ge=1, le=65535)
     # /metrics (all gunicorn workers' figures) on an ops port of its own, never the public port.
     metrics_port: int = Field(default=9104, ge=0, le=65535, description="0 disables /metrics")
@@ -89,4 +92,11 @@ class ProvisionerSettings(CommonSettings):
                 raise SettingsError(f"{name} must have at least 24 characters")
         if self.provisioner_seed_allowlist:
             raise SettingsError("MSM_PROVISIONER_SEED_ALLOWLIST is for the local stack only")
+        if not self.api_jwks_url.startswith("https://"):
+            raise SettingsError("production needs an https:// MSM_API_JWKS_URL")
+        target = self.provisioner_hook_target
+        if not target.startswith(("https://", "arn:")):
+            raise SettingsError(
+                "production needs an https:// (or Lambda ARN) MSM_PROVISIONER_HOOK_TARGET"
+            )
         return self

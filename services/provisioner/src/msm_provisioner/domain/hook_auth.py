@@ -3,7 +3,8 @@
 Signature scheme (the Lambda adapter in deploy/aws/hook_lambda.py speaks it):
 `X-MSM-Timestamp: <unix seconds>` and `X-MSM-Signature: sha256=<hex>` where the MAC is
 HMAC-SHA256(MSM_HOOK_SECRET, "<timestamp>." + body). The timestamp must be within the allowed
-skew, so a captured request cannot be replayed later.
+skew, so a captured request cannot be replayed later; within the skew each signature is
+accepted once (the caller remembers `Verdict.nonce` until `Verdict.remember_until_s`).
 """
 
 from __future__ import annotations
@@ -35,25 +36,39 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return _PREFIX + mac.hexdigest()
 
 
-def authenticated(
-    creds: HookCredentials, headers: Mapping[str, str], body: bytes, now_s: float
-) -> bool:
-    """True if the request carries the right token or a fresh, valid signature."""
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    nonce: str | None = None  # a signed call's signature: to be accepted only once
+    remember_until_s: float = 0.0  # after this the timestamp check refuses it anyway
+
+
+REFUSED: Final = Verdict(ok=False)
+
+
+def check(creds: HookCredentials, headers: Mapping[str, str], body: bytes, now_s: float) -> Verdict:
+    """Whether the request carries the right token or a fresh, valid signature."""
     headers = {k.lower(): v for k, v in headers.items()}
     if creds.token:
         scheme, _, given = headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(
             given.strip().encode(), creds.token.encode()
         ):
-            return True
+            return Verdict(ok=True)
     if creds.secret:
         signature = headers.get(SIGNATURE_HEADER.lower(), "")
         stamp = headers.get(TIMESTAMP_HEADER.lower(), "")
         if not stamp.isdigit() or len(stamp) > 12 or not signature.startswith(_PREFIX):
-            return False
+            return REFUSED
         if abs(now_s - int(stamp)) > creds.max_skew_s:
-            return False
-        return hmac.compare_digest(
-            signature.encode(), sign(creds.secret, int(stamp), body).encode()
-        )
-    return False
+            return REFUSED
+        if hmac.compare_digest(signature.encode(), sign(creds.secret, int(stamp), body).encode()):
+            return Verdict(ok=True, nonce=signature, remember_until_s=int(stamp) + creds.max_skew_s)
+    return REFUSED
+
+
+def authenticated(
+    creds: HookCredentials, headers: Mapping[str, str], body: bytes, now_s: float
+) -> bool:
+    """True if the request carries the right token or a fresh, valid signature."""
+    return check(creds, headers, body, now_s).ok

@@ -1,6 +1,8 @@
 """`/api/provisioning/...`: the admin API, behind the api service's access tokens.
 
-Tokens are the api's (verified with its JWKS); permissions come from the token's roles.
+Tokens are the api's, checked exactly as the api checks them (msm_common.auth: its JWKS, key
+by `kid`; the account enabled and the token's version current; permissions from the account's
+roles as stored now).
 `devices:manage` for everything; reading attempts also with `audit:read`.
 """
 
@@ -12,9 +14,10 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from flask import Blueprint, Response, g, request
+from msm_common.auth.permissions import AUDIT_READ, DEVICES_MANAGE
+from msm_common.auth.tokens import TokenError
 from msm_common.identifiers import is_thing_name
 
-from msm_provisioner.adapters.tokens import AUDIT_READ, DEVICES_MANAGE, TokenError, principal
 from msm_provisioner.domain.hook import SERIAL_RE
 from msm_provisioner.handlers import lifecycle
 from msm_provisioner.handlers.allowlist import import_manifest
@@ -41,12 +44,10 @@ def requires(*any_of: str) -> Callable[[View], View]:
                     "a bearer token is required",
                     headers={"WWW-Authenticate": 'Bearer realm="msm"'},
                 )
-            d = deps()
             try:
-                claims = d.tokens.verify(token.strip())
+                who = g.principal = deps().auth.authenticate(token.strip())
             except TokenError:
                 raise ApiError(401, "the token is invalid or expired", headers=_INVALID) from None
-            who = g.principal = principal(claims, d.roles)
             if not who.permissions & set(any_of):
                 raise ApiError(403, f"this needs the {' or '.join(any_of)} permission")
             return view(**kwargs)

@@ -37,7 +37,10 @@ def create_app(settings: ProvisionerSettings | None = None, **overrides: Any) ->
     if overrides.get("prepare", True):
         prepare(deps)
     if not settings.hook_token.get_secret_value() and not settings.hook_secret.get_secret_value():
-        log.warning("no MSM_HOOK_TOKEN or MSM_HOOK_SECRET: the hook accepts anyone (local only)")
+        if settings.env == "local":
+            log.warning("no MSM_HOOK_TOKEN or MSM_HOOK_SECRET: the hook accepts anyone (local)")
+        else:
+            log.warning("no MSM_HOOK_TOKEN or MSM_HOOK_SECRET: the hook refuses every call")
     if settings.provisioner_background and overrides.get("background", True):
         mqtt = None if overrides.get("mqtt") is False else mqtt_config(settings)
         app.extensions[ops.BACKGROUND] = Background(deps, mqtt).start()
