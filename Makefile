@@ -14,7 +14,7 @@ PYTEST := $(WITH_ENV) $(PY) -m pytest -p no:cacheprovider
 
 .PHONY: help setup run up down test test-unit test-integration test-e2e bench lint fmt \
         bench-ingest bench-ingest-parts bench-api bench-commands bench-metersim \
-        stack-up stack-down stack-status clean
+        stack-up stack-down stack-status clean console console-test chromium bench-console
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -39,17 +39,46 @@ stack-down: ## stop the parts of the local stack that we started
 stack-status: ## show each part of the local stack
 	bash $(STACK) status
 
-run: stack-up ## the whole local stack + every service + a simulated fleet, in the foreground
+# The web console (web/): npm ci when the lock changes, Vitest and the Vite build only when their
+# sources (or the API's document, which the types are generated from) changed.
+WEB_STAMP := .local/web
+WEB_SRC := web/index.html web/package.json web/tsconfig.json web/vite.config.ts \
+	$(shell find web/src web/scripts -type f -not -name schema.d.ts -not -name openapi.json 2>/dev/null)
+WEB_TESTS := $(shell find web/test -type f 2>/dev/null)
+API_DOC_SRC := $(wildcard services/api/src/msm_api/openapi.py services/api/src/msm_api/routing.py \
+	services/api/src/msm_api/models/*.py services/api/src/msm_api/blueprints/*.py)
+
+$(WEB_STAMP)/npm-ci: web/package-lock.json web/package.json
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' 2>/dev/null \
+		|| { echo "the console needs Node >= 20.19 and npm (Debian's apt has only 18)"; exit 1; }
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@mkdir -p $(WEB_STAMP) && touch $@
+
+web/dist/index.html: $(WEB_STAMP)/npm-ci .venv/.synced $(WEB_SRC) $(API_DOC_SRC)
+	cd web && npm run build --silent
+
+$(WEB_STAMP)/vitest: $(WEB_STAMP)/npm-ci $(WEB_SRC) $(WEB_TESTS)
+	cd web && npx vitest run
+	@touch $@
+
+console: web/dist/index.html ## build the web console (web/dist) when its sources changed
+
+console-test: $(WEB_STAMP)/vitest ## the console's unit tests (Vitest), when anything changed
+
+chromium: ## Debian's chromium for the browser tests, where absent
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+run: stack-up console ## the whole local stack + every service + a simulated fleet, in the foreground
 	@$(WITH_ENV) $(PY) deploy/runner.py
 
-up: stack-up ## the same, detached (logs in .local/logs)
+up: stack-up console ## the same, detached (logs in .local/logs)
 	@$(WITH_ENV) $(PY) deploy/runner.py --detach
 
 down: ## stop the services and the local stack
 	@$(PY) deploy/runner.py --stop 2>/dev/null || true
 	bash $(STACK) down
 
-test: stack-up k8s-tools ## install what is missing, start what the tests need, run every test
+test: stack-up k8s-tools console-test console chromium ## install what is missing, start what the tests need, run every test
 	$(PYTEST)
 
 test-unit: setup ## unit tests only (no I/O)
@@ -58,7 +87,7 @@ test-unit: setup ## unit tests only (no I/O)
 test-integration: stack-up ## integration tests against the real local services
 	$(PYTEST) tests/integration
 
-test-e2e: stack-up ## the whole stack with the meter simulator
+test-e2e: stack-up console chromium ## the whole stack with the meter simulator
 	$(PYTEST) tests/e2e
 
 .PHONY: k8s-tools k8s-check
@@ -68,7 +97,7 @@ k8s-tools: ## kubectl with Kustomize v5 for the k8s checks, where the machine ha
 k8s-check: setup k8s-tools ## render every k8s overlay; validate objects and CRs, lint workloads (offline)
 	$(PYTEST) tests/k8s
 
-bench: bench-ingest bench-ingest-parts bench-api bench-commands bench-metersim ## every benchmark (prints figures; never pass/fail)
+bench: bench-ingest bench-ingest-parts bench-api bench-commands bench-metersim bench-console ## every benchmark (prints figures; never pass/fail)
 
 bench-ingest: stack-up ## ingest pipeline vs raw broker pipe and raw database rate
 	$(WITH_ENV) $(PY) bench/bench_ingest.py
@@ -84,6 +113,9 @@ bench-commands: stack-up ## command round trip through API + commander vs raw MQ
 
 bench-metersim: stack-up ## 1,000 simulated meters: CPU and msg/s vs a bare publisher
 	$(WITH_ENV) $(PY) bench/bench_metersim.py
+
+bench-console: stack-up console chromium ## console's first paint with 1,000 meters (browser trace) vs a static page; JS size
+	$(WITH_ENV) $(PY) bench/bench_console.py
 
 lint: setup ## ruff + mypy (strict on libs/, services/, devkit/)
 	$(PY) -m ruff check .

@@ -149,13 +149,26 @@ def banner(env: dict[str, str], timeout_s: float = 60.0) -> None:
     email, password = env.get("MSM_ADMIN_EMAIL", ""), env.get("MSM_ADMIN_PASSWORD", "")
     print(
         "\n"
-        f"  MSM API     {base}/api   (docs: {base}/api/docs)\n"
+        + (f"  MSM console {base}/\n" if env.get("MSM_API_CONSOLE_DIR") else "")
+        + f"  MSM API     {base}/api   (docs: {base}/api/docs)\n"
         f"  log in      curl -s {base}/api/auth/login -H 'Content-Type: application/json' \\\n"
         f'                -d \'{{"email": "{email}", "password": "{password}"}}\'\n'
         f"  credentials {email} / {password}   (kept in .local/secrets.env)\n"
         "  stop        Ctrl-C\n",
         flush=True,
     )
+
+
+PKI = ROOT / ".local" / "pki"
+
+
+def identity_env(name: str, env: dict[str, str]) -> dict[str, str]:
+    """`env` with the process's own MQTT identity (`.local/pki/<name>.crt`) where it has one:
+    least privilege, never one identity shared by every service."""
+    cert, key = PKI / f"{name}.crt", PKI / f"{name}.key"
+    if not cert.exists():
+        return env
+    return {**env, "MSM_MQTT_CERT_FILE": str(cert), "MSM_MQTT_KEY_FILE": str(key)}
 
 
 def foreground(procs: list[Proc], env: dict[str, str]) -> int:
@@ -172,7 +185,7 @@ def foreground(procs: list[Proc], env: dict[str, str]) -> int:
             # with SIGTERM (their graceful path) instead of interrupting them mid-write.
             p = subprocess.Popen(
                 proc.argv,
-                env=env,
+                env=identity_env(proc.name, env),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 cwd=ROOT,
@@ -209,7 +222,7 @@ def detach(procs: list[Proc], env: dict[str, str]) -> int:
         with (LOG_DIR / f"{name}.log").open("ab") as log:
             p = subprocess.Popen(
                 argv,
-                env=env,
+                env=identity_env(name, env),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=ROOT,

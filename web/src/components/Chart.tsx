@@ -5,7 +5,8 @@ import type { Aligned } from "../lib/series";
 
 const COLOURS = ["#1f6feb", "#c2410c", "#15803d", "#7e22ce", "#b91c1c", "#0e7490", "#a16207", "#be185d", "#4d7c0f"];
 
-export function Chart({ title, unit, data }: { title: string; unit: string; data: Aligned }) {
+/** `span`: the chosen range in epoch seconds, so sparse data sits where it belongs in time. */
+export function Chart({ title, unit, data, span }: { title: string; unit: string; data: Aligned; span: [number, number] }) {
   const box = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
@@ -18,7 +19,7 @@ export function Chart({ title, unit, data }: { title: string; unit: string; data
         width,
         height: 220,
         legend: { show: true },
-        scales: { x: { time: true } },
+        scales: { x: { time: true, range: (): uPlot.Range.MinMax => [span[0], span[1]] } },
         axes: [{}, { label: unit, size: 60 }],
         series: [
           {},
@@ -40,7 +41,7 @@ export function Chart({ title, unit, data }: { title: string; unit: string; data
       resize.disconnect();
       plot.destroy();
     };
-  }, [data, unit]);
+  }, [data, unit, span]);
 
   return (
     <figure className="chart" data-points={data.points}>

@@ -10,6 +10,7 @@ const MAX_PAGES = 10;
 export function DeviceCharts({ uuid }: { uuid: string }) {
   const [rangeIndex, setRangeIndex] = useState(1);
   const [buckets, setBuckets] = useState<Bucket[] | null>(null);
+  const [span, setSpan] = useState<[number, number]>([0, 1]);
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
   const range = RANGES[rangeIndex];
@@ -33,6 +34,7 @@ export function DeviceCharts({ uuid }: { uuid: string }) {
         cursor = data.next_cursor;
       }
       if (!stale) {
+        setSpan([Date.parse(from) / 1000, Date.parse(to) / 1000]);
         setBuckets(rows);
         setError(null);
       }
@@ -68,7 +70,7 @@ export function DeviceCharts({ uuid }: { uuid: string }) {
       {buckets === null && !error && <p>Loading…</p>}
       <div className="charts">
         {charts.map((c) => (
-          <Chart key={c.key} title={`${c.label} (average per ${range.interval})`} unit={c.unit} data={c.data} />
+          <Chart key={c.key} title={`${c.label} (average per ${range.interval})`} unit={c.unit} data={c.data} span={span} />
         ))}
       </div>
     </Section>
