@@ -234,3 +234,31 @@ def test_each_service_accepts_its_production_configuration(
 
 
 METRICS_PORT = {"msm-api": 9103, "msm-ingest": 9101, "msm-commander": 9102, "msm-provisioner": 9104}
+
+
+def test_prod_replicas_are_the_capacity_models() -> None:
+    """deploy/CAPACITY.md §8 and the prod overlay name the same replica counts."""
+    text = (K8S.parent / "deploy" / "CAPACITY.md").read_text()
+    table = text.split("## 8.", 1)[1]
+    planned = {
+        m.group(1): int(m.group(2))
+        for m in re.finditer(r"^\| (msm-[a-z]+)[^|]*\| \*{0,2}(\d+)", table, re.M)
+    }
+    objs = render("prod")
+    deployed = {w["metadata"]["name"]: w["spec"]["replicas"] for w in workloads(objs)}
+    assert planned == {name: deployed[name] for name in planned}
+    assert set(planned) == {
+        "msm-ingest",
+        "msm-api",
+        "msm-commander",
+        "msm-provisioner",
+        "msm-console",
+    }
+    assert (
+        by_kind(objs, "HorizontalPodAutoscaler")["msm-api"]["spec"]["minReplicas"]
+        == planned["msm-api"]
+    )
+    ingest = next(w for w in workloads(objs) if w["metadata"]["name"] == "msm-ingest")
+    env = container_env(objs, pod_spec(ingest)["containers"][0])
+    assert env["MSM_INGEST_SOURCE"] == "sqs"
+    assert "msm-mqtt-ingest" not in referenced_secrets(objs)  # reads SQS: no MQTT identity
