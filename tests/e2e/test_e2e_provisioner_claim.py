@@ -145,7 +145,9 @@ def stack(endpoints: Endpoints, amqp_url: str, tmp_path_factory: Any) -> Iterato
         )
         api = f"http://127.0.0.1:{ports['api']}"
         wait_for("api", lambda: procs.alive("api") and answers(ports["api"]))
-        hook_auth = {"MSM_HOOK_TOKEN": HOOK_TOKEN} if own_localiot else {}
+        # The stack's own localiot (make run) calls the hook with a token of its own: only the
+        # local stack's provisioner accepts calls without credentials configured.
+        hook_auth = {"MSM_HOOK_TOKEN": HOOK_TOKEN} if own_localiot else {"MSM_ENV": "local"}
         procs.start(
             "provisioner",
             [str(BIN / "msm-provisioner"), "serve"],

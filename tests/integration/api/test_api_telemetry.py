@@ -104,7 +104,10 @@ def test_buckets_skip_empty_time(auth, client, mongo_db):
 
 def test_csv_streams_every_row(auth, client, series):
     headers = {**auth.headers("viewer"), "Accept": "text/csv"}
-    resp = client.get("/api/telemetry?device_uuid=m1&limit=5", headers=headers)
+    # An export names its range (at most 31 days; without `from` it starts 31 days before `to`).
+    resp = client.get(
+        f"/api/telemetry?device_uuid=m1&limit=5&from={at(0)}&to={at(60)}", headers=headers
+    )
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True))))
     assert rows[0][:3] == ["device_uuid", "timestamp", "channel_id"] and len(rows) == 61

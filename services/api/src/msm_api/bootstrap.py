@@ -17,7 +17,7 @@ from msm_api.adapters.roles import seed_builtin_roles
 from msm_api.context import CommandPublisher, Deps
 from msm_api.domain.cursor import CursorCodec
 from msm_api.metrics import ApiMetrics
-from msm_api.security import keys, throttle
+from msm_api.security import keys, ratelimit, throttle
 from msm_api.security.passwords import PasswordHasher
 from msm_api.security.throttle import LoginThrottle, ThrottlePolicy
 from msm_api.security.tokens import TokenService
@@ -77,6 +77,7 @@ def prepare(d: Deps) -> None:
     """Idempotent start-up work (every replica may run it): indexes, built-in roles, first admin."""
     mongo.ensure_indexes(d.db, d.settings.telemetry_retention_days)
     d.db[throttle.COLLECTION].create_indexes(throttle.INDEXES)
+    d.db[ratelimit.COLLECTION].create_indexes(ratelimit.INDEXES)
     now = d.clock()
     seed_builtin_roles(d.db, now)
     accounts.ensure_first_admin(d, now)

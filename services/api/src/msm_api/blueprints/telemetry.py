@@ -5,19 +5,21 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, request
 
 from msm_api.adapters.telemetry import Page, TelemetryReader, with_newer_rows
 from msm_api.blueprints.devices import _latest
-from msm_api.context import deps, now
+from msm_api.context import deps, now, principal
 from msm_api.domain import telemetry as dt
 from msm_api.domain.permissions import TELEMETRY_READ
-from msm_api.domain.timerange import bucket_range, check_range
+from msm_api.domain.timerange import TimeRange, bucket_range, check_range
 from msm_api.models.data import MAX_TELEMETRY_LIMIT, LatestQuery, TelemetryPage, TelemetryQuery
 from msm_api.problems import ApiError
 from msm_api.routing import endpoint, json_response
+from msm_api.security.ratelimit import RateLimit, RateLimiter
 
 bp = Blueprint("telemetry", __name__, url_prefix="/api")
 CSV_MAX_ROWS = 5_000_000
@@ -49,6 +51,28 @@ def _csv(fetch: Callable[[str | None], Page], first: str | None, interval: str |
     return Response(rows(), mimetype="text/csv", headers=headers)
 
 
+def _csv_allowed(rng: TimeRange) -> TimeRange:
+    """An export covers at most csv_max_range_days (`from` defaults to that long before `to`,
+    `to` to now), and each user may start only csv_exports_per_minute of them (429)."""
+    d = deps()
+    longest = timedelta(days=d.settings.csv_max_range_days)
+    end = rng.end or now()
+    start = rng.start or end - longest
+    if end - start > longest:
+        raise ApiError(
+            400,
+            f"from: a CSV export covers at most {d.settings.csv_max_range_days} days",
+            field="from",
+        )
+    limit = RateLimit("csv", d.settings.csv_exports_per_minute)
+    wait = RateLimiter(d.db).take(limit, principal().user_id, now())
+    if wait:
+        raise ApiError(
+            429, "too many CSV exports; try again later", headers={"Retry-After": str(wait)}
+        )
+    return TimeRange(start, end)
+
+
 @endpoint(
     bp,
     "/telemetry",
@@ -59,12 +83,15 @@ def _csv(fetch: Callable[[str | None], Page], first: str | None, interval: str |
     query=TelemetryQuery,
     response=TelemetryPage,
     csv=True,
+    errors=(429,),
 )
 def telemetry(query: TelemetryQuery) -> Response:
     d = deps()
     reader = TelemetryReader(d.db, d.cursors)
     base = dt.base_filter(query.device_uuid, query.channel_id, query.phase)
     rng = check_range(query.from_, query.to)
+    if _wants_csv():
+        rng = _csv_allowed(rng)
     interval = query.interval
     fetch: Callable[[str | None], Page]
     if interval is None:
