@@ -14,11 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as paho
-from msm_common.adapters.mqtt import MqttConfig
+from msm_common.adapters.mqtt import MqttConfig, build_client, connect_async
 from msm_common.retry import Backoff
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
@@ -65,31 +62,10 @@ class Link(Pollable):
         loop.add(self)
 
     def _build(self) -> paho.Client:
-        cfg = self.config
-        client = paho.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=cfg.client_id,
-            protocol=paho.MQTTv5,
-        )
-        if cfg.ca_file is not None:
-            client.tls_set(
-                ca_certs=str(cfg.ca_file),
-                certfile=str(cfg.cert_file) if cfg.cert_file else None,
-                keyfile=str(cfg.key_file) if cfg.key_file else None,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
-        client.max_inflight_messages_set(cfg.max_inflight)
-        client.max_queued_messages_set(cfg.max_queued)
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        if cfg.session_expiry_s:
-            props.SessionExpiryInterval = cfg.session_expiry_s
-        client.connect_async(
-            cfg.host,
-            cfg.port,
-            keepalive=cfg.keepalive_s,
-            clean_start=cfg.clean_start,
-            properties=props,
-        )
+        # msm_common's client set-up (TLS, windows, CONNECT properties); this link only adds
+        # its own network loop (the IoLoop) through paho's socket callbacks.
+        client = build_client(self.config)
+        connect_async(client, self.config)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
