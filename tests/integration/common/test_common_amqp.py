@@ -137,3 +137,20 @@ def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue(
     assert len(attempts) == 3  # first delivery + two redeliveries, then dead-lettered
     consumer.stop()
     thread.join(10)
+
+
+def test_batches_from_several_threads_are_each_confirmed_whole(amqp_url: str, publisher) -> None:
+    msgs = [amqp.OutgoingMessage(amqp_topology.EVENTS_EXCHANGE, "nobody.bound", b"x")] * 300
+    results: list[list[bool]] = []
+    futures = publisher.publish_async(msgs[:50])
+
+    def send() -> None:
+        results.append(publisher.publish_batch(msgs).wait(30))
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert [len(r) for r in results] == [300] * 4 and all(all(r) for r in results)
+    assert all(f.result(timeout=10) is None for f in futures)

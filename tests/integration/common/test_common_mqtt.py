@@ -117,3 +117,35 @@ def test_a_certificate_from_another_ca_is_refused(endpoints, tmp_path) -> None:
         assert not forged.wait_connected(3), "broker accepted a self-signed 'backend' certificate"
     finally:
         forged.stop()
+
+
+def test_receive_maximum_holds_back_unacknowledged_messages_until_they_are_acked(
+    endpoints,
+) -> None:
+    topic = f"msm/{unique('dev')}/telemetry"
+    inbox: queue.Queue[paho.MQTTMessage] = queue.Queue()
+    cfg = MqttConfig(
+        endpoints.mqtt_host,
+        endpoints.mqtt_port,
+        endpoints.pki("ca.crt"),
+        endpoints.pki("backend.crt"),
+        endpoints.pki("backend.key"),
+        client_id=unique("t"),
+        manual_ack=True,
+        receive_maximum=5,
+    )
+    reader = MqttConnection(cfg, subscriptions=[(topic, 1)], on_message=inbox.put).start()
+    assert reader.wait_subscribed(10), reader.last_error
+    sender = _conn(endpoints, endpoints.pki("loadgen.crt"), endpoints.pki("loadgen.key")).start()
+    assert sender.wait_connected(10)
+    for i in range(20):
+        sender.publish(topic, b"%d" % i, qos=1)
+    got = [inbox.get(timeout=5) for _ in range(5)]
+    with pytest.raises(queue.Empty):
+        inbox.get(timeout=1.0)  # the broker waits for acks: at most 5 in flight
+    reader.ack_many([m.mid for m in got])
+    got += [inbox.get(timeout=5) for _ in range(5)]
+    assert [int(m.payload) for m in got] == list(range(10))
+    assert reader.disconnects == 0
+    sender.stop()
+    reader.stop()
