@@ -262,3 +262,15 @@ def test_prod_replicas_are_the_capacity_models() -> None:
     env = container_env(objs, pod_spec(ingest)["containers"][0])
     assert env["MSM_INGEST_SOURCE"] == "sqs"
     assert "msm-mqtt-ingest" not in referenced_secrets(objs)  # reads SQS: no MQTT identity
+
+
+def test_dev_broker_acl_is_the_local_stacks() -> None:
+    """The dev overlay's mosquitto applies the same ACL rules as the local stack's."""
+
+    def rules(path: Path) -> list[str]:
+        lines = (line.strip() for line in path.read_text().splitlines())
+        return [line for line in lines if line and not line.startswith("#")]
+
+    local = K8S.parent / "deploy" / "local" / "mosquitto" / "acl.base"
+    dev = K8S / "overlays" / "dev" / "stand-ins" / "acl.base"
+    assert rules(dev) == rules(local)

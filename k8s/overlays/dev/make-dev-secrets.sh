@@ -24,14 +24,14 @@ issue() { # name CN [subjectAltName]
         -extfile "$1.ext" -out "$1.crt" 2>/dev/null
 }
 issue server msm-iot "DNS:msm-iot,DNS:msm-iot.$ns.svc,IP:127.0.0.1"
-issue backend backend
-issue claim claim
+# One MQTT identity per service, as in the local stack's ACL (stand-ins/acl.base).
+for cn in ingest commander provisioner localiot claim; do issue "$cn" "$cn"; done
 apply generic msm-dev-pki --from-file=ca.crt --from-file=ca.key --from-file=server.crt \
-    --from-file=server.key --from-file=backend.crt --from-file=backend.key \
+    --from-file=server.key --from-file=localiot.crt --from-file=localiot.key \
     --from-file=claim.crt --from-file=claim.key
 for svc in ingest commander provisioner; do
-    apply generic "msm-mqtt-$svc" --from-file=ca.crt=ca.crt --from-file=tls.crt=backend.crt \
-        --from-file=tls.key=backend.key
+    apply generic "msm-mqtt-$svc" --from-file=ca.crt=ca.crt --from-file=tls.crt="$svc.crt" \
+        --from-file=tls.key="$svc.key"
 done
 
 # Data stores: MongoDB without auth (dev only), one RabbitMQ account for every service.
