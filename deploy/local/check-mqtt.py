@@ -39,13 +39,13 @@ def check(ok: bool, what: str) -> None:
 class Peer:
     """A connected MQTT 5 client recording acks and received messages."""
 
-    def __init__(self, cert: Path | None, key: Path | None) -> None:
+    def __init__(self, cert: Path | None, key: Path | None, client_id: str = "") -> None:
         self.messages: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
         self.acks: dict[int, queue.Queue[int]] = {}
         self.connack: queue.Queue[int] = queue.Queue()
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"check-{uuid.uuid4().hex[:8]}",
+            client_id=client_id or f"check-{uuid.uuid4().hex[:8]}",
             protocol=mqtt.MQTTv5,
         )
         self.client.tls_set(
@@ -99,8 +99,8 @@ class Peer:
         self.client.loop_stop()
 
 
-def identity(name: str) -> Peer:
-    return Peer(PKI / f"{name}.crt", PKI / f"{name}.key")
+def identity(name: str, client_id: str = "") -> Peer:
+    return Peer(PKI / f"{name}.crt", PKI / f"{name}.key", client_id)
 
 
 def device(device_id: str) -> Peer:
@@ -123,16 +123,58 @@ def drain(peer: Peer, topic: str, wait: float = 1.0) -> list[mqtt.MQTTMessage]:
     return got
 
 
+def check_services(backend: Peer, tag: bytes) -> None:
+    """One identity per service, each with only what it uses; `backend` observes everything."""
+    allowed = {
+        ("ingest", "msm/x/reboot"): False,
+        ("ingest", "msm/x/telemetry"): False,
+        ("ingest", "$aws/events/presence/connected/x"): False,
+        ("commander", "msm/x/reboot"): True,
+        ("commander", "msm/x/sftp"): True,
+        ("commander", "msm/x/telemetry"): False,
+        ("commander", "$aws/events/presence/connected/x"): False,
+        ("provisioner", "msm/x/reboot"): False,
+        ("provisioner", "$aws/events/thing/x/created"): False,
+        ("localiot", "$aws/events/presence/connected/x"): True,
+        ("localiot", "$aws/things/x/shadow/update/accepted"): True,
+        ("localiot", "msm/x/reboot"): False,
+        ("loadgen", "$aws/events/presence/connected/x"): False,
+        ("claim", "$aws/events/presence/connected/x"): False,
+    }
+    peers = {name: identity(name) for name in {name for name, _ in allowed}}
+    for (name, topic), ok in allowed.items():
+        peer = peers[name]
+        if not peer.client.is_connected():
+            check(peer.connect(), f"{name} certificate connects")
+        sent = peer.publish(topic, tag)
+        check(
+            success(sent) == ok and backend.received(topic, tag, timeout=1.0) == ok,
+            f"{name} -> {topic}: " + ("delivered" if ok else "refused (0x87), not delivered"),
+        )
+    ingest = peers["ingest"]
+    check(success(ingest.subscribe("$share/ingest/msm/+/telemetry")), "ingest shares telemetry")
+    check(success(ingest.subscribe("$aws/events/presence/+/+")), "ingest subscribes presence")
+    check(
+        success(backend.publish("msm/x/telemetry", tag))
+        and ingest.received("msm/x/telemetry", tag),
+        "ingest reads telemetry",
+    )
+    for peer in peers.values():
+        peer.close()
+
+
 def main() -> int:
     check(not Peer(None, None).connect(), "client without a certificate is refused")
 
-    backend = identity("backend")
-    check(backend.connect(), "backend certificate connects")
-    check(success(backend.subscribe("msm/+/telemetry")), "backend subscribes msm/+/telemetry")
-    check(success(backend.subscribe("$SYS/broker/log/#")), "backend subscribes $SYS/broker/log/#")
+    backend = identity("test-observer")  # tests only: sees and may publish anything
+    check(backend.connect(), "test-observer certificate connects")
+    for topic in ("msm/+/#", "$aws/#", "$SYS/broker/log/#", "msm-local/#"):
+        check(success(backend.subscribe(topic)), f"test-observer subscribes {topic}")
     tag = uuid.uuid4().bytes
-    check(success(backend.publish("msm/x/telemetry", tag)), "backend publishes msm/x/telemetry")
-    check(backend.received("msm/x/telemetry", tag), "backend receives msm/x/telemetry")
+    check(success(backend.publish("msm/x/telemetry", tag)), "test-observer publishes telemetry")
+    check(backend.received("msm/x/telemetry", tag), "test-observer receives msm/x/telemetry")
+
+    check_services(backend, tag)
 
     loadgen = identity("loadgen")
     check(loadgen.connect(), "loadgen certificate connects")
@@ -173,15 +215,34 @@ def main() -> int:
         "dev-1 -> dev-2's shadow: 0x87",
     )
 
-    claim = identity("claim")
+    mine, other = f"provision-{uuid.uuid4().hex}", f"provision-{uuid.uuid4().hex}"
+    claim = identity("claim", mine)
     check(claim.connect(), "claim certificate connects")
     check(
         claim.publish("msm/dev-1/telemetry", tag) == NOT_AUTHORIZED,
         "claim -> msm/dev-1/telemetry: 0x87",
     )
+    scope = f"msm-local/claim/{mine}/$aws/certificates/create/json"
+    check(success(claim.subscribe(f"{scope}/#")), "claim subscribes its own reply topics")
+    check(success(claim.subscribe("msm-local/claim/+/$aws/#")), "claim subscribes any scope")
     check(
-        success(claim.publish("$aws/certificates/create/json", b"{}")),
-        "claim publishes $aws/certificates/create/json",
+        success(claim.publish(scope, b"{}")) and backend.received(scope, b"{}", timeout=1.0),
+        "claim publishes a request on its own scope",
+    )
+    check(
+        claim.publish(f"msm-local/claim/{other}/$aws/certificates/create/json", b"{}")
+        == NOT_AUTHORIZED,
+        "claim -> another client's scope: 0x87",
+    )
+    check(
+        success(backend.publish(f"msm-local/claim/{other}/x/accepted", tag))
+        and not claim.received(f"msm-local/claim/{other}/x/accepted", tag, timeout=1.0),
+        "claim does not receive another client's replies",
+    )
+    check(
+        success(backend.publish(f"{scope}/accepted", tag))
+        and claim.received(f"{scope}/accepted", tag),
+        "claim receives its own replies",
     )
 
     check(

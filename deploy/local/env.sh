@@ -15,8 +15,8 @@ _msm_pki="$_msm_root/.local/pki"
 : "${MSM_MQTT_PORT:=8883}"
 : "${MSM_PKI_DIR:=$_msm_pki}"
 : "${MSM_MQTT_CA_FILE:=$_msm_pki/ca.crt}"
-: "${MSM_MQTT_CERT_FILE:=$_msm_pki/backend.crt}"
-: "${MSM_MQTT_KEY_FILE:=$_msm_pki/backend.key}"
+# No MSM_MQTT_CERT_FILE/KEY_FILE here: every service defaults to its own identity
+# (.local/pki/<service>.crt: ingest, commander, localiot, provisioner), see the README.
 : "${MSM_AWS_ENDPOINT_URL:=http://127.0.0.1:5055}"
 : "${MSM_IOT_DATA_ENDPOINT:=http://127.0.0.1:5056}"
 : "${MSM_AWS_REGION:=us-east-1}"
@@ -28,7 +28,7 @@ _msm_pki="$_msm_root/.local/pki"
 : "${MSM_SECRETS_KEY_FILE:=$_msm_root/.local/secrets/envelope.keys}"
 
 _msm_vars=(MSM_ENV MSM_MONGO_URI MSM_AMQP_URL MSM_MQTT_HOST MSM_MQTT_PORT MSM_PKI_DIR
-    MSM_MQTT_CA_FILE MSM_MQTT_CERT_FILE MSM_MQTT_KEY_FILE MSM_AWS_ENDPOINT_URL
+    MSM_MQTT_CA_FILE MSM_AWS_ENDPOINT_URL
     MSM_IOT_DATA_ENDPOINT MSM_AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
     AWS_DEFAULT_REGION MSM_MOSQUITTO_ACL_DIR MSM_MOSQUITTO_RELOAD MSM_SECRETS_KEY_FILE)
 export "${_msm_vars[@]}"

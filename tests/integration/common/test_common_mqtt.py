@@ -29,8 +29,8 @@ def backend_inbox(endpoints):
     inbox: queue.Queue[paho.MQTTMessage] = queue.Queue()
     conn = _conn(
         endpoints,
-        endpoints.pki("backend.crt"),
-        endpoints.pki("backend.key"),
+        endpoints.pki("ingest.crt"),  # the service that reads telemetry
+        endpoints.pki("ingest.key"),
         subscriptions=[("msm/+/telemetry", 1)],
         on_message=inbox.put,
     ).start()
@@ -39,7 +39,7 @@ def backend_inbox(endpoints):
     conn.stop()
 
 
-def test_backend_identity_connects_over_mtls_and_receives_device_telemetry(
+def test_ingest_identity_connects_over_mtls_and_receives_device_telemetry(
     endpoints, issue_device_cert, backend_inbox
 ) -> None:
     device = unique("dev")

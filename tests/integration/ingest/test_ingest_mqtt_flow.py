@@ -19,7 +19,7 @@ def meter(endpoints):
 
 @pytest.fixture
 def backend(endpoints):
-    m = Meter(endpoints, cert="backend")
+    m = Meter(endpoints, cert="test-observer")  # plays AWS IoT: presence events
     yield m
     m.close()
 

@@ -1,4 +1,4 @@
-"""Helpers for localiot's integration tests: AWS's device SDK as a device, a backend listener,
+"""Helpers for localiot's integration tests: AWS's device SDK as a device, an observer listener,
 a tiny pre-provisioning hook server."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 from awscrt import mqtt, mqtt5
 from awsiot import iotidentity, mqtt5_client_builder
+from msm_common import topics
 from msm_common.adapters.mqtt import MqttConfig, MqttConnection
 
 TIMEOUT = 15.0
@@ -90,66 +91,65 @@ class Provisioned:
     key: Path
 
 
+def claim_client_id() -> str:
+    """A claim connection's client id: `provision-<random>` (the AWS claim policy's rule)."""
+    return f"provision-{uuid.uuid4().hex}"
+
+
 class ClaimSession:
-    """The claim identity with AWS's identity client: CreateKeysAndCertificate, RegisterThing."""
+    """The claim identity with AWS's provisioning messages (`awsiot.iotidentity` requests and
+    responses) on localiot's per-client topics (`msm-local/claim/<clientId>/...`): there, as on
+    AWS, the answers reach this connection only."""
 
     def __init__(self, device: SdkDevice) -> None:
         self.device = device
-        self.identity = iotidentity.IotIdentityClient(device.client)
+        self.connection = device.client.new_connection()
 
     def create_keys_and_certificate(self) -> iotidentity.CreateKeysAndCertificateResponse:
-        answer: Future[Any] = Future()
-        request = iotidentity.CreateKeysAndCertificateSubscriptionRequest()
-        self._subscribe(
-            self.identity.subscribe_to_create_keys_and_certificate_accepted, request, answer, True
+        return self._call(
+            topics.create_certificate(), {}, iotidentity.CreateKeysAndCertificateResponse
         )
-        self._subscribe(
-            self.identity.subscribe_to_create_keys_and_certificate_rejected, request, answer, False
-        )
-        self.identity.publish_create_keys_and_certificate(
-            iotidentity.CreateKeysAndCertificateRequest(), QOS1
-        ).result(TIMEOUT)
-        return _outcome(answer)
 
     def create_certificate_from_csr(
         self, csr_pem: str
     ) -> iotidentity.CreateCertificateFromCsrResponse:
-        answer: Future[Any] = Future()
-        request = iotidentity.CreateCertificateFromCsrSubscriptionRequest()
-        self._subscribe(
-            self.identity.subscribe_to_create_certificate_from_csr_accepted, request, answer, True
+        request = iotidentity.CreateCertificateFromCsrRequest(certificate_signing_request=csr_pem)
+        return self._call(
+            topics.create_certificate_from_csr(),
+            request.to_payload(),
+            iotidentity.CreateCertificateFromCsrResponse,
         )
-        self._subscribe(
-            self.identity.subscribe_to_create_certificate_from_csr_rejected, request, answer, False
-        )
-        self.identity.publish_create_certificate_from_csr(
-            iotidentity.CreateCertificateFromCsrRequest(certificate_signing_request=csr_pem), QOS1
-        ).result(TIMEOUT)
-        return _outcome(answer)
 
     def register_thing(
         self, template: str, token: str, parameters: dict[str, str]
     ) -> iotidentity.RegisterThingResponse:
-        answer: Future[Any] = Future()
-        request = iotidentity.RegisterThingSubscriptionRequest(template_name=template)
-        self._subscribe(self.identity.subscribe_to_register_thing_accepted, request, answer, True)
-        self._subscribe(self.identity.subscribe_to_register_thing_rejected, request, answer, False)
-        self.identity.publish_register_thing(
-            iotidentity.RegisterThingRequest(
-                template_name=template, certificate_ownership_token=token, parameters=parameters
-            ),
-            QOS1,
-        ).result(TIMEOUT)
-        return _outcome(answer)
+        request = iotidentity.RegisterThingRequest(
+            template_name=template, certificate_ownership_token=token, parameters=parameters
+        )
+        return self._call(
+            topics.provision(template), request.to_payload(), iotidentity.RegisterThingResponse
+        )
 
-    @staticmethod
-    def _subscribe(subscribe: Any, request: Any, answer: Future[Any], accepted: bool) -> None:
-        def on_reply(reply: Any) -> None:
-            if not answer.done():
-                answer.set_result((accepted, reply))
+    def _call(self, topic: str, payload: dict[str, Any], response: Any) -> Any:
+        answer: Future[tuple[bool, dict[str, Any]]] = Future()
+        for result, accepted in (("accepted", True), ("rejected", False)):
 
-        future, _ = subscribe(request=request, qos=QOS1, callback=on_reply)
-        future.result(TIMEOUT)
+            def on_reply(topic: str, payload: bytes, accepted: bool = accepted, **_: Any) -> None:
+                if not answer.done():
+                    answer.set_result((accepted, json.loads(payload)))
+
+            scoped = topics.claim_scoped(self.device.client_id, f"{topic}/{result}")
+            subscribed, _ = self.connection.subscribe(scoped, QOS1, on_reply)
+            subscribed.result(TIMEOUT)
+        body = json.dumps(payload)
+        published, _ = self.connection.publish(
+            topics.claim_scoped(self.device.client_id, topic), body, QOS1
+        )
+        published.result(TIMEOUT)
+        accepted, reply = answer.result(TIMEOUT)
+        if not accepted:
+            raise Rejected(iotidentity.ErrorResponse.from_payload(reply))
+        return response.from_payload(reply)
 
 
 class Rejected(Exception):
@@ -158,16 +158,11 @@ class Rejected(Exception):
         self.error = error
 
 
-def _outcome(answer: Future[Any]) -> Any:
-    accepted, reply = answer.result(TIMEOUT)
-    if not accepted:
-        raise Rejected(reply)
-    return reply
-
-
 def provision(pki: Path, tmp: Path, serial: str, template: str = "msm-meter") -> Provisioned:
     """The whole fleet-provisioning-by-claim flow, as a device does it."""
-    claim = SdkDevice.connect(pki / "claim.crt", pki / "claim.key", pki / "ca.crt", serial)
+    claim = SdkDevice.connect(
+        pki / "claim.crt", pki / "claim.key", pki / "ca.crt", claim_client_id()
+    )
     try:
         session = ClaimSession(claim)
         created = session.create_keys_and_certificate()
@@ -183,7 +178,7 @@ def provision(pki: Path, tmp: Path, serial: str, template: str = "msm-meter") ->
 
 
 class Listener:
-    """A backend-identity subscriber collecting (topic, payload) pairs."""
+    """A subscriber with the tests' observer identity collecting (topic, payload) pairs."""
 
     def __init__(self, pki: Path, host: str, port: int, *filters: str) -> None:
         self.messages: queue.Queue[tuple[str, bytes]] = queue.Queue()
@@ -192,8 +187,8 @@ class Listener:
             host=host,
             port=port,
             ca_file=pki / "ca.crt",
-            cert_file=pki / "backend.crt",
-            key_file=pki / "backend.key",
+            cert_file=pki / "test-observer.crt",
+            key_file=pki / "test-observer.key",
             client_id=f"test-listener-{uuid.uuid4().hex[:8]}",
         )
         subscribed = threading.Event()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from localiot_support import (
     ClaimSession,
     Rejected,
     SdkDevice,
+    claim_client_id,
     hook_server,
 )
 from support.services import Endpoints
@@ -105,7 +107,10 @@ def test_create_from_csr_keeps_the_devices_key(
         .decode()
     )
     claim = SdkDevice.connect(
-        endpoints.pki("claim.crt"), endpoints.pki("claim.key"), endpoints.pki("ca.crt"), serial
+        endpoints.pki("claim.crt"),
+        endpoints.pki("claim.key"),
+        endpoints.pki("ca.crt"),
+        claim_client_id(),
     )
     try:
         session = ClaimSession(claim)
@@ -135,7 +140,10 @@ def test_a_bogus_ownership_token_is_rejected_in_aws_shape(
     localiot: Any, endpoints: Endpoints, iot: Any, serial: str
 ) -> None:
     claim = SdkDevice.connect(
-        endpoints.pki("claim.crt"), endpoints.pki("claim.key"), endpoints.pki("ca.crt"), serial
+        endpoints.pki("claim.crt"),
+        endpoints.pki("claim.key"),
+        endpoints.pki("ca.crt"),
+        claim_client_id(),
     )
     try:
         session = ClaimSession(claim)
@@ -174,6 +182,7 @@ def test_a_hook_that_denies_is_rejected_and_nothing_is_registered(
         "parameters",
     }
     assert event["parameters"] == {"SerialNumber": serial}
+    assert event["clientId"].startswith("provision-")  # the requester, as AWS tells the hook
     assert event["templateArn"].endswith(f":provisioningtemplate/{template}")
     assert event["certificatePem"].startswith("-----BEGIN CERTIFICATE-----")
     if localiot.hook_token.get_secret_value():
@@ -197,7 +206,10 @@ def test_the_claim_certificate_cannot_publish_telemetry(
     topic = f"msm/{serial}/telemetry"
     backend = listener(topic)
     claim = SdkDevice.connect(
-        endpoints.pki("claim.crt"), endpoints.pki("claim.key"), endpoints.pki("ca.crt"), serial
+        endpoints.pki("claim.crt"),
+        endpoints.pki("claim.key"),
+        endpoints.pki("ca.crt"),
+        claim_client_id(),
     )
     try:
         claim.publish(topic, b'{"channel_id": 1}')
@@ -232,3 +244,36 @@ def test_a_provisioned_device_may_use_its_own_topics_only(
         meter.stop()
     backend.wait_for(lambda t, _p: t == f"msm/{serial}/telemetry")
     assert backend.nothing_on(f"msm/{other}/telemetry", 1.0)
+
+
+def test_another_holder_of_the_claim_certificate_never_sees_a_meters_reply(
+    localiot: Any, endpoints: Endpoints, serial: str, provisioned: Any
+) -> None:
+    """AWS answers only the requesting connection; so does localiot (per-client topics)."""
+    snoop = SdkDevice.connect(
+        endpoints.pki("claim.crt"),
+        endpoints.pki("claim.key"),
+        endpoints.pki("ca.crt"),
+        claim_client_id(),
+    )
+    seen: list[str] = []
+    try:
+        connection = snoop.client.new_connection()
+        for topic_filter in (
+            "$aws/certificates/create/json/accepted",
+            "$aws/certificates/#",
+            "$aws/provisioning-templates/+/provision/json/accepted",
+            "msm-local/claim/+/$aws/#",
+            "msm-local/#",
+            "#",
+        ):
+            subscribed, _ = connection.subscribe(
+                topic_filter, QOS1, lambda topic, payload, **_: seen.append(topic)
+            )
+            subscribed.result(TIMEOUT)
+        device = provisioned(serial)  # a meter provisions meanwhile, with its own connection
+        time.sleep(1.0)
+    finally:
+        snoop.stop()
+    assert device.thing_name == serial and device.key.read_text().startswith("-----BEGIN")
+    assert seen == []  # neither its private key nor its ownership token, on any topic

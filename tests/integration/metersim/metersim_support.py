@@ -27,7 +27,8 @@ class Seen:
 
 
 class Backend:
-    """What a backend service (CN=backend) sees on the broker, and a way to send commands."""
+    """What the cloud sees on the broker (the tests' observer identity), and a way to send
+    commands."""
 
     FILTERS = ("msm/#", "$aws/things/#", "$SYS/broker/log/#")
 
@@ -38,8 +39,8 @@ class Backend:
             endpoints.mqtt_host,
             endpoints.mqtt_port,
             endpoints.pki("ca.crt"),
-            endpoints.pki("backend.crt"),
-            endpoints.pki("backend.key"),
+            endpoints.pki("test-observer.crt"),
+            endpoints.pki("test-observer.key"),
             client_id=unique("be"),
         )
         self.conn = MqttConnection(

@@ -131,8 +131,8 @@ def test_thing_created_over_mqtt_registers_a_listed_device(
             endpoints.mqtt_host,
             endpoints.mqtt_port,
             pki / "ca.crt",
-            pki / "backend.crt",
-            pki / "backend.key",
+            pki / "localiot.crt",  # registry events come from AWS IoT (localiot)
+            pki / "localiot.key",
         )
     )
     sender.start()

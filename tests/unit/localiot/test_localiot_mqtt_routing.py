@@ -42,7 +42,10 @@ def test_subscriptions_are_request_topics_and_the_broker_log() -> None:
     topics = [t for t, _ in subscriptions()]
     assert "$aws/things/+/shadow/update" in topics
     assert "$aws/things/+/shadow/name/+/get" in topics
-    assert "$aws/provisioning-templates/+/provision/json" in topics
+    # Provisioning only on each claim client's own scope: the reply goes to that client alone.
+    assert "msm-local/claim/+/$aws/provisioning-templates/+/provision/json" in topics
+    assert "msm-local/claim/+/$aws/certificates/create/json" in topics
+    assert not any(t.startswith(("$aws/certificates", "$aws/provisioning")) for t in topics)
     assert "$SYS/broker/log/#" in topics
     assert not any(
         t.endswith(("accepted", "rejected", "delta", "documents", "#")) for t in REQUEST_FILTERS
@@ -82,7 +85,7 @@ def test_broker_log_lines_become_presence_events() -> None:
     publisher = run(
         message(
             "$SYS/broker/log/N",
-            b"1795000000: New client connected from 127.0.0.1:4000 as m-1 (p5, c1, k30, u'cn1').",
+            b"1795000000: New client connected from 127.0.0.1:4000 as m-1 (p5, c1, k30, u'm-1').",
         ),
         message("$SYS/broker/log/N", b"1795000001: Client m-1 closed its connection."),
         message(

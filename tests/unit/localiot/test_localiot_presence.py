@@ -6,6 +6,7 @@ import json
 
 import pytest
 from msm_localiot.presence import (
+    ClientIdPolicy,
     Connected,
     Disconnected,
     PresenceTracker,
@@ -13,6 +14,13 @@ from msm_localiot.presence import (
 )
 
 T = 1_795_000_000_000
+# Certificates localiot issued (CN -> thing), as its certificate store answers.
+THINGS = {"abc": "meter-1", "u": "m", "device-cn": "m"}
+
+
+def make_tracker() -> PresenceTracker:
+    return PresenceTracker(ClientIdPolicy(THINGS.get))
+
 
 LINES = [
     pytest.param(
@@ -86,7 +94,7 @@ def payload(event: object) -> dict[str, object]:
 
 
 def test_connect_then_disconnect_are_aws_lifecycle_events() -> None:
-    tracker = PresenceTracker()
+    tracker = make_tracker()
     [connected] = tracker.observe(Connected("meter-1", "127.0.0.1:5000", "abc"), T)
     [disconnected] = tracker.observe(Disconnected("meter-1", "CONNECTION_LOST"), T + 5)
     up, down = payload(connected), payload(disconnected)
@@ -111,7 +119,7 @@ def test_connect_then_disconnect_are_aws_lifecycle_events() -> None:
 
 
 def test_version_number_grows_with_every_session_of_a_client() -> None:
-    tracker = PresenceTracker()
+    tracker = make_tracker()
     versions = []
     for _ in range(3):  # three sessions within the same millisecond
         [event] = tracker.observe(Connected("m", "1.2.3.4:1", "u"), T)
@@ -121,7 +129,7 @@ def test_version_number_grows_with_every_session_of_a_client() -> None:
 
 
 def test_take_over_reports_the_old_session_as_duplicate_client_id() -> None:
-    tracker = PresenceTracker()
+    tracker = make_tracker()
     tracker.observe(Connected("m", "1.2.3.4:1", "u"), T)
     [old] = tracker.observe(Disconnected("m", "DUPLICATE_CLIENTID"), T + 1)
     [new] = tracker.observe(Connected("m", "1.2.3.4:2", "u"), T + 1)
@@ -131,20 +139,20 @@ def test_take_over_reports_the_old_session_as_duplicate_client_id() -> None:
 
 
 def test_a_missed_take_over_line_still_closes_the_old_session() -> None:
-    tracker = PresenceTracker()
+    tracker = make_tracker()
     tracker.observe(Connected("m", "1.2.3.4:1", "u"), T)
     events = tracker.observe(Connected("m", "1.2.3.4:2", "u"), T + 1)
     assert [payload(e)["eventType"] for e in events] == ["disconnected", "connected"]
 
 
 def test_our_own_kick_is_reported_as_server_initiated_and_our_session_is_silent() -> None:
-    tracker = PresenceTracker()
+    tracker = make_tracker()
     tracker.observe(Connected("m", "1.2.3.4:1", "device-cn"), T)
     assert tracker.clients_of("device-cn") == ["m"]
     tracker.expect_kick("m")
     [dropped] = tracker.observe(Disconnected("m", "DUPLICATE_CLIENTID"), T + 1)
     assert payload(dropped)["disconnectReason"] == "SERVER_INITIATED_DISCONNECT"
-    assert tracker.observe(Connected("m", "127.0.0.1:9", "backend"), T + 1) == []
+    assert tracker.observe(Connected("m", "127.0.0.1:9", "localiot"), T + 1) == []
     assert tracker.observe(Disconnected("m", "CLIENT_INITIATED_DISCONNECT"), T + 2) == []
     assert tracker.clients_of("device-cn") == []
     # The next real session of that client id is reported again.
@@ -153,9 +161,42 @@ def test_our_own_kick_is_reported_as_server_initiated_and_our_session_is_silent(
 
 @pytest.mark.parametrize("client_id", ["a/b", "a+b", "a#"])
 def test_client_ids_that_cannot_be_a_topic_level_are_skipped(client_id: str) -> None:
-    tracker = PresenceTracker()
+    tracker = make_tracker()
     assert tracker.observe(Connected(client_id, "1.2.3.4:1", "u"), T) == []
 
 
 def test_a_disconnect_without_a_known_session_is_silent() -> None:
     assert PresenceTracker().observe(Disconnected("ghost", "CONNECTION_LOST"), T) == []
+
+
+@pytest.mark.parametrize(
+    ("username", "why"),
+    [
+        ("claim", "the claim certificate may connect only as provision-*"),
+        ("other-cn", "another device's certificate"),
+        ("meter-2", "a device (CN = its thing) with another meter's client id"),
+        (None, "no certificate identity"),
+    ],
+)
+def test_a_connection_with_a_client_id_not_its_own_makes_no_presence(
+    username: str | None, why: str
+) -> None:
+    tracker = PresenceTracker(ClientIdPolicy({**THINGS, "other-cn": "meter-9"}.get))
+    [up] = tracker.observe(Connected("meter-1", "1.2.3.4:1", "abc"), T)
+    # The impostor takes the session over: the meter's real disconnect is reported, the
+    # impostor's connect (and later disconnect) are not -- AWS would have refused it.
+    events = tracker.observe(Connected("meter-1", "6.6.6.6:1", username), T + 1)
+    assert [payload(e)["eventType"] for e in events] == ["disconnected"], why
+    assert payload(events[0])["sessionIdentifier"] == payload(up)["sessionIdentifier"]
+    assert tracker.observe(Disconnected("meter-1", "CLIENT_INITIATED_DISCONNECT"), T + 2) == []
+    # The meter's own reconnect is reported again.
+    [back] = tracker.observe(Connected("meter-1", "1.2.3.4:2", "abc"), T + 3)
+    assert payload(back)["eventType"] == "connected"
+
+
+def test_the_claim_certificate_as_provision_client_and_services_are_reported() -> None:
+    tracker = make_tracker()
+    assert len(tracker.observe(Connected("provision-1a2b", "1.2.3.4:1", "claim"), T)) == 1
+    assert len(tracker.observe(Connected("msm-ingest-0", "1.2.3.4:2", "ingest"), T)) == 1
+    assert len(tracker.observe(Connected("meter-7", "1.2.3.4:3", "loadgen"), T)) == 1
+    assert len(tracker.observe(Connected("meter-8", "1.2.3.4:4", "meter-8"), T)) == 1

@@ -16,16 +16,19 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
 import paho.mqtt.client as paho
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from msm_common.adapters import mongo
 from msm_common.adapters.mqtt import MqttConfig, MqttConnection
 
 from .http_side import HttpServer, IotDataApp
 from .mqtt_side import Deps, MqttPublisher, Router, subscriptions
-from .presence import PresenceTracker
+from .presence import OWN_IDENTITY, ClientIdPolicy, PresenceTracker
 from .provisioning import certificates as certs
 from .provisioning.broker import Kicker, MosquittoAccess, kick_config
 from .provisioning.ca import LocalCA, certificate_fingerprint
@@ -130,7 +133,10 @@ def bootstrap(settings: LocaliotSettings, **overrides: Any) -> Localiot:
         publisher=publisher,
         clock=lambda: datetime.fromtimestamp(clock(), tz=UTC),
     )
-    tracker = PresenceTracker()
+    # A meter's presence only from its own certificate; our own kick sessions by our CN.
+    tracker = PresenceTracker(
+        ClientIdPolicy(certificate_store.thing_of), own_identity=_common_name(mqtt_config)
+    )
     kicker = Kicker(kick_config(mqtt_config), tracker.expect_kick)
 
     def sync() -> list[str]:
@@ -197,6 +203,18 @@ def _mqtt_config(settings: LocaliotSettings) -> MqttConfig:
         client_id=settings.mqtt_client_id or f"msm-localiot-{uuid.uuid4().hex[:8]}",
         keepalive_s=settings.mqtt_keepalive_s,
     )
+
+
+def _common_name(config: MqttConfig) -> str:
+    """Our MQTT identity: the CN of our certificate (mosquitto's username for us)."""
+    if config.cert_file is None:
+        return OWN_IDENTITY
+    try:
+        cert = x509.load_pem_x509_certificate(Path(config.cert_file).read_bytes())
+    except (OSError, ValueError):
+        return OWN_IDENTITY
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else OWN_IDENTITY
 
 
 def _iot_client(settings: LocaliotSettings) -> Any:

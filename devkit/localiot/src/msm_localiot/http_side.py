@@ -54,6 +54,9 @@ _METHODS: Final[dict[str, Operation]] = {"POST": "update", "GET": "get", "DELETE
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+_NOT_PUBLISHABLE = ("$aws/events/", "msm-local/")
+
+
 class _ApiError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -138,6 +141,10 @@ class IotDataApp:
     def _publish(self, request: Request, topic: str) -> Response:
         if not topic or "+" in topic or "#" in topic:
             raise _ApiError(400, f"Invalid topic: {topic!r}")
+        if topic.startswith(_NOT_PUBLISHABLE):
+            # Published as localiot's own identity, the only one allowed to announce lifecycle
+            # and registry events or answer a claim client: an unauthenticated caller may not.
+            raise _ApiError(403, f"Publishing to {topic!r} is not allowed")
         payload = request.get_data()
         if len(payload) > MAX_PUBLISH_BYTES:
             raise _ApiError(413, "The payload exceeds the maximum size allowed")

@@ -2,7 +2,9 @@
 
 Subscribed: the shadow request topics (`.../update|get|delete`, classic and named — never the
 `/accepted`, `/delta`... replies localiot itself publishes), the three fleet-provisioning request
-topics, and `$SYS/broker/log/#` for presence. Run one localiot per broker: mosquitto 2.0 does not
+topics under each claim client's own scope (`msm-local/claim/<clientId>/...`: the reply goes to
+that client alone, as AWS answers only the requesting connection), and `$SYS/broker/log/#` for
+presence. Run one localiot per broker: mosquitto 2.0 does not
 deliver `$`-topics to shared subscriptions, so a second instance would answer every request again.
 
 paho's callback only enqueues: shadow requests go to a worker chosen by thing name (one thing's
@@ -40,9 +42,9 @@ log = logging.getLogger(__name__)
 REQUEST_FILTERS: Final = (
     *(f"$aws/things/+/shadow/{op}" for op in ("update", "get", "delete")),
     *(f"$aws/things/+/shadow/name/+/{op}" for op in ("update", "get", "delete")),
-    topics.create_certificate(),
-    topics.create_certificate_from_csr(),
-    "$aws/provisioning-templates/+/provision/json",
+    topics.claim_scope_filter(topics.create_certificate()),
+    topics.claim_scope_filter(topics.create_certificate_from_csr()),
+    topics.claim_scope_filter("$aws/provisioning-templates/+/provision/json"),
 )
 _SYS_LOG_PREFIX: Final = "$SYS/broker/log/"
 _SHADOW_OPS: Final[dict[ShadowOp, Operation]] = {
@@ -123,7 +125,8 @@ def handle_shadow(deps: Deps, parsed: ParsedTopic, payload: bytes) -> None:
     publish_all(deps.publisher, messages_for(key, op, result, via_mqtt=True))
 
 
-def handle_provisioning(deps: Deps, parsed: ParsedTopic, payload: bytes) -> None:
+def handle_provisioning(deps: Deps, parsed: ParsedTopic, payload: bytes, client_id: str) -> None:
+    """Answer claim client `client_id` on its own scope (never on the shared AWS topic)."""
     service = deps.provisioning
     if service is None:
         return
@@ -136,9 +139,9 @@ def handle_provisioning(deps: Deps, parsed: ParsedTopic, payload: bytes) -> None
         topic = topics.create_certificate_from_csr(_result(reply))
     else:
         assert parsed.template_name is not None
-        reply = service.register_thing(parsed.template_name, payload)
+        reply = service.register_thing(parsed.template_name, payload, client_id)
         topic = topics.provision(parsed.template_name, _result(reply))
-    publish_all(deps.publisher, [_Out(topic, reply.body)])
+    publish_all(deps.publisher, [_Out(topics.claim_scoped(client_id, topic), reply.body)])
 
 
 def handle_log_line(deps: Deps, line: str) -> None:
@@ -148,12 +151,6 @@ def handle_log_line(deps: Deps, line: str) -> None:
     for event in deps.tracker.observe(notice, deps.clock_ms()):
         topic = topics.presence(event.client_id, event.event_type)
         deps.publisher.publish(topic, event.to_payload(), qos=1)
-
-
-HANDLERS: Final[dict[TopicKind, Callable[[Deps, ParsedTopic, bytes], None]]] = {
-    TopicKind.SHADOW: handle_shadow,
-    TopicKind.PROVISIONING: handle_provisioning,
-}
 
 
 class Router:
@@ -174,22 +171,23 @@ class Router:
             line = payload.decode("utf-8", "replace")
             self._presence.submit("log", lambda: handle_log_line(self._deps, line))
             return
+        scoped = topics.split_claim_scoped(topic)
+        client_id, topic = scoped if scoped is not None else ("", topic)
         try:
             parsed = topics.parse(topic)
         except TopicError:
-            log.debug("ignoring message on %s", topic)
+            log.debug("ignoring message on %s", message.topic)
             return
         if parsed.shadow_suffix is not None or parsed.provisioning_result is not None:
             return  # a reply, not a request
-        handler = HANDLERS.get(parsed.kind)
-        if handler is None:
-            return
-        if parsed.kind is TopicKind.SHADOW:
+        if parsed.kind is TopicKind.SHADOW and scoped is None:
             key = parsed.device_uuid or ""
-            self._shadow.submit(key, lambda: handler(self._deps, parsed, payload))
-        else:
+            self._shadow.submit(key, lambda: handle_shadow(self._deps, parsed, payload))
+        elif parsed.kind is TopicKind.PROVISIONING and scoped is not None:
             self._seq += 1
-            self._provisioning.submit(str(self._seq), lambda: handler(self._deps, parsed, payload))
+            self._provisioning.submit(
+                str(self._seq), lambda: handle_provisioning(self._deps, parsed, payload, client_id)
+            )
 
     def stop(self) -> None:
         for workers in (self._shadow, self._provisioning, self._presence):

@@ -11,7 +11,12 @@ mosquitto 2.0 notices (with `connection_messages true`), after a `<epoch>: ` pre
     Client meter-1 disconnected due to protocol error. / disconnected: <reason>. -> CLIENT_ERROR
 
 `PresenceTracker` turns those into `PresenceEvent`s (msm_common's contract, the payload AWS
-publishes). Pure: the caller passes `now`. `versionNumber` orders one client's sessions: it starts
+publishes). Pure: the caller passes `now`. A connection whose certificate may not use its client
+id (`ClientIdPolicy`, what AWS's `iot:Connect` on `client/...` enforces) gets no event: a claim
+certificate or another device connecting with a meter's client id never makes that meter appear
+online. (mosquitto itself cannot refuse such a connection, so the meter's own session is still
+taken over -- its disconnect is reported, as it really happened -- and its reconnect takes the
+client id back.) `versionNumber` orders one client's sessions: it starts
 from the connect time in milliseconds and only grows, so it survives a localiot restart; the
 disconnect of a session carries that session's number, as AWS does.
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -51,6 +57,32 @@ _DISCONNECTS: Final = (
     (re.compile(r"^Client (?P<client>.+?) disconnected, .+\.$"), "AUTH_ERROR"),
 )
 _TOPIC_SAFE: Final = re.compile(r"[^/+#\x00]{1,128}")
+OWN_IDENTITY: Final = "localiot"
+CLAIM_IDENTITY: Final = "claim"
+CLAIM_CLIENT_PREFIX: Final = "provision-"  # deploy/aws/claim-policy.json: client/provision-*
+# Cloud-side identities whose policies name their own client ids (services, the load simulator
+# acting as many meters, the tests' observer); everyone else is a device or the claim.
+ANY_CLIENT_ID: Final = frozenset(
+    {"ingest", "commander", "localiot", "provisioner", "loadgen", "test-observer", "backend"}
+)
+
+
+class ClientIdPolicy:
+    """Which client ids a certificate identity (its CN) may connect with, as AWS IoT policies
+    put it: a device only as its own thing, the claim certificate only as `provision-*`."""
+
+    def __init__(self, thing_of: Callable[[str], str | None] = lambda _cn: None) -> None:
+        self._thing_of = thing_of  # CN of a certificate localiot issued -> its thing
+
+    def allows(self, username: str | None, client_id: str) -> bool:
+        if username is None:
+            return False
+        if username in ANY_CLIENT_ID:
+            return True
+        if username == CLAIM_IDENTITY:
+            return client_id.startswith(CLAIM_CLIENT_PREFIX)
+        # A device: CN = thing name (issue-device-cert.sh), or a certificate localiot issued.
+        return client_id == username or self._thing_of(username) == client_id
 
 
 @dataclass(frozen=True)
@@ -95,7 +127,11 @@ class _Session:
 class PresenceTracker:
     """Which client ids are connected, with which identity; the lifecycle events that follow."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, policy: ClientIdPolicy | None = None, *, own_identity: str = OWN_IDENTITY
+    ) -> None:
+        self._policy = policy or ClientIdPolicy()
+        self._own = own_identity
         self._sessions: dict[str, _Session] = {}
         self._last_version: dict[str, int] = {}
         self._kicking: dict[str, str] = {}  # client id -> reason we are about to disconnect it
@@ -123,12 +159,14 @@ class PresenceTracker:
 
     def _connected(self, notice: Connected, now_ms: int) -> list[PresenceEvent]:
         events: list[PresenceEvent] = []
-        if notice.client_id in self._kicking and notice.username == "backend":
+        if notice.client_id in self._kicking and notice.username == self._own:
             # Our own take-over session; its disconnect will be as quiet.
             self._sessions.pop(notice.client_id, None)
             return events
         if notice.client_id in self._sessions:  # the take-over line was missed
             events += self._disconnected(notice.client_id, "DUPLICATE_CLIENTID", now_ms)
+        if not self._policy.allows(notice.username, notice.client_id):
+            return events  # AWS would have refused the connection: no session, no event
         version = max(now_ms, self._last_version.get(notice.client_id, 0) + 1)
         self._last_version[notice.client_id] = version
         session = _Session(version, uuid.uuid4().hex, notice.username, notice.address)

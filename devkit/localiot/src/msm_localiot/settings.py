@@ -13,6 +13,9 @@ class LocaliotSettings(CommonSettings):
     """Device Shadow (MQTT + HTTP), fleet provisioning by claim and presence, beside mosquitto."""
 
     service_name: str = "localiot"
+    # Its own MQTT identity (least privilege: deploy/local/mosquitto/acl.base, deploy/aws/).
+    mqtt_cert_file: Path = LOCAL_PKI / "localiot.crt"
+    mqtt_key_file: Path = LOCAL_PKI / "localiot.key"
 
     pki_dir: Path = LOCAL_PKI
     # Provisioning: the template devices name, where templates live, the hook that vets them.

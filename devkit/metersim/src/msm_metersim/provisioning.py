@@ -2,8 +2,12 @@
 
 With the shared claim certificate: CreateKeysAndCertificate (`$aws/certificates/create/json`),
 then RegisterThing (`$aws/provisioning-templates/<template>/provision/json`) with the ownership
-token and `SerialNumber`. The new certificate is stored under `<pki>/devices/<thing>/` and the
-serial -> thing mapping under the state directory, so a restart reuses them.
+token and `SerialNumber`. The client id is `provision-<random>` (the AWS claim policy allows no
+other); against localiot every topic is under the client's own scope
+(`msm-local/claim/<client id>/...`), where no other holder of the claim certificate can read
+the private key and ownership token it gets back. The new certificate is stored under
+`<pki>/devices/<thing>/` and the serial -> thing mapping under the state directory, so a restart
+reuses them.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import os
 import queue
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, Self
 
@@ -41,17 +45,22 @@ class ClaimClient:
         self.timeout_s = timeout_s
         self._inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
         cert, key = settings.identity("claim")
+        client_id = f"provision-{uuid.uuid4().hex}"
         config = MqttConfig(
             settings.mqtt_host,
             settings.mqtt_port,
             settings.mqtt_ca_file,
             cert,
             key,
-            client_id=f"claim-{uuid.uuid4().hex[:12]}",
+            client_id=client_id,
+        )
+        local = settings.claim_topics == "local"
+        self._scope: Callable[[str], str] = (
+            (lambda topic: topics.claim_scoped(client_id, topic)) if local else (lambda t: t)
         )
         results = (topics.ProvisioningResult.ACCEPTED, topics.ProvisioningResult.REJECTED)
-        filters = [topics.create_certificate(r) for r in results]
-        filters += [topics.provision(self.template, r) for r in results]
+        filters = [self._scope(topics.create_certificate(r)) for r in results]
+        filters += [self._scope(topics.provision(self.template, r)) for r in results]
         self._conn = MqttConnection(
             config, subscriptions=[(f, 1) for f in filters], on_message=self._on_message
         )
@@ -86,9 +95,9 @@ class ClaimClient:
         return {**created, **registered}
 
     def _request(self, topic: str, body: dict[str, Any], answer: Any) -> dict[str, Any]:
-        accepted = answer(topics.ProvisioningResult.ACCEPTED)
-        rejected = answer(topics.ProvisioningResult.REJECTED)
-        self._conn.publish(topic, orjson.dumps(body), qos=1)
+        accepted = self._scope(answer(topics.ProvisioningResult.ACCEPTED))
+        rejected = self._scope(answer(topics.ProvisioningResult.REJECTED))
+        self._conn.publish(self._scope(topic), orjson.dumps(body), qos=1)
         deadline = time.monotonic() + self.timeout_s
         while (left := deadline - time.monotonic()) > 0:
             try:

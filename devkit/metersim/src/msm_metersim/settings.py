@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from msm_common.settings import LOCAL_PKI, CommonSettings
 from pydantic import Field
@@ -17,6 +18,10 @@ class MetersimSettings(CommonSettings):
     provisioning_template: str = "msm-meter"
     metersim_state_dir: Path = Path(".local/metersim")
     metersim_issue_cert_command: str = "deploy/local/issue-device-cert.sh"
+    # Fleet provisioning replies: "local" (localiot: on the claim client's own topics,
+    # msm_common.topics.claim_scoped) or "aws" (AWS IoT: the standard topics, answered to the
+    # requesting connection only).
+    claim_topics: Literal["local", "aws"] = "local"
 
     @property
     def devices_dir(self) -> Path:

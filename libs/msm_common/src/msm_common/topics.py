@@ -202,6 +202,34 @@ def provision(template: str, result: ProvisioningResult | str | None = None) -> 
     return _with_result(f"$aws/provisioning-templates/{name}/provision/json", result)
 
 
+# Fleet provisioning on the local stand-in: AWS answers only the connection that asked, while
+# mosquitto can address topics only. So a claim client `C` (client id `provision-...`, as the
+# AWS claim policy requires) uses the AWS provisioning topics under `msm-local/claim/C/`, and
+# the broker lets it read its own client id's subtree only (deploy/local/mosquitto/acl.base).
+CLAIM_SCOPE: Final = "msm-local/claim"
+CLAIM_CLIENT_ID_RE: Final = re.compile(r"provision-[A-Za-z0-9_-]{1,100}")
+
+
+def claim_scoped(client_id: str, topic: str) -> str:
+    """`msm-local/claim/{client_id}/{topic}`: an AWS provisioning topic, for one claim client."""
+    cid = _segment(client_id, CLAIM_CLIENT_ID_RE, "claim client id")
+    return f"{CLAIM_SCOPE}/{cid}/{topic}"
+
+
+def claim_scope_filter(aws_filter: str) -> str:
+    """The filter matching `aws_filter` under every claim client's scope (localiot's side)."""
+    return f"{CLAIM_SCOPE}/+/{aws_filter}"
+
+
+def split_claim_scoped(topic: str) -> tuple[str, str] | None:
+    """(client id, AWS topic) of a claim-scoped topic; None for any other topic."""
+    root, _, rest = topic.partition(f"{CLAIM_SCOPE}/")
+    cid, _, inner = rest.partition("/")
+    if root or not inner or CLAIM_CLIENT_ID_RE.fullmatch(cid) is None:
+        return None
+    return cid, inner
+
+
 def shared_subscription(topic_filter: str, group: str | None) -> str:
     """`$share/{group}/{filter}`: replicas subscribed in one group split the messages.
 

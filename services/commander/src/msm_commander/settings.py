@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from msm_common.adapters import amqp_topology
-from msm_common.settings import CommonSettings
+from msm_common.settings import LOCAL_PKI, CommonSettings
 from pydantic import Field
 
 
@@ -11,6 +13,9 @@ class CommanderSettings(CommonSettings):
     """Delivery policy, ticker cadence, consumers and queues of the command delivery service."""
 
     service_name: str = "msm-commander"
+    # Its own MQTT identity (least privilege: deploy/local/mosquitto/acl.base, deploy/aws/).
+    mqtt_cert_file: Path = LOCAL_PKI / "commander.crt"
+    mqtt_key_file: Path = LOCAL_PKI / "commander.key"
     metrics_port: int = Field(default=9102, ge=0, le=65535, description="0 disables /metrics")
 
     ack_timeout_s: float = Field(default=30.0, gt=0, description="first attempt's ack window")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Literal
 
 from msm_common.contracts import is_thing_name
-from msm_common.settings import CommonSettings, SettingsError
+from msm_common.settings import LOCAL_PKI, CommonSettings, SettingsError
 from pydantic import AliasChoices, Field, model_validator
 
 
@@ -19,6 +20,9 @@ class IngestSettings(CommonSettings):
     """Sources, batching, outbox recovery, device state, shadows and quarantine of ingest."""
 
     service_name: str = "msm-ingest"
+    # Its own MQTT identity (least privilege: deploy/local/mosquitto/acl.base, deploy/aws/).
+    mqtt_cert_file: Path = LOCAL_PKI / "ingest.crt"
+    mqtt_key_file: Path = LOCAL_PKI / "ingest.key"
     metrics_port: int = Field(default=9101, ge=0, le=65535, description="0 disables /metrics")
 
     source: Literal["mqtt", "sqs"] = Field(default="mqtt", validation_alias=_env("source"))

@@ -55,6 +55,10 @@ class CertificateStore(Protocol):
         """Certificates with a thing and not revoked."""
         ...
 
+    def thing_of(self, common_name: str) -> str | None:
+        """The thing a registered, unrevoked certificate (by its CN) belongs to."""
+        ...
+
 
 class InMemoryCertificateStore:
     def __init__(self) -> None:
@@ -87,6 +91,10 @@ class InMemoryCertificateStore:
         with self._lock:
             return [r for r in self._records.values() if r.thing_name and not r.revoked_at]
 
+    def thing_of(self, common_name: str) -> str | None:
+        found = (r.thing_name for r in self.registered() if r.common_name == common_name)
+        return next(found, None)
+
 
 class MongoCertificateStore:
     def __init__(self, collection: Collection[dict[str, Any]]) -> None:
@@ -97,6 +105,7 @@ class MongoCertificateStore:
             [
                 IndexModel([("token_digest", ASCENDING)], name="token"),
                 IndexModel([("thing_name", ASCENDING)], name="thing"),
+                IndexModel([("common_name", ASCENDING)], name="common_name"),
             ]
         )
 
@@ -120,6 +129,13 @@ class MongoCertificateStore:
     def registered(self) -> list[CertificateRecord]:
         cursor = self._coll.find({"thing_name": {"$ne": None}, "revoked_at": None})
         return [_from_doc(doc) for doc in cursor]
+
+    def thing_of(self, common_name: str) -> str | None:
+        doc = self._coll.find_one(
+            {"common_name": common_name, "thing_name": {"$ne": None}, "revoked_at": None},
+            {"thing_name": 1},
+        )
+        return str(doc["thing_name"]) if doc else None
 
 
 def _to_doc(record: CertificateRecord) -> dict[str, Any]:

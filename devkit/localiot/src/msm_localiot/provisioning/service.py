@@ -112,9 +112,10 @@ class ProvisioningService:
         except ProvisioningFailure as failure:
             return failure.reply
 
-    def register_thing(self, template_name: str, payload: bytes) -> Reply:
+    def register_thing(self, template_name: str, payload: bytes, client_id: str = "") -> Reply:
+        """`client_id`: the requesting claim client (known from its per-client topic)."""
         try:
-            return self._register(template_name, _request(payload))
+            return self._register(template_name, _request(payload), client_id)
         except ProvisioningFailure as failure:
             log.info("RegisterThing %s rejected: %s", template_name, failure.reply.body)
             return failure.reply
@@ -144,7 +145,7 @@ class ProvisioningService:
             body["privateKey"] = issued.private_key_pem
         return Reply(True, body)
 
-    def _register(self, template_name: str, request: JsonObject) -> Reply:
+    def _register(self, template_name: str, request: JsonObject, client_id: str) -> Reply:
         template = self._templates.find(template_name)
         if template is None:
             raise ProvisioningFailure(
@@ -158,7 +159,7 @@ class ProvisioningService:
         parameters = request.get("parameters") or {}
         if not isinstance(parameters, dict):
             raise ProvisioningFailure(400, "InvalidPayload", "parameters must be an object")
-        parameters = {**parameters, **self._vet(template, record, parameters)}
+        parameters = {**parameters, **self._vet(template, record, parameters, client_id)}
         steps = self._plan(template, record, parameters)
         if record.thing_name not in (None, steps.thing_name):
             raise ProvisioningFailure(
@@ -201,7 +202,11 @@ class ProvisioningService:
         return record
 
     def _vet(
-        self, template: ProvisioningTemplate, record: CertificateRecord, parameters: JsonObject
+        self,
+        template: ProvisioningTemplate,
+        record: CertificateRecord,
+        parameters: JsonObject,
+        client_id: str,
     ) -> JsonObject:
         """Ask the pre-provisioning hook, if the template has one; its parameter overrides."""
         url = self._hook_url(template)
@@ -212,7 +217,7 @@ class ProvisioningService:
             "certificateId": record.certificate_id,
             "certificatePem": record.certificate_pem,
             "templateArn": self._template_arn(template.name),
-            "clientId": "",  # mosquitto does not tell a subscriber who published
+            "clientId": client_id,
             "parameters": parameters,
         }
         try:
