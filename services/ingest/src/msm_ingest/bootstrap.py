@@ -177,6 +177,9 @@ def bootstrap(
         store = MongoStore(db)
     publisher = publisher or AmqpEventPublisher(settings.amqp_url, name=settings.service_name)
     source = source or build_source(settings)
+    disconnects = getattr(source, "disconnects", None)
+    if disconnects is not None:
+        metrics.mqtt_disconnects.set_function(lambda: float(getattr(source, "disconnects", 0)))
     shadow = None
     if settings.shadow_enabled:
         shadow = ShadowUpdater(

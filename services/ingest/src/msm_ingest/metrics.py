@@ -69,6 +69,11 @@ class IngestMetrics:
             "Devices whose coalesced state waits for its next write",
             registry=r,
         )
+        self.mqtt_disconnects = Gauge(
+            "msm_ingest_mqtt_disconnects",
+            "MQTT connections lost since start (keep-alive timeouts included)",
+            registry=r,
+        )
         self.queue_depth = Gauge(
             "msm_ingest_queue_depth", "Deliveries waiting for the pipeline", registry=r
         )
