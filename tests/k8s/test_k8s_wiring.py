@@ -274,3 +274,9 @@ def test_dev_broker_acl_is_the_local_stacks() -> None:
     local = K8S.parent / "deploy" / "local" / "mosquitto" / "acl.base"
     dev = K8S / "overlays" / "dev" / "stand-ins" / "acl.base"
     assert rules(dev) == rules(local)
+
+
+def test_dev_allowlist_is_the_simulators() -> None:
+    local = K8S.parent / "deploy" / "local" / "allowlist-sim.csv"
+    dev = K8S / "overlays" / "dev" / "stand-ins" / "allowlist-sim.csv"
+    assert dev.read_text() == local.read_text()
