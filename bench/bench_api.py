@@ -136,6 +136,7 @@ def start_api(mongo_uri: str, port: int) -> subprocess.Popen[bytes]:
         "MSM_ADMIN_PASSWORD": ADMIN[1],
         "MSM_LOG_LEVEL": "WARNING",
         "MSM_LOGIN_MAX_ADDRESS_FAILURES": "1000",
+        "MSM_METRICS_PORT": "0",  # the ops port (9103) may be taken by `make run`
     }
     proc = subprocess.Popen([str(ROOT / ".venv/bin/msm-api")], env=env, cwd=ROOT)
     deadline = time.monotonic() + 60
