@@ -91,8 +91,9 @@ test-e2e: stack-up console chromium ## the whole stack with the meter simulator
 	$(PYTEST) tests/e2e
 
 .PHONY: k8s-tools k8s-check
-k8s-tools: ## kubectl with Kustomize v5 for the k8s checks, where the machine has none
+k8s-tools: ## kubectl with Kustomize v5 (where the machine has none) and checkov, for the k8s checks
 	@bash k8s/tools/ensure-kubectl.sh
+	@bash k8s/tools/ensure-checkov.sh
 
 k8s-check: setup k8s-tools ## render every k8s overlay; validate objects and CRs, lint workloads (offline)
 	$(PYTEST) tests/k8s
