@@ -1,4 +1,4 @@
-"""The MQTT side: one backend-identity connection, request topics in, replies and events out.
+"""The MQTT side: one connection as localiot's own identity, requests in, replies and events out.
 
 Subscribed: the shadow request topics (`.../update|get|delete`, classic and named — never the
 `/accepted`, `/delta`... replies localiot itself publishes), the three fleet-provisioning request

@@ -4,7 +4,7 @@
   (its CN) its own thing's topics only, then the reload script rebuilds the ACL and SIGHUPs;
 - revoke: the fragment goes, the certificate goes into the CRL (deploy/local/revoke-cert.sh,
   which reloads too) so it cannot connect again, and connections it still holds are dropped by
-  taking their client id over with the backend identity (mosquitto keeps open connections
+  taking their client id over with localiot's own identity (mosquitto keeps open connections
   across a reload).
 """
 
@@ -124,7 +124,7 @@ class Kicker:
 
 
 def kick_config(base: MqttConfig) -> Callable[[str], MqttConfig]:
-    """The backend identity, with the victim's client id and a clean, short-lived session."""
+    """localiot's own identity, with the victim's client id and a clean, short-lived session."""
 
     def config_for(client_id: str) -> MqttConfig:
         return MqttConfig(
