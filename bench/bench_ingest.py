@@ -5,27 +5,28 @@ Run (what `make bench-ingest` does):
 
 Options: --duration S (the main ingest run, default 60; 600 for the 10-minute RSS check),
 --window S (each other phase, default 15), --publishers P (3), --devices D (200), --backlog N
-(at most this many messages between meters and ingest, 8000), --skip-replicas, --only PHASES
-(e.g. `--only ad`), --events-queue (bind a capped queue to every telemetry event, so RabbitMQ
-also enqueues), --verbose (ingest's batch sizes and write times).
+(at most this many messages between meters and ingest, 8000), --backlog-messages N (queued for
+the drain phase, 100,000), --skip-replicas, --only PHASES (e.g. `--only ad`), --events-queue
+(bind a capped queue to every telemetry event, so RabbitMQ also enqueues), --verbose.
 
 Prints, in one run (figures from the same run are the baselines, targets as ratios):
-  (a) the raw broker pipe: P paho publisher processes -> one plain paho subscriber, QoS 1;
-  (b) the database's own insert_many rate for the same rows (one client, ingest's batch size),
-      and (b2) the whole write set ingest does per batch by design (insert, one device bulk
-      upsert, `processed` update) straight through pymongo;
+  (a) the raw broker pipe: P paho publisher processes -> one plain paho subscriber, QoS 1, and
+      that subscriber's CPU per message;
+  (b) the database's own insert_many rate for the same rows (one client, ingest's batch size);
   (c) msm-ingest (the real service, one process): stored messages/s and rows/s at saturation,
       p50/p99 publish -> stored latency at half that rate (read off the telemetry.received
-      event, which is published right after the write), CPU-us per message in ingest and in
-      broker + ingest + RabbitMQ (the database apart), RSS over the run;
-  (c2) the same with MSM_INGEST_EVENTS_BEFORE_STORE=true (events confirmed first, rows stored
-      already `processed`: one write per row);
-  (d) the same pipeline with the database write swapped for a no-op store (the ceiling);
-  (e) two msm-ingest replicas on one shared subscription, and their ratio to (c).
-Targets: (c) >= 80 % of min(a, b); (d) >= 80 % of (a); <= 60 CPU-us/msg in ingest; broker +
-ingest + RabbitMQ <= 120 CPU-us/msg; RSS flat. The broker, RabbitMQ and the database are shared
-with whoever else uses this machine: their CPU rate just before each phase is subtracted.
-Everything runs on a database and a RabbitMQ vhost of its own, removed afterwards.
+      event), CPU-us per message in ingest, broker, RabbitMQ and the database, RSS over the run;
+  (d) the same pipeline with the database write swapped for a no-op store (the ceiling), and
+      ingest's CPU per message against (a)'s bare paho subscriber;
+  (e) two replicas with the no-op store on one shared subscription, against (d);
+  (f) documents written per telemetry row at a fleet's cadence, from the database's oplog;
+  (g) the time to drain --backlog-messages queued while ingest was down, and the MQTT
+      disconnects during the drain, against --backlog-messages / (c).
+Targets: (c) >= 80 % of (b); (d) >= 80 % of (a); (d) ingest CPU <= 1.5 x (a)'s subscriber;
+(e) >= 0.9 x (d); (f) <= 1.2 documents per row; (g) <= 1.25 x messages / (c), no disconnect.
+The broker, RabbitMQ and the database are shared with whoever else uses this machine: their CPU
+rate just before each phase is subtracted. Everything runs on a database and a RabbitMQ vhost of
+its own (removed afterwards), with client ids and share groups of its own.
 """
 
 from __future__ import annotations
@@ -48,13 +49,12 @@ from typing import Any
 
 import orjson
 from ingest_load import EventProbe, Load, drive, payload, raw_pipe_running
+from ingest_phases import backlog_drain, fleet_writes
 from ingest_procs import ROOT, CpuMeter, cpu_seconds, rss_mib, stack_pids
 from ingest_report import report
 from msm_common.adapters import mongo
 from msm_common.contracts import parse_telemetry
-from msm_ingest.domain import devices as device_updates
 from plumbing import free_port, own_vhost, rabbitmqctl
-from pymongo import UpdateOne
 
 PY = sys.executable
 INGEST = str(Path(PY).with_name("msm-ingest"))
@@ -91,13 +91,18 @@ def consumed(samples: dict[tuple[str, str], float]) -> tuple[float, float, float
 class Ingest:
     """One msm-ingest process (or the no-op-store runner) with its metrics port."""
 
-    def __init__(self, env: dict[str, str], *, null_store: bool = False, name: str = "") -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        null_store: bool = False,
+        name: str = "",
+        fixed_id: bool = False,
+    ) -> None:
         self.port = free_port()
-        env = dict(
-            env,
-            MSM_METRICS_PORT=str(self.port),
-            MSM_INGEST_CLIENT_ID=f"bench-ingest-{uuid.uuid4().hex[:8]}{name}",
-        )
+        env = dict(env, MSM_METRICS_PORT=str(self.port))
+        if not fixed_id:
+            env["MSM_INGEST_CLIENT_ID"] = f"bench-ingest-{uuid.uuid4().hex[:8]}{name}"
         cmd = [PY, str(ROOT / "bench/ingest_runner.py")] if null_store else [INGEST]
         self.log = (ROOT / ".local/logs").joinpath(f"bench-ingest{name}.log").open("ab")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -137,50 +142,29 @@ def raw_pipe(args: argparse.Namespace, devices: list[str]) -> tuple[float, float
         return got / (time.monotonic() - t0), (cpu_seconds(pid) - cpu0) / max(got, 1) * 1e6
 
 
-def database_rates(db: Any, args: argparse.Namespace, devices: list[str]) -> tuple[float, float]:
-    """(b) insert_many rows/s for ingest's rows; (b2) rows/s for the design's whole write set."""
+def database_rates(db: Any, args: argparse.Namespace, devices: list[str]) -> float:
+    """(b) insert_many rows/s of ingest's rows, batches of ingest's size."""
     now = datetime.now().astimezone()
     per_batch = 500
-
-    def batches() -> Any:
-        seq = 0
-        base = int(time.time() * 1000) - 10**7
-        while True:
-            msgs = [
-                parse_telemetry(
-                    devices[(seq + i) % len(devices)],
-                    orjson.loads(payload(base + seq + i, seq + i)),
-                    received_at=now,
-                )
-                for i in range(per_batch)
-            ]
-            seq += per_batch
-            yield [r for m in msgs for r in m.readings]
-
-    rates = []
-    for name, full in (("bench_insert", False), ("bench_full", True)):
-        coll = db[name]
-        coll.create_indexes(mongo.collection_indexes(400)["telemetry"])
-        rows, start, gen = 0, time.monotonic(), batches()
-        while time.monotonic() - start < args.window:
-            readings = next(gen)
-            docs = [r.to_document() for r in readings]
-            coll.insert_many(docs, ordered=False)
-            if full:
-                by_device: dict[str, list[Any]] = {}
-                for r in readings:
-                    by_device.setdefault(r.device_uuid, []).append(r)
-                newest = {d: device_updates.newest_per_key(rs) for d, rs in by_device.items()}
-                writes = device_updates.telemetry_writes(newest, dict.fromkeys(newest, now), now)
-                db["bench_devices"].bulk_write(
-                    [UpdateOne({"_id": w.device_uuid}, w.update, upsert=True) for w in writes],
-                    ordered=False,
-                )
-                done = {"$set": {"processed": True}}  # as MongoStore.mark_processed does it
-                coll.bulk_write([UpdateOne({"_id": d["_id"]}, done) for d in docs], ordered=False)
-            rows += len(docs)
-        rates.append(rows / (time.monotonic() - start))
-    return rates[0], rates[1]
+    seq, base = 0, int(time.time() * 1000) - 10**7
+    coll = db["bench_insert"]
+    coll.create_indexes(mongo.collection_indexes(400)["telemetry"])
+    rows, start = 0, time.monotonic()
+    while time.monotonic() - start < args.window:
+        msgs = [
+            parse_telemetry(
+                devices[(seq + i) % len(devices)],
+                orjson.loads(payload(base + seq + i, seq + i)),
+                received_at=now,
+            )
+            for i in range(per_batch)
+        ]
+        seq += per_batch
+        docs = [r.to_document() for m in msgs for r in m.readings]
+        # A retried insert (pymongo retries writes after a timeout) finds its own rows: fine.
+        mongo.insert_many_idempotent(db, "bench_insert", docs)
+        rows += len(docs)
+    return rows / (time.monotonic() - start)
 
 
 def ingest_run(
@@ -276,6 +260,40 @@ def ingest_run(
     return result
 
 
+def started(env: dict[str, str], *, fixed_id: bool = False) -> Ingest:
+    ingest = Ingest(env, fixed_id=fixed_id)
+    ingest.wait_ready()
+    return ingest
+
+
+def drain_phase(
+    args: argparse.Namespace, env: dict[str, str], devices: list[str], tag: str
+) -> dict[str, Any]:
+    """(g): one client id for both starts (its persistent session holds the backlog)."""
+    drain_env = dict(
+        env,
+        MSM_INGEST_CLIENT_ID=f"bench-drain-{tag}",
+        MSM_INGEST_SHARED_GROUP=f"bench-g-{tag}",
+        MSM_INGEST_SESSION_EXPIRY_S="900",
+    )
+
+    def measure(ingest: Ingest) -> tuple[float, float]:
+        samples = scrape(ingest.port)
+        return consumed(samples)[0], samples.get(("msm_ingest_mqtt_disconnects", ""), -1.0)
+
+    load = Load(devices, args.publishers, args.host, args.port, args.pki).start()
+    try:
+        return backlog_drain(
+            lambda: started(drain_env, fixed_id=True),
+            measure,
+            load,
+            args.backlog_messages,
+            timeout=1800,
+        )
+    finally:
+        load.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=60.0)
@@ -284,6 +302,7 @@ def main() -> int:
     parser.add_argument("--publishers", type=int, default=3)
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--backlog", type=int, default=8000)
+    parser.add_argument("--backlog-messages", type=int, default=100_000)
     parser.add_argument("--skip-replicas", action="store_true")
     parser.add_argument("--only", default="", help="run only these phases, e.g. 'd' (debugging)")
     parser.add_argument("--verbose", action="store_true", help="print ingest's batch metrics")
@@ -321,7 +340,7 @@ def main() -> int:
         MSM_LOG_LEVEL="WARNING",
     )
     probe = None
-    wanted = set(args.only or "abcdef")
+    wanted = set(args.only or "abcdefg")
     if args.skip_replicas:
         wanted.discard("e")
     r: dict[str, Any] = {}
@@ -331,28 +350,34 @@ def main() -> int:
             r["a"], r["a_cpu"] = raw_pipe(args, devices)
         if "b" in wanted:
             print("(b) database insert_many ...", flush=True)
-            r["b"], r["b2"] = database_rates(client[db_name], args, devices)
+            r["b"] = database_rates(client[db_name], args, devices)
             client[db_name].drop_collection("bench_insert")
-            client[db_name].drop_collection("bench_full")
         if "c" in wanted:
             probe = EventProbe(amqp_url, devices[:4], sink=args.events_queue)
             print(f"(c) msm-ingest, {args.duration:.0f} s ...", flush=True)
             r["c"] = ingest_run(args, env, devices, probe, seconds=args.duration, latency=True)
-        if "f" in wanted:
-            print("(c2) msm-ingest, events before store ...", flush=True)
-            r["f"] = ingest_run(
-                args,
-                dict(env, MSM_INGEST_EVENTS_BEFORE_STORE="true"),
-                devices,
-                None,
-                seconds=args.window,
-            )
         if "d" in wanted:
             print("(d) no-op store ...", flush=True)
             r["d"] = ingest_run(args, env, devices, None, seconds=args.window, null_store=True)
         if "e" in wanted:
-            print("(e) two replicas ...", flush=True)
-            r["e"] = ingest_run(args, env, devices, None, seconds=args.window, replicas=2)
+            print("(e) two replicas, no-op store ...", flush=True)
+            r["e"] = ingest_run(
+                args, env, devices, None, seconds=args.window, replicas=2, null_store=True
+            )
+        if "f" in wanted:
+            print("(f) documents per row at a fleet's cadence ...", flush=True)
+            fleet = [f"{d}-f" for d in devices]
+            fleet_env = dict(
+                env,
+                MSM_INGEST_SUBSCRIBE_DEVICES=",".join(fleet),
+                MSM_INGEST_SHARED_GROUP=f"bench-f-{tag}",
+            )
+            r["f"] = fleet_writes(
+                client, db_name, lambda: started(fleet_env), args.pki, args.host, args.port, fleet
+            )
+        if "g" in wanted:
+            print(f"(g) draining {args.backlog_messages} queued messages ...", flush=True)
+            r["g"] = drain_phase(args, env, devices, tag)
         report(r, args)
     finally:
         if probe is not None:

@@ -9,9 +9,15 @@ Run (what `make bench-ingest-parts` does):
 (2) the worker alone: the pipeline's batch work (parse, validate, plan, rows, device updates,
     events, acks) on ready-made deliveries, the database and RabbitMQ swapped for no-ops;
     baseline: orjson.loads + orjson.dumps of the same payloads (the least any ingest must do);
-(3) the store calls alone: the rows, device updates and `processed` updates the worker made
-    for those batches, written by MongoStore to a scratch database (the client's CPU only; the
-    database's time is not in it); baseline: pymongo's insert_many of the same rows alone.
+(3) the store calls alone: the rows and the (coalesced) device updates the worker made for
+    those batches, written by MongoStore to a scratch database (the client's CPU only; the
+    database's time is not in it); baseline: pymongo's insert_many of the same rows alone;
+(4) the event publisher alone: msm_common's ConfirmingPublisher (pika's public basic_publish,
+    asynchronous confirms) sending ingest's telemetry events to a vhost of its own, CPU of this
+    process per event; baseline: pika's BlockingConnection basic_publish without confirms.
+Before this cut, ingest used private paho and pika paths: (1) was 10.7 CPU-us/msg (x0.23 of the
+plain paho subscriber) and its AMQP frames were written by hand; this run prints what the public
+APIs cost instead.
 Figures are CPU seconds of the measuring process (1) or thread (2, 3) per message. (1) and (2)
 add up to less than bench_ingest's (d): the AMQP thread, metrics and contention between the
 stages are not in them.
@@ -29,17 +35,22 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from ingest_load import Load, payload, raw_pipe_running
+import pika
+from ingest_load import Load, payload, raw_pipe_running, reader_identity
 from ingest_procs import cpu_seconds
 from msm_common.adapters import mongo
+from msm_common.contracts import parse_telemetry
+from msm_ingest.adapters.event_publisher import AmqpEventPublisher
 from msm_ingest.adapters.mongo_store import MongoStore
 from msm_ingest.adapters.mqtt_source import MqttSource, MqttSourceConfig
 from msm_ingest.adapters.null_store import NullStore
 from msm_ingest.batch_writer import BatchWriter
 from msm_ingest.bootstrap import tune_gc
+from msm_ingest.domain.events import telemetry_events
 from msm_ingest.metrics import IngestMetrics
 from msm_ingest.pipeline import Pipeline, PipelineConfig
 from msm_ingest.ports import Delivery
+from plumbing import own_vhost, rabbitmqctl
 
 
 def _drive(load: Load, consumed: Any, seconds: float, backlog: int = 8000) -> None:
@@ -66,8 +77,8 @@ def source_alone(args: argparse.Namespace, devices: list[str]) -> tuple[float, f
             args.host,
             args.port,
             pki / "ca.crt",
-            pki / "backend.crt",
-            pki / "backend.key",
+            pki / f"{reader_identity(pki)}.crt",
+            pki / f"{reader_identity(pki)}.key",
             client_id=f"bench-parts-{os.getpid()}",
             shared_group="bench-parts",
             session_expiry_s=0,
@@ -104,6 +115,8 @@ def paho_alone(args: argparse.Namespace, devices: list[str]) -> tuple[float, flo
 
 
 class _Confirmed:
+    done = True
+
     def __init__(self, n: int) -> None:
         self.n = n
 
@@ -184,8 +197,8 @@ def store_alone(
         t0 = time.thread_time()
         for docs, writes in batches:
             store.insert_readings(docs)
-            store.update_devices(writes)
-            store.mark_processed([d["_id"] for d in docs])
+            if writes:
+                store.update_devices(writes)
         ours = (time.thread_time() - t0) / len(batches) / per_batch * 1e6
         db.drop_collection("telemetry")
         store.prepare(365)
@@ -196,6 +209,41 @@ def store_alone(
     finally:
         client.drop_database(db_name)
         client.close()
+    return ours, baseline
+
+
+def publisher_alone(amqp_url: str, devices: list[str], events: int = 20_000) -> tuple[float, float]:
+    """(ConfirmingPublisher CPU-us per confirmed event, BlockingConnection basic_publish without
+    confirms CPU-us per event), this process's CPU, on a vhost of its own."""
+    now = datetime.now(UTC)
+    base = int(time.time() * 1000)
+    readings = [
+        r
+        for i in range(500)
+        for r in parse_telemetry(
+            devices[i % len(devices)], orjson.loads(payload(base + i, i)), received_at=now
+        ).readings
+    ]
+    batch = telemetry_events(readings, [r.reading_id for r in readings], "bench").events
+    publisher = AmqpEventPublisher(amqp_url, name="bench-parts").start(10)
+    try:
+        publisher.publish(batch).wait(10)  # warm-up
+        t0, confirmed = time.process_time(), 0
+        for _ in range(events // len(batch)):
+            confirmed += sum(publisher.publish(batch).wait(30))
+        ours = (time.process_time() - t0) / max(confirmed, 1) * 1e6
+    finally:
+        publisher.close()
+    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    channel = conn.channel()
+    channel.exchange_declare("msm.events", "topic", durable=True)
+    props = pika.BasicProperties(delivery_mode=2, content_type="application/cloudevents+json")
+    t0 = time.process_time()
+    for _ in range(events // len(batch)):
+        for e in batch:
+            channel.basic_publish("msm.events", e.routing_key, e.body, props)
+    baseline = (time.process_time() - t0) / (events // len(batch) * len(batch)) * 1e6
+    conn.close()
     return ours, baseline
 
 
@@ -219,9 +267,20 @@ def main() -> int:
           f"{floor:.1f} us (x{worker / floor:.1f})", flush=True)  # fmt: skip
     mongo_uri = os.environ.get("MSM_MONGO_URI", "mongodb://127.0.0.1:27017")
     ours, insert = store_alone(recorded, mongo_uri, f"msm_bench_parts_{tag}", 500)
-    print(f"(3) store calls alone: {ours:.1f} CPU-us/msg (rows, devices, processed); "
+    print(f"(3) store calls alone: {ours:.1f} CPU-us/msg (rows, coalesced devices); "
           f"insert_many of the same rows alone: {insert:.1f} us (x{ours / insert:.2f})",
           flush=True)  # fmt: skip
+    amqp_url = own_vhost(
+        os.environ.get("MSM_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"), f"msm-parts-{tag}"
+    )
+    if amqp_url is not None:
+        try:
+            ours, pika_floor = publisher_alone(amqp_url, devices)
+        finally:
+            rabbitmqctl("delete_vhost", f"msm-parts-{tag}")
+        print(f"(4) event publisher alone (public pika API, confirms): {ours:.1f} CPU-us/event; "
+              f"pika basic_publish, no confirms: {pika_floor:.1f} us (x{ours / pika_floor:.2f})",
+              flush=True)  # fmt: skip
     paho_rate, paho_cpu = paho_alone(args, devices)
     print(f"    baseline, plain paho subscriber: {paho_rate:.0f} msg/s, {paho_cpu:.1f} CPU-us/msg",
           flush=True)  # fmt: skip

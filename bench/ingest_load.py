@@ -47,6 +47,11 @@ def client(pki: Path, cert: str, client_id: str, **kw: Any) -> paho.Client:
     return c
 
 
+def reader_identity(pki: Path) -> str:
+    """The certificate a device-topic reader uses: ingest's own where the PKI has one."""
+    return "ingest" if (pki / "ingest.crt").exists() else "backend"
+
+
 def payload(ts_ms: int, seq: int) -> bytes:
     readings = [
         {
@@ -95,7 +100,7 @@ def raw_subscriber(
     filters: list[str], host: str, port: int, pki: str, received: Any, ready: Any, stop: Any
 ) -> None:
     """Child process: a plain paho subscriber (QoS 1, auto acks) counting what it gets."""
-    c = client(Path(pki), "backend", f"bench-raw-{time.time_ns() % 10**8}")
+    c = client(Path(pki), reader_identity(Path(pki)), f"bench-raw-{time.time_ns() % 10**8}")
     count = [0]
 
     def on_message(_c: Any, _u: Any, _m: Any) -> None:
