@@ -72,3 +72,25 @@ def test_unknown_and_known_accounts_are_throttled_alike(make_app):
             for _ in range(4)
         ]
         assert answers == [401, 401, 401, 429], (name, answers)
+
+
+@pytest.mark.parametrize("trusted", [0, 1])
+def test_the_address_is_the_client_the_trusted_proxy_names(make_app, trusted):
+    settings = {
+        **FAST_BACKOFF,
+        "login_max_account_failures": 100,
+        "login_max_address_failures": 2,
+        "login_backoff_base_s": 30.0,
+        "trusted_proxies": trusted,
+    }
+    client = make_app(settings).test_client()
+
+    def attempt(forwarded_for: str) -> int:
+        body = {"username": "nobody", "password": "wrong"}
+        headers = {"X-Forwarded-For": forwarded_for}
+        return client.post("/api/auth/login", json=body, headers=headers).status_code
+
+    assert [attempt("198.51.100.7"), attempt("198.51.100.7")] == [401, 401]
+    # Behind a trusted proxy another client is another address; without one, a forged
+    # X-Forwarded-For changes nothing (the connection's address is what counts).
+    assert attempt("198.51.100.8") == (401 if trusted else 429)
