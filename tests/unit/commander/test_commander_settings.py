@@ -37,4 +37,8 @@ def test_production_needs_the_broker_identity_spelled_out(clean_env) -> None:
         CommanderSettings()
     for name in NAMES[2:]:
         clean_env.setenv(f"MSM_{name}", "/etc/msm/x")
+    # ... and the KMS key that opens device secrets (no local key file in production).
+    with pytest.raises(SettingsError, match="MSM_SECRETS_KMS_KEY_ID"):
+        CommanderSettings()
+    clean_env.setenv("MSM_SECRETS_KMS_KEY_ID", "alias/msm-device-secrets")
     assert CommanderSettings().is_production
