@@ -18,7 +18,15 @@ from msm_localiot.settings import LocaliotSettings
 from msm_metersim.settings import MetersimSettings
 from msm_provisioner.settings import ProvisionerSettings
 from pydantic import AliasChoices
-from support.k8s_manifests import K8S, OVERLAYS, by_kind, pod_spec, render, workloads
+from support.k8s_manifests import (
+    K8S,
+    OVERLAYS,
+    by_kind,
+    container_env,
+    pod_spec,
+    render,
+    workloads,
+)
 
 READER = {
     "msm-api": ApiSettings,
@@ -44,15 +52,6 @@ def setting_names(cls: type[CommonSettings]) -> set[str]:
         else:
             names.add(f"MSM_{name.upper()}")
     return names
-
-
-def container_env(objs: list[dict], container: dict) -> dict[str, str]:
-    config_maps = by_kind(objs, "ConfigMap")
-    seen: dict[str, str] = {}
-    for ref in container.get("envFrom", []):
-        seen |= config_maps[ref["configMapRef"]["name"]]["data"]
-    seen |= {e["name"]: e.get("value", "<from a reference>") for e in container.get("env", [])}
-    return seen
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -7,7 +7,7 @@ import copy
 from collections.abc import Callable
 
 import pytest
-from support.k8s_manifests import OVERLAYS, by_kind, pod_spec, render, workloads
+from support.k8s_manifests import OVERLAYS, by_kind, container_env, pod_spec, render, workloads
 from support.k8s_policy import violations
 
 SERVICES = ("msm-api", "msm-ingest", "msm-commander", "msm-provisioner", "msm-console")
@@ -130,16 +130,6 @@ def test_probes_and_services_point_at_declared_container_ports(overlay: str) -> 
             assert port["targetPort"] in declared, (svc["metadata"]["name"], port)
 
 
-def _env(w: dict, config_maps: dict[str, dict]) -> dict[str, str]:
-    """The settings a workload's first container sees (ConfigMaps, then literal env)."""
-    c = pod_spec(w)["containers"][0]
-    seen: dict[str, str] = {}
-    for ref in c.get("envFrom", []):
-        seen |= config_maps[ref["configMapRef"]["name"]]["data"]
-    seen |= {e["name"]: e.get("value", "<ref>") for e in c.get("env", [])}
-    return seen
-
-
 DRAIN_SETTING = {
     "msm-api": "MSM_GRACEFUL_TIMEOUT_S",
     "msm-provisioner": "MSM_GRACEFUL_TIMEOUT_S",
@@ -150,10 +140,9 @@ DRAIN_SETTING = {
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_termination_grace_outlasts_each_services_drain(overlay: str) -> None:
     objs = render(overlay)
-    config_maps = by_kind(objs, "ConfigMap")
     for name, setting in DRAIN_SETTING.items():
         w = msm_workloads(objs)[name]
-        drain = float(_env(w, config_maps)[setting])
+        drain = float(container_env(objs, pod_spec(w)["containers"][0])[setting])
         grace = pod_spec(w)["terminationGracePeriodSeconds"]
         assert drain + 5 <= grace <= drain + 30, (name, drain, grace)
     # The commander joins its consumer threads for up to 10 s each (Commander.stop).

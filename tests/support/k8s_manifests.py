@@ -117,3 +117,13 @@ def pod_spec(obj: Obj) -> Obj:
 
 def workloads(objs: list[Obj]) -> list[Obj]:
     return [o for o in objs if o["kind"] in WORKLOAD_KINDS]
+
+
+def container_env(objs: list[Obj], container: Obj) -> dict[str, str]:
+    """What a container sees: its ConfigMaps (envFrom), then literal env; references elided."""
+    config_maps = by_kind(objs, "ConfigMap")
+    seen: dict[str, str] = {}
+    for ref in container.get("envFrom", []):
+        seen |= config_maps[ref["configMapRef"]["name"]]["data"]
+    seen |= {e["name"]: e.get("value", "<from a reference>") for e in container.get("env", [])}
+    return seen
