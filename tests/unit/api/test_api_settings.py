@@ -11,6 +11,7 @@ PROD = {
     "mongo_uri": "mongodb://db/msm",
     "amqp_url": "amqp://u:p@mq/%2F",
     "jwt_issuer": "https://msm.example",
+    "secrets_kms_key_id": "alias/msm-device-secrets",
 }
 
 
@@ -29,6 +30,9 @@ def test_production_starts_with_its_key(tmp_path):
     key.write_bytes(pem)
     settings = ApiSettings(**PROD, jwt_private_key_file=key)
     assert settings.is_production and settings.access_token_ttl_s == 900
+    without_kms = {k: v for k, v in PROD.items() if k != "secrets_kms_key_id"}
+    with pytest.raises(SettingsError, match="MSM_SECRETS_KMS_KEY_ID"):
+        ApiSettings(**without_kms, jwt_private_key_file=key)
 
 
 def test_local_defaults():

@@ -60,7 +60,13 @@ class ApiSettings(CommonSettings):
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
 
     def required_in_production(self) -> tuple[str, ...]:
-        return (*super().required_in_production(), "jwt_private_key_file", "jwt_issuer")
+        # The KMS key: device secrets are sealed before anything stores them (msm_common.secrets).
+        return (
+            *super().required_in_production(),
+            "jwt_private_key_file",
+            "jwt_issuer",
+            "secrets_kms_key_id",
+        )
 
     @property
     def secrets_dir(self) -> Path:
