@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from typing import Any
+
+from support.waiting import wait_for
+
+__all__ = ["answers", "free_port", "http", "ready", "wait_for"]
 
 
 def free_port() -> int:
@@ -30,17 +32,6 @@ def ready(port: int) -> bool:
             return bool(r.status == 200)
     except OSError:
         return False
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    """The first truthy result of `check`, polled every 0.1 s; TimeoutError naming `what`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise TimeoutError(f"{what} not within {timeout} s")
 
 
 def http(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:

@@ -23,6 +23,7 @@ from msm_common.adapters.mqtt import MqttConfig, MqttConnection
 from msm_common.contracts import CommandRequest, make_event
 from msm_common.contracts.events import COMMAND_ACK, DEVICE_PRESENCE
 from msm_common.secrets import SecretBox, seal_params
+from support.waiting import wait_for
 
 MQTT = {
     "broker_ip": "10.1.2.3",
@@ -58,14 +59,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+def doc(db: Any, command_id: str) -> dict[str, Any] | None:
+    """The stored command."""
+    found: dict[str, Any] | None = db["commands"].find_one({"_id": command_id})
+    return found
+
+
+def until(db: Any, command_id: str, wanted: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The stored command once its status is `wanted`."""
+    return wait_for(
+        f"command {command_id} to be {wanted}",
+        lambda: (d := doc(db, command_id)) is not None and d["status"] == wanted and d,
+        timeout,
+    )
 
 
 @dataclass(frozen=True)

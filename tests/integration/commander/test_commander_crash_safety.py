@@ -13,8 +13,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from commander_harness import FAST, Ack, wait_for
+from commander_harness import FAST, Ack
 from support.services import ROOT
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 TYPES = ("reboot", "ntp", "mqtt", "sftp")
@@ -40,7 +41,7 @@ def test_two_replicas_deliver_each_command_once_in_order(
     meters = [meter() for _ in range(3)]
     sent = {m.uuid: [api.request(m.uuid, "reboot") for _ in range(8)] for m in meters}
     ids = [c for cs in sent.values() for c in cs]
-    wait_for(lambda: all_final(mongo_db, ids), 20, "every command to finish")
+    wait_for("every command to finish", lambda: all_final(mongo_db, ids), 20)
 
     assert mongo_db["commands"].count_documents(
         {"_id": {"$in": ids}, "status": "succeeded"}
@@ -119,7 +120,7 @@ def test_sigkill_mid_flight_loses_nothing_and_never_exceeds_the_retry_policy(
             time.sleep(rng.uniform(0.4, 1.2))
             process.kill()
             process.start()
-        wait_for(lambda: all_final(mongo_db, ids), 40, "every command to finish")
+        wait_for("every command to finish", lambda: all_final(mongo_db, ids), 40)
 
         docs = {d["_id"]: d for d in mongo_db["commands"].find({"_id": {"$in": ids}})}
         received = collections.Counter(c for m in meters for c in m.ids())
@@ -141,13 +142,13 @@ def test_sigkill_mid_flight_loses_nothing_and_never_exceeds_the_retry_policy(
         # One more after the last restart, so this process has something to count.
         meters[0].behaviour = lambda _cmd, _n: [Ack("success")]
         last = api.request(meters[0].uuid, "reboot")
-        wait_for(lambda: all_final(mongo_db, [last]), 10, "the last command")
-        assert wait_for(lambda: _scrape(port, "/readyz"), 10, "/readyz")
+        wait_for("the last command", lambda: all_final(mongo_db, [last]), 10)
+        assert wait_for("/readyz", lambda: _scrape(port, "/readyz"), 10)
         assert '"alive":true' in _scrape(port, "/healthz")
-        metrics = wait_for(lambda: _scrape(port), 10, "/metrics")
+        metrics = wait_for("/metrics", lambda: _scrape(port), 10)
         assert 'msm_commander_commands_total{status="succeeded",type="reboot"}' in metrics
         assert "msm_commander_in_flight 0.0" in wait_for(
-            lambda: (t := _scrape(port)) and "msm_commander_in_flight 0.0" in t and t, 5, "gauge"
+            "gauge", lambda: (t := _scrape(port)) and "msm_commander_in_flight 0.0" in t and t, 5
         )
         assert "msm_commander_ack_latency_seconds_bucket" in metrics
         assert process.terminate() == 0  # SIGTERM drains and exits cleanly

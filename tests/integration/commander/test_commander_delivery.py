@@ -6,20 +6,21 @@ import itertools
 import time
 
 import pytest
-from commander_harness import MQTT, NTP, SFTP, Ack, always, wait_for
+from commander_harness import MQTT, NTP, SFTP, Ack, always
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
 
 def final(db, command_id: str, timeout: float = 10.0) -> dict:
     return wait_for(
+        f"command {command_id} to finish",
         lambda: (
             (d := db["commands"].find_one({"_id": command_id}))
             and d["status"] not in ("queued", "sent")
             and d
         ),
         timeout,
-        f"command {command_id} to finish",
     )
 
 
@@ -59,9 +60,9 @@ def test_every_command_type_succeeds_and_updates_its_config(
     assert device["mqtt_status"] is True and device["sftp_status"] is True
     # Every transition was announced on msm.events as a command.status CloudEvent.
     events = wait_for(
+        "8 command.status events",
         lambda: len(status_events.events()) >= 8 and status_events.events(),
         5,
-        "8 command.status events",
     )
     mine = [e for e in events if e["data"]["command_id"] == ids[1]]
     assert [(e["data"]["previous"], e["data"]["status"]) for e in mine] == [
@@ -72,9 +73,9 @@ def test_every_command_type_succeeds_and_updates_its_config(
     assert mine[0]["data"]["attempts"] == 1 and mine[0]["data"]["type"] == "ntp"
     # ... and the outbox flag is cleared once RabbitMQ confirmed them.
     wait_for(
+        "outbox flags cleared",
         lambda: mongo_db["commands"].count_documents({"event_pending": True}) == 0,
         5,
-        "outbox flags cleared",
     )
 
 
@@ -132,7 +133,7 @@ def test_duplicate_acks_are_harmless(commander, api, meter, mongo_db, status_eve
     m = meter(always(Ack("success"), Ack("success", delay=0.1), Ack("failed", delay=0.2)))
     cid = api.request(m.uuid, "reboot")
     doc = final(mongo_db, cid)
-    wait_for(lambda: len(status_events.events()) >= 2, 5, "status events")
+    wait_for("status events", lambda: len(status_events.events()) >= 2, 5)
     time.sleep(0.6)  # the late duplicates have arrived and been ignored
     doc = mongo_db["commands"].find_one({"_id": cid})
     assert doc["status"] == "succeeded" and statuses(doc) == ["queued", "sent", "succeeded"]
@@ -154,7 +155,7 @@ def test_a_legacy_ack_of_another_type_matches_nothing(
 ) -> None:
     m = meter(always(Ack(None)))
     cid = api.request(m.uuid, "ntp")
-    wait_for(m.ids, 5, "delivery")
+    wait_for("delivery", m.ids, 5)
     relay.ack(m.uuid, "reboot", None, "success")
     doc = final(mongo_db, cid)
     assert doc["status"] == "timed_out"

@@ -6,25 +6,14 @@ import time
 from datetime import timedelta
 
 import pytest
-from commander_harness import Ack, always, utcnow, wait_for
+from commander_harness import Ack, always, doc, until, utcnow
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
 
-def doc(db, command_id: str) -> dict:
-    return db["commands"].find_one({"_id": command_id})
-
-
 def status(db, command_id: str) -> str:
     return doc(db, command_id)["status"]
-
-
-def until(db, command_id: str, wanted: str, timeout: float = 10.0) -> dict:
-    return wait_for(
-        lambda: (d := doc(db, command_id))["status"] == wanted and d,
-        timeout,
-        f"{command_id} to be {wanted}",
-    )
 
 
 def go_online(db, relay, meter) -> None:
@@ -82,7 +71,7 @@ def test_a_newer_config_supersedes_a_queued_older_one(
 def test_a_config_already_sent_is_not_superseded(commander, api, meter, mongo_db) -> None:
     m = meter(always(Ack("success", delay=0.5)))
     first = api.request(m.uuid, "mqtt")
-    wait_for(m.ids, 5, "first delivery")
+    wait_for("first delivery", m.ids, 5)
     second = api.request(
         m.uuid,
         "mqtt",
@@ -123,7 +112,7 @@ def test_a_command_sent_to_a_device_that_went_offline_waits_without_spending_att
 ) -> None:
     m = meter(lambda _cmd, nth: [Ack(None if nth == 1 else "success")])
     cid = api.request(m.uuid, "reboot")
-    wait_for(m.ids, 5, "first delivery")
+    wait_for("first delivery", m.ids, 5)
     mongo_db["devices"].update_one({"_id": m.uuid}, {"$set": {"connectivity.connected": False}})
     relay.presence(m.uuid, False)
     time.sleep(2.5)  # well past the 0.6 + 0.9 + 1.35 s of three attempts

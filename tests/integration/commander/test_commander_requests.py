@@ -6,22 +6,11 @@ from datetime import timedelta
 
 import orjson
 import pytest
-from commander_harness import EventTap, utcnow, wait_for
+from commander_harness import EventTap, doc, until, utcnow
 from msm_common.adapters.amqp_topology import DEAD_LETTER_EXCHANGE
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def doc(db, command_id: str) -> dict | None:
-    return db["commands"].find_one({"_id": command_id})
-
-
-def until(db, command_id: str, wanted: str, timeout: float = 10.0) -> dict:
-    return wait_for(
-        lambda: (d := doc(db, command_id)) and d["status"] == wanted and d,
-        timeout,
-        f"{command_id} to be {wanted}",
-    )
 
 
 @pytest.fixture
@@ -41,7 +30,7 @@ def test_a_request_nobody_stored_is_stored_and_delivered(
     assert done["requested_by"] == "tester" and done["idempotency_key"] == "k-foreign"
     assert "password" not in done["params"]
     events = wait_for(
-        lambda: len(status_events.events()) >= 3 and status_events.events(), 5, "3 status events"
+        "3 status events", lambda: len(status_events.events()) >= 3 and status_events.events(), 5
     )
     assert [e["data"]["status"] for e in events] == ["queued", "sent", "succeeded"]
 
@@ -137,7 +126,7 @@ def test_malformed_requests_are_dead_lettered_and_rejected_when_identifiable(
     rejected = until(mongo_db, "bad-1", "rejected")
     assert rejected["history"][-1]["reason"].startswith("malformed_request: params.server_1")
     dead = wait_for(
-        lambda: len(dead_letters.bodies) >= 3 and dead_letters.bodies, 10, "3 dead letters"
+        "3 dead letters", lambda: len(dead_letters.bodies) >= 3 and dead_letters.bodies, 10
     )
     assert sorted(dead) == sorted([bad_params, b"\xff not json at all", b'{"command_id": "bad-2"}'])
     assert doc(mongo_db, "bad-2") is None  # no device: nothing to attach a state to
@@ -150,7 +139,7 @@ def test_poison_events_are_dead_lettered_too(
     tap = EventTap(amqp_url, DEAD_LETTER_EXCHANGE, (f"dead.{queue_names['acks_queue']}",))
     try:
         relay._publish("msm.command.ack", "dev-x", {"status": "what?"})
-        wait_for(lambda: tap.bodies, 10, "a dead-lettered ack event")
+        wait_for("a dead-lettered ack event", lambda: tap.bodies, 10)
         m = meter()
         until(mongo_db, api.request(m.uuid, "reboot"), "succeeded")
     finally:
@@ -183,13 +172,13 @@ def test_unconfirmed_status_events_of_finished_commands_are_republished(
     )
 
     events = wait_for(
+        "the republished history",
         lambda: len(status_events.events()) >= 3 and status_events.events(),
         10,
-        "the republished history",
     )
     assert [(e["id"], e["data"]["previous"], e["data"]["status"]) for e in events[:3]] == [
         ("crashed-1:0", None, "queued"),
         ("crashed-1:1", "queued", "sent"),
         ("crashed-1:2", "sent", "succeeded"),
     ]
-    wait_for(lambda: "event_pending" not in doc(mongo_db, "crashed-1"), 5, "the flag cleared")
+    wait_for("the flag cleared", lambda: "event_pending" not in doc(mongo_db, "crashed-1"), 5)

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
-from commander_harness import SFTP, Api, wait_for
+from commander_harness import SFTP, Api, until
 from msm_common.secrets import LocalKeyring, SecretBox, ensure_local_keyfile
-
-
-def until(db: Any, command_id: str, wanted: str, timeout: float = 10.0) -> dict:
-    return wait_for(
-        lambda: (d := db["commands"].find_one({"_id": command_id})) and d["status"] == wanted and d,
-        timeout,
-        f"{command_id} {wanted}",
-    )
 
 
 def test_the_device_gets_the_plaintext_and_the_finished_command_keeps_nothing(

@@ -279,15 +279,6 @@ def hook_server(answer: dict[str, Any]) -> Iterator[HookServer]:
         server.server_close()
 
 
-def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
-
-
 def http_ready(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:

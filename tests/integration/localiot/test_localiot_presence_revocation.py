@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from localiot_support import ConnectFailed, SdkDevice, wait_until
+from localiot_support import ConnectFailed, SdkDevice
 from support.services import Endpoints
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -72,4 +73,33 @@ def test_a_deactivated_certificate_is_dropped_and_cannot_connect_again(
             return True
         return False
 
-    assert wait_until(refused, timeout=10)
+    wait_for("the broker to refuse the revoked certificate", refused, timeout=10, interval=0.2)
+
+
+def test_a_claim_or_other_device_certificate_with_a_meters_client_id_makes_no_presence(
+    localiot: Any,
+    endpoints: Endpoints,
+    listener: Any,
+    serial: str,
+    provisioned: Any,
+    issue_device_cert: Any,
+) -> None:
+    """AWS's claim and device policies refuse such a connection; localiot reports none of it."""
+    device = provisioned(serial)
+    other_cert, other_key = issue_device_cert(f"{serial}-other")
+    events = listener(f"$aws/events/presence/+/{serial}")
+    impostors = [
+        (endpoints.pki("claim.crt"), endpoints.pki("claim.key")),
+        (other_cert, other_key),
+    ]
+    for cert, key in impostors:
+        SdkDevice.connect(cert, key, endpoints.pki("ca.crt"), serial).stop()
+    # The meter's own connection is reported; nothing before it was.
+    meter = SdkDevice.connect(device.cert, device.key, endpoints.pki("ca.crt"), serial)
+    try:
+        _, up = events.wait_for(lambda t, _p: t.endswith(f"/connected/{serial}"))
+    finally:
+        meter.stop()
+    connects = [p for t, p in events.seen if t.endswith(f"/connected/{serial}")]
+    assert [c["principalIdentifier"] for c in connects] == [up["principalIdentifier"]]
+    assert up["principalIdentifier"] not in ("claim", f"{serial}-other")

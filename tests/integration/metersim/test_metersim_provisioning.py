@@ -17,6 +17,7 @@ import pytest
 from msm_common.contracts import DeviceInfoMessage, TelemetryMessage
 from msm_metersim import Fleet, MetersimSettings
 from support.services import ROOT, unique
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -98,15 +99,12 @@ def test_the_shadow_reports_the_meter_and_a_desired_interval_reaches_it(
 
 
 def _wait_reported(iot_data: Any, thing: str, done: Any, timeout: float = 10.0) -> dict:
-    deadline = time.monotonic() + timeout
-    reported: dict = {}
-    while time.monotonic() < deadline:
+    def reported() -> dict | None:
         try:
             document = json.loads(iot_data.get_thing_shadow(thingName=thing)["payload"].read())
-            reported = document["state"].get("reported", {})
         except iot_data.exceptions.ResourceNotFoundException:
-            reported = {}
-        if done(reported):
-            return reported
-        time.sleep(0.2)
-    raise AssertionError(f"shadow of {thing} reports {reported}")
+            return None
+        state = document["state"].get("reported", {})
+        return state if done(state) else None
+
+    return wait_for(f"the shadow of {thing} to report", reported, timeout, interval=0.2)
