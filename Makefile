@@ -78,10 +78,10 @@ down: ## stop the services and the local stack
 	@$(PY) deploy/runner.py --stop 2>/dev/null || true
 	bash $(STACK) down
 
-test: stack-up k8s-tools console-test console chromium ## install what is missing, start what the tests need, run every test
+test: stack-up k8s-tools console-test console chromium asyncapi-specs ## install what is missing, start what the tests need, run every test
 	$(PYTEST)
 
-test-unit: setup ## unit tests only (no I/O)
+test-unit: setup asyncapi-specs ## unit tests only (no I/O)
 	$(PYTEST) tests/unit
 
 test-integration: stack-up ## integration tests against the real local services
@@ -89,6 +89,14 @@ test-integration: stack-up ## integration tests against the real local services
 
 test-e2e: stack-up console chromium ## the whole stack with the meter simulator
 	$(PYTEST) tests/e2e
+
+# The official AsyncAPI JSON Schemas (npm @asyncapi/specs): the AsyncAPI document's test checks
+# /api/asyncapi.json against them. Installed once into .local/asyncapi.
+ASYNCAPI_SPEC := .local/asyncapi/node_modules/@asyncapi/specs/schemas/3.0.0.json
+.PHONY: asyncapi-specs
+asyncapi-specs: $(ASYNCAPI_SPEC) ## the AsyncAPI 3.0 JSON Schema (npm @asyncapi/specs)
+$(ASYNCAPI_SPEC):
+	npm install --prefix .local/asyncapi --no-audit --no-fund --loglevel=error --no-save @asyncapi/specs@6.11.1
 
 .PHONY: k8s-tools k8s-check
 k8s-tools: ## kubectl with Kustomize v5 (where the machine has none) and checkov, for the k8s checks
