@@ -81,7 +81,7 @@ SOURCES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
             f"charts/gateway-helm/charts/crds/crds/generated/gateway.envoyproxy.io_{plural}.yaml",
             ("v1alpha1",),
         )
-        for plural in ("backendtrafficpolicies", "clienttrafficpolicies")
+        for plural in ("backendtrafficpolicies", "clienttrafficpolicies", "envoyproxies")
     ),
 )
 
