@@ -41,6 +41,8 @@ def make_app(mongo_db: Any, endpoints: Any, api_signing_key: Any, publisher: Fak
             "admin_password": ADMIN_PASSWORD,
             "login_max_account_failures": 3,
             "login_max_address_failures": 8,
+            # Long enough that a throttled key stays throttled however slow the machine is.
+            "login_backoff_base_s": 30.0,
         }
         deps = {
             "db": mongo_db,

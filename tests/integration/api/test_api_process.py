@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
@@ -11,11 +12,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from api_helpers import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD
+from msm_api import recovery
+from msm_api.security.passwords import PasswordHasher
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
@@ -144,44 +148,27 @@ def test_create_admin_recovers_from_a_lock_out(
     entry = mongo_db["audit_log"].find_one({"action": "user.recover_admin"})
     assert entry is not None and entry["actor"].startswith("cli:")
     assert entry["details"] == {"username": "admin", "outcome": "restored"}
-    # A brand-new admin needs an email; a short password is refused.
-    short = subprocess.run(
-        [
-            EXE,
-            "create-admin",
-            "--username",
-            "ops2",
-            "--email",
-            "ops2@example.com",
-            "--password-stdin",
-        ],
-        input="short\n",
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
+
+
+def test_create_admin_creates_one_and_refuses_short_passwords(mongo_db: Any) -> None:
+    now = datetime.now(UTC)
+    with pytest.raises(recovery.RecoveryError, match="--email"):
+        recovery.restore_admin(
+            mongo_db, PasswordHasher(4), username="ops2", email=None, password=PASSWORD, now=now
+        )
+    outcome, doc = recovery.restore_admin(
+        mongo_db,
+        PasswordHasher(4),
+        username="ops2",
+        email="Ops2@Example.com",
+        password=PASSWORD,
+        now=now,
     )
-    assert short.returncode == 1 and "at least 12" in short.stderr
-    made = subprocess.run(
-        [
-            EXE,
-            "create-admin",
-            "--username",
-            "ops2",
-            "--email",
-            "ops2@example.com",
-            "--password-stdin",
-        ],
-        input=new_password + "\n",
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert made.returncode == 0 and "created admin ops2" in made.stdout
-    assert mongo_db["users"].find_one({"username": "ops2"})["roles"] == ["admin"]
+    assert outcome == "created" and doc["roles"] == ["admin"] and doc["email"] == "ops2@example.com"
+    assert mongo_db["roles"].find_one({"name": "admin"}) is not None  # roles seeded if missing
+    with pytest.raises(recovery.RecoveryError, match="at least 12"):
+        recovery.read_password(True, io.StringIO("short\n"))
+    assert recovery.read_password(True, io.StringIO(PASSWORD + "\n")) == PASSWORD
 
 
 def test_without_msm_env_the_api_refuses_to_start_on_local_defaults(tmp_path: Path) -> None:
