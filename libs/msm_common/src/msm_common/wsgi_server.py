@@ -53,7 +53,12 @@ def _ops_server(address: tuple[str, int], name: str) -> Callable[[Any], None]:
             workers = len(arbiter.WORKERS)
             return Readiness(workers > 0, {"workers": workers > 0})
 
-        ops_server.serve(*address, None, ready, lambda: True, name=f"{name}-ops")
+        try:
+            ops_server.serve(*address, None, ready, lambda: True, name=f"{name}-ops")
+        except OSError as exc:  # the port is taken: say which setting, then stop
+            where = "%s:%d" % address  # noqa: UP031 - a (host, port) tuple
+            arbiter.log.error("cannot serve /metrics on %s (MSM_METRICS_PORT): %s", where, exc)
+            raise
 
     return when_ready
 
