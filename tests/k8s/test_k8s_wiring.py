@@ -24,6 +24,8 @@ from support.k8s_manifests import (
     by_kind,
     container_env,
     pod_spec,
+    produced_secrets,
+    referenced_secrets,
     render,
     workloads,
 )
@@ -109,50 +111,11 @@ def test_no_secret_value_is_committed(overlay: str) -> None:
                     assert not e["value"] or e["value"].startswith("http"), (c["name"], e["name"])
 
 
-def referenced_secrets(objs: list[dict]) -> set[str]:
-    found = set()
-    for w in workloads(objs):
-        pod = pod_spec(w)
-        for c in pod["containers"] + pod.get("initContainers", []):
-            for e in c.get("env", []):
-                ref = (e.get("valueFrom") or {}).get("secretKeyRef")
-                if ref and not ref.get("optional"):
-                    found.add(ref["name"])
-        for v in pod.get("volumes", []):
-            if "secret" in v:
-                found.add(v["secret"]["secretName"])
-    for so in by_kind(objs, "TriggerAuthentication").values():
-        found |= {r["name"] for r in so["spec"].get("secretTargetRef", [])}
-    for user in by_kind(objs, "User").values():
-        found.add(user["spec"]["importCredentialsSecret"]["name"])
-    for mdb in by_kind(objs, "MongoDBCommunity").values():
-        found |= {u["passwordSecretRef"]["name"] for u in mdb["spec"]["users"]}
-    return found
-
-
-def produced_secrets(objs: list[dict]) -> set[str]:
-    made = {e["spec"]["target"]["name"] for e in by_kind(objs, "ExternalSecret").values()}
-    for mdb in by_kind(objs, "MongoDBCommunity").values():
-        made |= {u["connectionStringSecretName"] for u in mdb["spec"]["users"]}
-    return made
-
-
 @pytest.mark.parametrize("overlay", ["prod", "prod-ingress"])
 def test_prod_secrets_come_from_external_secrets_or_the_operator(overlay: str) -> None:
     objs = render(overlay)
     missing = referenced_secrets(objs) - produced_secrets(objs)
-    assert missing == set()  # msm-gateway-tls is the gateway's, by cert-manager (README)
-
-
-def test_dev_secrets_are_all_made_by_the_dev_script() -> None:
-    script = (K8S / "overlays" / "dev" / "make-dev-secrets.sh").read_text()
-    made = set(re.findall(r"apply (?:generic|tls) (msm-[a-z-]+)\b", script))
-    for loop, body in re.findall(r"for svc in ([a-z ]+); do(.*?)done", script, re.S):
-        for prefix in re.findall(r'apply generic "(msm-[a-z-]+)-\$svc"', body):
-            made |= {f"{prefix}-{svc}" for svc in loop.split()}
-    refs = referenced_secrets(render("dev"))
-    assert refs - made == set()
-    assert "msm-gateway-tls" in made
+    assert missing == {"msm-gateway-tls"}  # the gateway's certificate: cert-manager (README)
 
 
 def test_commander_scaling_watches_the_queue_the_commander_consumes() -> None:

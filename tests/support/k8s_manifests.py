@@ -127,3 +127,38 @@ def container_env(objs: list[Obj], container: Obj) -> dict[str, str]:
         seen |= config_maps[ref["configMapRef"]["name"]]["data"]
     seen |= {e["name"]: e.get("value", "<from a reference>") for e in container.get("env", [])}
     return seen
+
+
+def referenced_secrets(objs: list[Obj]) -> set[str]:
+    """Secrets the objects need (optional env references apart)."""
+    found = set()
+    for w in workloads(objs):
+        pod = pod_spec(w)
+        for c in pod["containers"] + pod.get("initContainers", []):
+            for e in c.get("env", []):
+                ref = (e.get("valueFrom") or {}).get("secretKeyRef")
+                if ref and not ref.get("optional"):
+                    found.add(ref["name"])
+        for v in pod.get("volumes", []):
+            if "secret" in v:
+                found.add(v["secret"]["secretName"])
+    for so in by_kind(objs, "TriggerAuthentication").values():
+        found |= {r["name"] for r in so["spec"].get("secretTargetRef", [])}
+    for user in by_kind(objs, "User").values():
+        found.add(user["spec"]["importCredentialsSecret"]["name"])
+    for mdb in by_kind(objs, "MongoDBCommunity").values():
+        found |= {u["passwordSecretRef"]["name"] for u in mdb["spec"]["users"]}
+    for gw in by_kind(objs, "Gateway").values():
+        for listener in gw["spec"]["listeners"]:
+            found |= {r["name"] for r in (listener.get("tls") or {}).get("certificateRefs", [])}
+    for ing in by_kind(objs, "Ingress").values():
+        found |= {t["secretName"] for t in ing["spec"].get("tls", [])}
+    return found
+
+
+def produced_secrets(objs: list[Obj]) -> set[str]:
+    """Secrets made inside the overlay: ExternalSecret targets, the MongoDB operator's."""
+    made = {e["spec"]["target"]["name"] for e in by_kind(objs, "ExternalSecret").values()}
+    for mdb in by_kind(objs, "MongoDBCommunity").values():
+        made |= {u["connectionStringSecretName"] for u in mdb["spec"]["users"]}
+    return made
