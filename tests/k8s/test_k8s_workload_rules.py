@@ -147,3 +147,19 @@ def test_termination_grace_outlasts_each_services_drain(overlay: str) -> None:
         assert drain + 5 <= grace <= drain + 30, (name, drain, grace)
     # The commander joins its consumer threads for up to 10 s each (Commander.stop).
     assert pod_spec(msm_workloads(objs)["msm-commander"])["terminationGracePeriodSeconds"] >= 30
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_autoscaled_workloads_leave_the_replica_count_to_their_scaler(overlay: str) -> None:
+    objs = render(overlay)
+    scaled = {
+        h["spec"]["scaleTargetRef"]["name"]
+        for h in by_kind(objs, "HorizontalPodAutoscaler").values()
+    }
+    scaled |= {s["spec"]["scaleTargetRef"]["name"] for s in by_kind(objs, "ScaledObject").values()}
+    assert {"msm-api", "msm-commander"} <= scaled
+    assert [
+        w["metadata"]["name"]
+        for w in workloads(objs)
+        if w["metadata"]["name"] in scaled and "replicas" in w["spec"]
+    ] == []
