@@ -131,7 +131,7 @@ def test_fleet_lists_the_meters_and_a_device_shows_charts(
     assert rows.count() == len(stack.devices)
     assert rows.filter(has_text="online").count() == len(stack.devices)
     page.wait_for_function(
-        "document.querySelector('[data-testid=count-total]').textContent !== '…'"
+        "() => document.querySelector('[data-testid=count-total]').textContent !== '…'"
     )
     admin.shot("fleet")
 
@@ -219,6 +219,7 @@ def test_provisioning_users_and_audit_pages(admin: Console, stack: ConsoleStack)
 def test_a_viewer_sees_no_command_buttons(browser: Any, stack: ConsoleStack) -> None:
     viewer = Console(browser, stack.url)
     page = viewer.login(VIEWER[0], VIEWER[2])
+    page.locator(".who", has_text="(viewer)").wait_for()  # permissions loaded
     nav = page.get_by_role("navigation", name="Main")
     assert nav.get_by_role("link").all_inner_texts() == ["Fleet"]
     page.goto(f"{stack.url}/devices/{stack.devices[2]}")

@@ -50,6 +50,14 @@ def built_console() -> Path:
     return DIST
 
 
+def identity(pki: Path, name: str) -> dict[str, str]:
+    """The service's own MQTT identity (least privilege: `<pki>/<name>.crt`) where it has one."""
+    cert, key = pki / f"{name}.crt", pki / f"{name}.key"
+    if not cert.exists():
+        return {}
+    return {"MSM_MQTT_CERT_FILE": str(cert), "MSM_MQTT_KEY_FILE": str(key)}
+
+
 def chromium() -> str | None:
     return shutil.which("chromium")
 
@@ -108,6 +116,7 @@ def running_console_stack(
         "msm-ingest",
         {
             **env,
+            **identity(endpoints.pki_dir, "ingest"),
             "MSM_METRICS_PORT": str(ports["ingest"]),
             "MSM_INGEST_CLIENT_ID": tag,
             "MSM_INGEST_SUBSCRIBE_DEVICES": ",".join(devices),
@@ -120,6 +129,7 @@ def running_console_stack(
         "msm-commander",
         {
             **env,
+            **identity(endpoints.pki_dir, "commander"),
             **COMMANDER_ENV,
             "MSM_METRICS_PORT": str(ports["commander"]),
             "MSM_REQUESTS_QUEUE": f"{tag}.requests",
@@ -132,6 +142,7 @@ def running_console_stack(
         "msm-provisioner",
         {
             **env,
+            **identity(endpoints.pki_dir, "provisioner"),
             "MSM_PROVISIONER_PORT": str(ports["prov"]),
             "MSM_API_JWKS_URL": f"{api_url}/api/auth/jwks.json",
             "MSM_HOOK_TOKEN": unique("e2e-hook-token"),
@@ -145,7 +156,11 @@ def running_console_stack(
         running.append(
             Process(
                 "msm-localiot",
-                {**env, "MSM_LOCALIOT_HTTP_LISTEN": f"127.0.0.1:{ports['localiot']}"},
+                {
+                    **env,
+                    **identity(endpoints.pki_dir, "localiot"),
+                    "MSM_LOCALIOT_HTTP_LISTEN": f"127.0.0.1:{ports['localiot']}",
+                },
                 logs,
             )
         )
@@ -172,14 +187,7 @@ def running_console_stack(
             token,
         )
         assert status == 201, body
-        wait_for(
-            "meters online in the API",
-            lambda: all(
-                http("GET", f"{api_url}/api/devices/{d}/status", token=token)[1]["online"]
-                for d in devices
-            ),
-            30,
-        )
+        wait_for("meters online in the API", lambda: all_online(api_url, token, devices), 60)
         yield stack
     finally:
         if fleet is not None:
@@ -188,6 +196,17 @@ def running_console_stack(
             proc.stop()
         client.drop_database(db_name)
         client.close()
+
+
+def all_online(api_url: str, token: str, devices: list[str]) -> bool:
+    """Every meter online in the API (a slow answer on a busy machine is a 'not yet')."""
+    try:
+        return all(
+            http("GET", f"{api_url}/api/devices/{d}/status", token=token)[1]["online"]
+            for d in devices
+        )
+    except TimeoutError:
+        return False
 
 
 def start_with_args(proc: Process, args: list[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from msm_api import openapi
@@ -15,7 +16,7 @@ from pymongo import MongoClient
 
 def main() -> None:
     # A client that never connects: building the document reads routes and models only.
-    db = MongoClient("mongodb://127.0.0.1:1", connect=False)["openapi"]
+    db: Any = MongoClient("mongodb://127.0.0.1:1", connect=False)["openapi"]
     key = keys.from_private_key(ed25519.Ed25519PrivateKey.generate())
     app = create_app(ApiSettings(env="test"), db=db, signing_key=key, prepare=False)
     json.dump(openapi.build(app), sys.stdout, indent=1, sort_keys=True)

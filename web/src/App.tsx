@@ -19,28 +19,38 @@ function useRoute(): Route {
 export function App() {
   const route = useRoute();
   const [me, setMe] = useState<Me | null>(null);
-  const [starting, setStarting] = useState(session.canResume);
+  const [signedIn, setSignedIn] = useState(session.signedIn);
+  // A reload with a live access token renders at once; otherwise resume with the refresh token.
+  const [starting, setStarting] = useState(!session.signedIn && session.canResume);
 
   const loadMe = useCallback(async () => {
     const { data } = await api.GET("/api/auth/me");
     setMe(data ?? null);
   }, []);
 
-  useEffect(() => session.onChange((signedIn) => (signedIn ? void loadMe() : setMe(null))), [loadMe]);
+  useEffect(
+    () =>
+      session.onChange((now) => {
+        setSignedIn(now);
+        if (now) void loadMe();
+        else setMe(null);
+      }),
+    [loadMe],
+  );
 
   useEffect(() => {
-    if (!session.canResume) return;
-    void session.refresh().finally(() => setStarting(false));
-  }, []);
+    if (session.signedIn) void loadMe();
+    else if (session.canResume) void session.refresh().finally(() => setStarting(false));
+  }, [loadMe]);
 
   // Renew the access token quietly before it expires.
   useEffect(() => {
-    if (!me) return;
+    if (!signedIn) return;
     const timer = window.setInterval(() => {
       if (session.renewInMs < 30_000) void session.refresh();
     }, 15_000);
     return () => window.clearInterval(timer);
-  }, [me]);
+  }, [signedIn]);
 
   useEffect(() => {
     const names: Record<Route["name"], string> = {
@@ -55,7 +65,7 @@ export function App() {
   }, [route]);
 
   if (starting) return <p className="loading">Loading…</p>;
-  if (!me) return <Login onSignedIn={() => void loadMe()} />;
+  if (!signedIn) return <Login onSignedIn={() => undefined} />;
 
   const nav = [
     { to: "/", label: "Fleet", show: true, active: route.name === "fleet" || route.name === "device" },
@@ -85,20 +95,24 @@ export function App() {
           </ul>
         </nav>
         <div className="who">
-          <span title={me.roles.join(", ")}>
-            {me.username} <span className="muted">({me.roles.join(", ")})</span>
-          </span>
+          {me && (
+            <span title={me.roles.join(", ")}>
+              {me.username} <span className="muted">({me.roles.join(", ")})</span>
+            </span>
+          )}
           <button type="button" className="link" onClick={() => void session.logout()}>
             Log out
           </button>
         </div>
       </header>
       <main id="main">
+        {/* The fleet needs no permissions check to render; the other pages wait for them. */}
         {route.name === "fleet" && <Fleet />}
-        {route.name === "device" && <DevicePage uuid={route.uuid} me={me} />}
-        {route.name === "provisioning" && <Provisioning me={me} />}
-        {route.name === "users" && <Users me={me} />}
-        {route.name === "audit" && <Audit me={me} />}
+        {route.name !== "fleet" && !me && <p className="loading">Loading…</p>}
+        {route.name === "device" && me && <DevicePage uuid={route.uuid} me={me} />}
+        {route.name === "provisioning" && me && <Provisioning me={me} />}
+        {route.name === "users" && me && <Users me={me} />}
+        {route.name === "audit" && me && <Audit me={me} />}
         {route.name === "notfound" && (
           <p>
             No page at {route.path}. <Link to="/">Go to the fleet</Link>.

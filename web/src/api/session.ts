@@ -1,6 +1,7 @@
-// The signed-in session: a short-lived access token (memory only) and a rotating refresh token
-// (sessionStorage, so a reload keeps the session and closing the tab ends it). Requests get the
-// access token; a 401 triggers one quiet refresh (shared by concurrent requests) and a retry.
+// The signed-in session: a short-lived access token and a rotating refresh token, both in
+// sessionStorage (this tab only: a reload keeps the session without a round trip, closing the tab
+// ends it; the strict CSP keeps scripts other than ours away from it). Requests get the access
+// token; a 401 triggers one quiet refresh (shared by concurrent requests) and a retry.
 export interface Tokens {
   access_token: string;
   refresh_token: string;
@@ -16,6 +17,8 @@ export interface KeyStore {
 type Fetch = (request: Request) => Promise<Response>;
 
 const REFRESH_KEY = "msm.refresh";
+const ACCESS_KEY = "msm.access";
+const RENEW_AT_KEY = "msm.renew_at";
 
 export class Session {
   private access: string | null = null;
@@ -28,7 +31,14 @@ export class Session {
     private readonly store: KeyStore,
     private readonly send: Fetch = (r) => fetch(r),
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    const access = store.getItem(ACCESS_KEY);
+    const renewAt = Number(store.getItem(RENEW_AT_KEY));
+    if (access && store.getItem(REFRESH_KEY) && renewAt > now()) {
+      this.access = access;
+      this.expiresAt = renewAt;
+    }
+  }
 
   get signedIn(): boolean {
     return this.access !== null;
@@ -52,6 +62,8 @@ export class Session {
     this.access = tokens.access_token;
     this.expiresAt = this.now() + tokens.expires_in * 800;
     this.store.setItem(REFRESH_KEY, tokens.refresh_token);
+    this.store.setItem(ACCESS_KEY, tokens.access_token);
+    this.store.setItem(RENEW_AT_KEY, String(this.expiresAt));
     this.emit(true);
   }
 
@@ -98,7 +110,7 @@ export class Session {
     const was = this.signedIn;
     this.access = null;
     this.expiresAt = 0;
-    this.store.removeItem(REFRESH_KEY);
+    for (const key of [REFRESH_KEY, ACCESS_KEY, RENEW_AT_KEY]) this.store.removeItem(key);
     if (was) this.emit(false);
   }
 
