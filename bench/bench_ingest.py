@@ -217,7 +217,9 @@ def ingest_run(
                 if (
                     name.startswith(("msm_ingest_batch_size", "msm_ingest_write_seconds"))
                     and name.endswith(("_sum", "_count"))
-                ) or name.startswith(("msm_ingest_events_swept", "msm_ingest_events_total")):
+                ) or name.startswith(
+                    ("msm_ingest_events", "msm_ingest_outbox", "msm_ingest_device_state_writes")
+                ):
                     print(f"    {name}{{{labels}}} {value:.3f}")
         msgs = sum(a[1] - b[1] for a, b in zip(after, totals, strict=True))
         rows = sum(a[2] - b[2] for a, b in zip(after, totals, strict=True))

@@ -138,7 +138,7 @@ class Recovery:
             elif time.monotonic() < held.deadline and not held.confirmation.done:
                 # the first publish may still be confirmed
                 keep.append(held)
-            elif self._publisher.ready and self._republish(held.entry, "own"):
+            elif self._publisher.ready and self._try_republish(held.entry):
                 done.append(held.entry.batch_id)
             else:
                 keep.append(held)
@@ -161,6 +161,13 @@ class Recovery:
         if total:
             log.info("republished the events of %d outbox entries of other processes", total)
         return total
+
+    def _try_republish(self, entry: OutboxEntry) -> bool:
+        try:
+            return self._republish(entry, "own")
+        except StoreUnavailable as exc:  # its rows unreadable now: keep it for the next pass
+            log.warning("outbox recovery: store unavailable (%s)", exc)
+            return False
 
     def _republish(self, entry: OutboxEntry, kind: str) -> bool:
         out = self._events(entry)

@@ -235,14 +235,13 @@ class ConfirmingPublisher:
             batch.first_tag = self._next_tag + 1
             self._next_tag += batch.size
             self._open.append(batch)
+        # One properties object for the batch: basic_publish encodes it before returning.
+        props = pika.BasicProperties(delivery_mode=2)
         try:
             for msg in messages:
-                props = pika.BasicProperties(
-                    delivery_mode=2,
-                    content_type=msg.content_type,
-                    message_id=msg.message_id,
-                    headers=msg.headers,
-                )
+                props.content_type = msg.content_type
+                props.message_id = msg.message_id
+                props.headers = msg.headers
                 channel.basic_publish(msg.exchange, msg.routing_key, msg.body, props)
         except AMQPError as exc:
             self._fail_pending(str(exc))

@@ -92,7 +92,7 @@ def telemetry_events(
     readings: Iterable[Reading], reading_ids: Iterable[str], source: str
 ) -> TelemetryEvents:
     """One event per run of readings of one device at one instant (a message's phases come
-    together; the sweeper sorts its rows so); a reading id seen twice is announced once."""
+    together); a reading id seen twice is announced once."""
     groups: list[tuple[list[Reading], list[str]]] = []
     seen: set[str] = set()
     for reading, reading_id in zip(readings, reading_ids, strict=True):
