@@ -32,16 +32,11 @@ its own (removed afterwards), with client ids and share groups of its own.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import re
 import signal
 import statistics
-import subprocess
 import sys
 import time
-import urllib.parse
-import urllib.request
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -50,96 +45,42 @@ from typing import Any
 import orjson
 from ingest_load import EventProbe, Load, drive, payload, raw_pipe_running
 from ingest_phases import backlog_drain, fleet_writes
-from ingest_procs import ROOT, CpuMeter, cpu_seconds, rss_mib, stack_pids
+from ingest_procs import (
+    ROOT,
+    CpuMeter,
+    Ingest,
+    consumed,
+    cpu_seconds,
+    rss_mib,
+    scrape,
+    stack_pids,
+    started,
+)
 from ingest_report import report
 from msm_common.adapters import mongo
 from msm_common.contracts import parse_telemetry
-from plumbing import free_port, own_vhost, rabbitmqctl
-
-PY = sys.executable
-INGEST = str(Path(PY).with_name("msm-ingest"))
-_SAMPLE = re.compile(r"^(\w+)(?:\{([^}]*)\})? ([0-9.e+-]+)$")
-
-
-# -- plumbing ----------------------------------------------------------------------------------
-def scrape(port: int) -> dict[tuple[str, str], float]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
-            text = r.read().decode()
-    except OSError:
-        return {}
-    out: dict[tuple[str, str], float] = {}
-    for line in text.splitlines():
-        m = _SAMPLE.match(line)
-        if m:
-            out[m.group(1), m.group(2) or ""] = float(m.group(3))
-    return out
-
-
-def consumed(samples: dict[tuple[str, str], float]) -> tuple[float, float, float]:
-    """(telemetry messages handled, of which stored, readings stored)."""
-    handled = sum(
-        v
-        for (name, labels), v in samples.items()
-        if name == "msm_ingest_messages_total" and 'kind="telemetry"' in labels
-    )
-    stored = samples.get(("msm_ingest_messages_total", 'kind="telemetry",outcome="stored"'), 0.0)
-    rows = samples.get(("msm_ingest_readings_total", 'outcome="stored"'), 0.0)
-    return handled, stored, rows
-
-
-class Ingest:
-    """One msm-ingest process (or the no-op-store runner) with its metrics port."""
-
-    def __init__(
-        self,
-        env: dict[str, str],
-        *,
-        null_store: bool = False,
-        name: str = "",
-        fixed_id: bool = False,
-    ) -> None:
-        self.port = free_port()
-        env = dict(env, MSM_METRICS_PORT=str(self.port))
-        if not fixed_id:
-            env["MSM_INGEST_CLIENT_ID"] = f"bench-ingest-{uuid.uuid4().hex[:8]}{name}"
-        cmd = [PY, str(ROOT / "bench/ingest_runner.py")] if null_store else [INGEST]
-        self.log = (ROOT / ".local/logs").joinpath(f"bench-ingest{name}.log").open("ab")
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                url = f"http://127.0.0.1:{self.port}/readyz"
-                with urllib.request.urlopen(url, timeout=2) as r:
-                    if r.status == 200:
-                        return
-            if self.proc.poll() is not None:
-                raise SystemExit(f"msm-ingest exited with {self.proc.returncode}")
-            time.sleep(0.3)
-        raise SystemExit("msm-ingest did not become ready")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+from plumbing import own_vhost, rabbitmqctl
 
 
 # -- phases ------------------------------------------------------------------------------------
+def cpu_at_rate(load: Load, measure: Any, pid: int, args: argparse.Namespace) -> float:
+    """CPU-us per message of `pid` with the load held at --cpu-rate msg/s: the subscriber of (a)
+    and ingest at (d) compared at the same rate (per-message cost depends on the rate)."""
+    drive(load, measure, args.backlog, 2, rate=args.cpu_rate)
+    before, cpu0 = measure(), cpu_seconds(pid)
+    drive(load, measure, args.backlog, args.window / 2, rate=args.cpu_rate)
+    return float((cpu_seconds(pid) - cpu0) / max(measure() - before, 1) * 1e6)
+
+
 def raw_pipe(args: argparse.Namespace, devices: list[str]) -> tuple[float, float]:
-    """(msg/s through the broker, CPU-us per message of the subscriber, which does nothing)."""
+    """(msg/s through the broker, CPU-us per message of the subscriber at --cpu-rate)."""
     pipe = raw_pipe_running(devices, args.publishers, args.host, args.port, args.pki)
     with pipe as (load, received, pid):
         drive(load, received, args.backlog, 3)
-        before, t0, cpu0 = received(), time.monotonic(), cpu_seconds(pid)
+        before, t0 = received(), time.monotonic()
         drive(load, received, args.backlog, args.window)
-        got = received() - before
-        return got / (time.monotonic() - t0), (cpu_seconds(pid) - cpu0) / max(got, 1) * 1e6
+        rate = (received() - before) / (time.monotonic() - t0)
+        return rate, cpu_at_rate(load, received, pid, args)
 
 
 def database_rates(db: Any, args: argparse.Namespace, devices: list[str]) -> float:
@@ -235,6 +176,8 @@ def ingest_run(
             "cpu_db": cpu.get("database", 0) / per * 1e6,
             "rss": rss,
         }
+        if null_store and replicas == 1:
+            result["cpu_at_rate"] = cpu_at_rate(load, measure, procs[0].proc.pid, args)
         if latency and probe is not None:
             target = result["msgs"] * 0.5
             load.allow(load.total)  # drain the backlog first: latency at half load, not queueing
@@ -260,12 +203,6 @@ def ingest_run(
         for p in procs:
             p.stop()
     return result
-
-
-def started(env: dict[str, str], *, fixed_id: bool = False) -> Ingest:
-    ingest = Ingest(env, fixed_id=fixed_id)
-    ingest.wait_ready()
-    return ingest
 
 
 def drain_phase(
@@ -305,6 +242,7 @@ def main() -> int:
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--backlog", type=int, default=8000)
     parser.add_argument("--backlog-messages", type=int, default=100_000)
+    parser.add_argument("--cpu-rate", type=float, default=300.0)
     parser.add_argument("--skip-replicas", action="store_true")
     parser.add_argument("--only", default="", help="run only these phases, e.g. 'd' (debugging)")
     parser.add_argument("--verbose", action="store_true", help="print ingest's batch metrics")
@@ -347,17 +285,9 @@ def main() -> int:
         wanted.discard("e")
     r: dict[str, Any] = {}
     try:
-        if "a" in wanted:
+        if "a" in wanted:  # (a), then (d) and (a) again: the machine's speed drifts
             print("(a) raw broker pipe ...", flush=True)
             r["a"], r["a_cpu"] = raw_pipe(args, devices)
-        if "b" in wanted:
-            print("(b) database insert_many ...", flush=True)
-            r["b"] = database_rates(client[db_name], args, devices)
-            client[db_name].drop_collection("bench_insert")
-        if "c" in wanted:
-            probe = EventProbe(amqp_url, devices[:4], sink=args.events_queue)
-            print(f"(c) msm-ingest, {args.duration:.0f} s ...", flush=True)
-            r["c"] = ingest_run(args, env, devices, probe, seconds=args.duration, latency=True)
         if "d" in wanted:
             print("(d) no-op store ...", flush=True)
             r["d"] = ingest_run(args, env, devices, None, seconds=args.window, null_store=True)
@@ -366,6 +296,17 @@ def main() -> int:
             r["e"] = ingest_run(
                 args, env, devices, None, seconds=args.window, replicas=2, null_store=True
             )
+        if "a" in wanted and "d" in wanted:
+            print("(a) raw broker pipe, again ...", flush=True)
+            r["a2"], r["a2_cpu"] = raw_pipe(args, devices)
+        if "b" in wanted:
+            print("(b) database insert_many ...", flush=True)
+            r["b"] = database_rates(client[db_name], args, devices)
+            client[db_name].drop_collection("bench_insert")
+        if "c" in wanted:
+            probe = EventProbe(amqp_url, devices[:4], sink=args.events_queue)
+            print(f"(c) msm-ingest, {args.duration:.0f} s ...", flush=True)
+            r["c"] = ingest_run(args, env, devices, probe, seconds=args.duration, latency=True)
         if "f" in wanted:
             print("(f) documents per row at a fleet's cadence ...", flush=True)
             fleet = [f"{d}-f" for d in devices]

@@ -1,15 +1,26 @@
-"""Process accounting for bench_ingest: CPU seconds and RSS from /proc, pids of the stack."""
+"""bench_ingest's processes: msm-ingest runs with their /metrics, CPU seconds and RSS from /proc,
+pids of the stack."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import subprocess
+import sys
 import time
+import urllib.request
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from plumbing import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 TICK = os.sysconf("SC_CLK_TCK")
+PY = sys.executable
+INGEST = str(Path(PY).with_name("msm-ingest"))
+_SAMPLE = re.compile(r"^(\w+)(?:\{([^}]*)\})? ([0-9.e+-]+)$")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -84,3 +95,77 @@ class CpuMeter:
     ) -> dict[str, float]:
         idle = idle or {}
         return {n: max(0.0, after[n] - before[n] - idle.get(n, 0.0) * seconds) for n in before}
+
+
+def scrape(port: int) -> dict[tuple[str, str], float]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            text = r.read().decode()
+    except OSError:
+        return {}
+    out: dict[tuple[str, str], float] = {}
+    for line in text.splitlines():
+        m = _SAMPLE.match(line)
+        if m:
+            out[m.group(1), m.group(2) or ""] = float(m.group(3))
+    return out
+
+
+def consumed(samples: dict[tuple[str, str], float]) -> tuple[float, float, float]:
+    """(telemetry messages handled, of which stored, readings stored)."""
+    handled = sum(
+        v
+        for (name, labels), v in samples.items()
+        if name == "msm_ingest_messages_total" and 'kind="telemetry"' in labels
+    )
+    stored = samples.get(("msm_ingest_messages_total", 'kind="telemetry",outcome="stored"'), 0.0)
+    rows = samples.get(("msm_ingest_readings_total", 'outcome="stored"'), 0.0)
+    return handled, stored, rows
+
+
+class Ingest:
+    """One msm-ingest process (or the no-op-store runner) with its metrics port."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        null_store: bool = False,
+        name: str = "",
+        fixed_id: bool = False,
+    ) -> None:
+        self.port = free_port()
+        env = dict(env, MSM_METRICS_PORT=str(self.port))
+        if not fixed_id:
+            env["MSM_INGEST_CLIENT_ID"] = f"bench-ingest-{uuid.uuid4().hex[:8]}{name}"
+        cmd = [PY, str(ROOT / "bench/ingest_runner.py")] if null_store else [INGEST]
+        self.log = (ROOT / ".local/logs").joinpath(f"bench-ingest{name}.log").open("ab")
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                url = f"http://127.0.0.1:{self.port}/readyz"
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    if r.status == 200:
+                        return
+            if self.proc.poll() is not None:
+                raise SystemExit(f"msm-ingest exited with {self.proc.returncode}")
+            time.sleep(0.3)
+        raise SystemExit("msm-ingest did not become ready")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def started(env: dict[str, str], *, fixed_id: bool = False) -> Ingest:
+    ingest = Ingest(env, fixed_id=fixed_id)
+    ingest.wait_ready()
+    return ingest
