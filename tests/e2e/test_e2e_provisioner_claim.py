@@ -32,7 +32,7 @@ from msm_common.adapters.mqtt import MqttConfig, MqttConnection
 from msm_metersim.fleet import Fleet
 from msm_metersim.settings import MetersimSettings
 from msm_provisioner.domain.allowlist import imei_with_check_digit
-from support.e2e import answers, free_port, http, wait_for
+from support.e2e import answers, free_port, http, mqtt_identity, wait_for
 from support.services import ROOT, Endpoints, unique
 
 pytestmark = pytest.mark.e2e
@@ -154,12 +154,13 @@ def stack(endpoints: Endpoints, amqp_url: str, tmp_path_factory: Any) -> Iterato
             MSM_PROVISIONER_PORT=str(ports["provisioner"]),
             MSM_API_JWKS_URL=f"{api}/api/auth/jwks.json",
             MSM_PROVISIONER_SEED_ALLOWLIST=str(tmp / "allowlist.csv"),
+            **mqtt_identity("provisioner"),
             **hook_auth,
         )
         wait_for(
             "provisioner", lambda: procs.alive("provisioner") and answers(ports["provisioner"])
         )
-        procs.start("commander", [str(BIN / "msm-commander")])
+        procs.start("commander", [str(BIN / "msm-commander")], **mqtt_identity("commander"))
         wait_for("commander", lambda: procs.alive("commander") and consumers(amqp_url) > 0)
         if own_localiot:
             procs.start(
@@ -170,6 +171,7 @@ def stack(endpoints: Endpoints, amqp_url: str, tmp_path_factory: Any) -> Iterato
                 MSM_PROVISIONING_HOOK_URL=hook_url,
                 MSM_HOOK_TOKEN=HOOK_TOKEN,
                 MSM_LOCALIOT_CERT_SYNC_INTERVAL_S="1",
+                **mqtt_identity("localiot"),
             )
             wait_for("localiot", lambda: procs.alive("localiot") and answers(ports["localiot"]))
         status, tokens = http(

@@ -14,7 +14,7 @@ from typing import Any
 from msm_common.adapters import mongo
 from msm_metersim import AckPolicy, Fleet, registered_device
 
-from support.e2e import answers, free_port, http, ready, wait_for
+from support.e2e import answers, free_port, http, mqtt_identity, ready, wait_for
 from support.services import ROOT, unique
 
 BIN = ROOT / ".venv/bin"
@@ -171,6 +171,7 @@ def running_stack(endpoints: Any, amqp_url: str, logs: Path) -> Iterator[Stack]:
         {
             **env,
             "MSM_METRICS_PORT": str(ports["ingest"]),
+            **mqtt_identity("ingest"),
             "MSM_INGEST_CLIENT_ID": tag,
             "MSM_INGEST_SUBSCRIBE_DEVICES": ",".join(devices),
             "MSM_INGEST_SHADOW_ENABLED": "false",
@@ -183,6 +184,7 @@ def running_stack(endpoints: Any, amqp_url: str, logs: Path) -> Iterator[Stack]:
         {
             **env,
             **COMMANDER_ENV,
+            **mqtt_identity("commander"),
             "MSM_METRICS_PORT": str(ports["commander"]),
             "MSM_REQUESTS_QUEUE": f"{tag}.requests",
             "MSM_ACKS_QUEUE": f"{tag}.acks",
@@ -197,6 +199,7 @@ def running_stack(endpoints: Any, amqp_url: str, logs: Path) -> Iterator[Stack]:
                 "msm-localiot",
                 {
                     **env,
+                    **mqtt_identity("localiot"),
                     "MSM_LOCALIOT_HTTP_LISTEN": f"127.0.0.1:{ports['localiot']}",
                     "MSM_METRICS_PORT": "0",
                 },

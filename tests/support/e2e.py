@@ -8,9 +8,20 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from support.services import ROOT
 from support.waiting import wait_for
 
-__all__ = ["answers", "free_port", "http", "ready", "wait_for"]
+__all__ = ["answers", "free_port", "http", "mqtt_identity", "ready", "wait_for"]
+
+
+def mqtt_identity(service: str) -> dict[str, str]:
+    """The environment that makes a service process connect as its own MQTT identity (least
+    privilege: deploy/local/mosquitto/acl.base), whatever the caller's environment says."""
+    pki = ROOT / ".local" / "pki"
+    return {
+        "MSM_MQTT_CERT_FILE": str(pki / f"{service}.crt"),
+        "MSM_MQTT_KEY_FILE": str(pki / f"{service}.key"),
+    }
 
 
 def free_port() -> int:
