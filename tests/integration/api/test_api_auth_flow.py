@@ -88,7 +88,8 @@ def test_register_needs_users_manage_and_rejects_duplicates(auth, client):
     assert auth.login("newbie").status_code == 200
     bad_role = {**new, "username": "x-user", "email": "x@example.com", "roles": ["ghost"]}
     resp = client.post("/api/auth/register", json=bad_role, headers=auth.headers("admin"))
-    assert resp.status_code == 400 and resp.get_json()["field"] == "roles"
+    # Well formed but no such role here: a conflict with the current state, like a taken name.
+    assert resp.status_code == 409 and resp.get_json()["field"] == "roles"
 
 
 def test_disabling_a_user_ends_their_sessions(auth, client):

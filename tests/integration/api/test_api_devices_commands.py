@@ -99,7 +99,7 @@ def test_idempotency_key_returns_the_same_command(auth, client, mongo_db, publis
     other = client.post(
         "/api/devices/dev-i/ntp", json={"server_1": "time.example.com"}, headers=headers
     )
-    assert other.status_code == 422 and other.get_json()["field"] == "Idempotency-Key"
+    assert other.status_code == 409 and other.get_json()["field"] == "Idempotency-Key"
 
 
 def test_unconfirmed_publish_fails_the_command_and_frees_the_key(make_app, mongo_db):

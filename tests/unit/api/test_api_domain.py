@@ -8,7 +8,7 @@ from msm_api.domain import telemetry as dt
 from msm_api.domain.cursor import CursorCodec, CursorError
 from msm_api.domain.permissions import BUILTIN_ROLES, permissions_of
 from msm_api.domain.redact import redact
-from msm_api.domain.timerange import RangeError, bucket_range, check_range, truncate
+from msm_api.domain.timerange import bucket_range, check_range, truncate
 from msm_api.security.throttle import ThrottlePolicy, account_key, address_key
 
 T0 = datetime(2025, 3, 1, 12, 34, 56, tzinfo=UTC)
@@ -82,14 +82,15 @@ def test_truncate_aligns_like_date_trunc(interval, expected):
 
 
 def test_time_ranges():
-    with pytest.raises(RangeError):
-        check_range(T0, T0)
+    # `from` at or after `to` is the empty range, not an error (no schema can say "before").
+    empty = check_range(T0 + timedelta(hours=1), T0)
+    assert empty.start == empty.end == T0 + timedelta(hours=1)
     naive = check_range(datetime(2025, 1, 1), None)
     assert naive.start.tzinfo is not None
     start, end = bucket_range(check_range(None, None), T0)
     assert end == T0 and end - start == timedelta(days=1)
-    with pytest.raises(RangeError):
-        bucket_range(check_range(T0 + timedelta(days=1), None), T0)
+    start, end = bucket_range(check_range(T0 + timedelta(days=1), None), T0)
+    assert start == end == T0 + timedelta(days=1)
 
 
 def test_bucket_window_is_bounded_by_limit_and_end():

@@ -172,7 +172,8 @@ def check_roles_exist(d: Deps, roles: list[str]) -> None:
     known = {doc["name"] for doc in d.db["roles"].find({"name": {"$in": roles}}, {"name": 1})}
     missing = [r for r in roles if r not in known]
     if missing:
-        raise ApiError(400, f"roles: unknown role {missing[0]!r}", field="roles")
+        # Well formed, but not (or no longer) a role here: a conflict with the current state.
+        raise ApiError(409, f"roles: unknown role {missing[0]!r}", field="roles")
 
 
 def create_user(

@@ -22,8 +22,8 @@ NOT_PUBLISHED = "not_published: the message broker did not confirm the request"
 
 def _replay(existing: dict[str, Any], actor: str, digest: str) -> dict[str, Any]:
     if existing.get("requested_by") != actor or existing.get("request_digest") != digest:
-        raise ApiError(
-            422,
+        raise ApiError(  # a conflict with the earlier request: state, not shape
+            409,
             "this Idempotency-Key was already used for a different request",
             field="Idempotency-Key",
         )

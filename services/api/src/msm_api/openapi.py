@@ -18,11 +18,11 @@ _ERROR_TEXT = {
     400: "Invalid request (the problem names the field)",
     401: "Missing, invalid or expired token",
     403: "The token lacks the permission",
-    404: "Not found",
-    409: "Conflict with the current state",
+    404: "Not found (for a cursor: not one this listing issued)",
+    409: "Conflict with the current state (e.g. an Idempotency-Key used for another request)",
     413: "Request body too large",
+    414: "Request URI too long (the server in front may answer it in text/html)",
     415: "Body is not JSON",
-    422: "Idempotency-Key reused for a different request",
     429: "Too many attempts (see Retry-After)",
     503: "A dependency is unavailable",
 }
@@ -59,21 +59,26 @@ def _query_params(model: type[BaseModel], defs: dict[str, Any]) -> list[dict[str
 
 
 def _problem(status: int) -> dict[str, Any]:
-    return {
-        "description": _ERROR_TEXT.get(status, "Error"),
-        "content": {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}},
+    content: dict[str, Any] = {
+        "application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}
     }
+    if status == 414:  # gunicorn refuses an overlong request line before the app sees it
+        content["text/html"] = {"schema": {"type": "string"}}
+    return {"description": _ERROR_TEXT.get(status, "Error"), "content": content}
 
 
 def _operation(
     path: str, name: str, spec: RouteSpec, refs: dict[Any, Any], defs: dict[str, Any]
 ) -> dict[str, Any]:
+    errors = {400, 414, *spec.errors}
     params: list[dict[str, Any]] = [
         {"name": arg, "in": "path", "required": True, "schema": {"type": "string"}}
         for arg in re.findall(r"{([^}]+)}", path)
     ]
     if spec.query is not None:
         params += _query_params(spec.query, defs)
+        if "cursor" in spec.query.model_fields:
+            errors.add(404)
     params += [
         {
             "name": header,
@@ -87,7 +92,6 @@ def _operation(
     op: dict[str, Any] = {"operationId": name, "summary": spec.summary, "tags": [spec.tag]}
     if params:
         op["parameters"] = params
-    errors = {400, *spec.errors}
     if spec.body is not None:
         schema = refs[(spec.body, "validation")]
         op["requestBody"] = {

@@ -13,8 +13,8 @@ __all__ = ["ApiError", "bad_request", "register"]
 
 
 def _api_rule(exc: Exception) -> ApiError | None:
-    if isinstance(exc, CursorError):
-        return bad_request("cursor", f"cursor: {exc}")
+    if isinstance(exc, CursorError):  # well formed, but not one of ours: no such page
+        return ApiError(404, f"cursor: {exc}", field="cursor")
     if isinstance(exc, RangeError):
         return bad_request(exc.field, str(exc))
     return None

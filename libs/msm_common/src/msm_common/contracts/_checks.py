@@ -23,7 +23,16 @@ from msm_common.identifiers import THING_NAME_RE
 
 MAX_PAYLOAD_BYTES: Final = 256 * 1024
 
-_HOST_LABEL_RE: Final = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+# A hostname of RFC 1123 labels whose last label is not all digits (that would be a bad IP).
+# Also the JSON Schema pattern of the hostname branch of `HOST_SCHEMA`: one definition.
+_LABEL: Final = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+HOSTNAME_PATTERN: Final = rf"^(?=.{{1,253}}$)(?:{_LABEL}\.)*(?=[A-Za-z0-9-]*[A-Za-z-]){_LABEL}$"
+_HOSTNAME_RE: Final = re.compile(HOSTNAME_PATTERN)
+HOST_SCHEMA: Final = {
+    "minLength": 1,
+    "maxLength": 253,
+    "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}, {"pattern": HOSTNAME_PATTERN}],
+}
 
 
 def load_json(payload: bytes, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> object:
@@ -136,7 +145,4 @@ def normalize_host(value: str) -> str | None:
         return ipaddress.ip_address(value).compressed
     except ValueError:
         pass
-    labels = value.split(".")
-    if labels[-1].isdigit() or not all(_HOST_LABEL_RE.fullmatch(label) for label in labels):
-        return None
-    return value
+    return value if _HOSTNAME_RE.match(value) else None

@@ -8,7 +8,15 @@ from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from msm_common.contracts import _checks
 from msm_common.contracts.errors import (
@@ -38,9 +46,17 @@ def _host(value: str) -> str:
     return host
 
 
-Host = Annotated[str, Field(strict=True), AfterValidator(_host)]
-Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
-Interval = Annotated[int, Field(strict=True, ge=1, le=86_400, description="seconds")]
+def _whole(value: object) -> object:
+    # JSON does not tell 614 from 614.0, and neither does JSON Schema's "integer".
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Whole = BeforeValidator(_whole)
+Host = Annotated[
+    str, Field(strict=True, json_schema_extra=_checks.HOST_SCHEMA), AfterValidator(_host)
+]
+Port = Annotated[int, Field(strict=True, ge=1, le=65535), Whole]
+Interval = Annotated[int, Field(strict=True, ge=1, le=86_400, description="seconds"), Whole]
 Name = Annotated[str, Field(strict=True, min_length=1, max_length=128)]
 SEALED_PREFIX: Final = "msmsec1:"  # msm_common.secrets: a secret encrypted at rest
 
@@ -54,7 +70,13 @@ def _secret(value: str) -> str:
     return value
 
 
-Secret = Annotated[str, Field(strict=True, repr=False), AfterValidator(_secret)]
+# The schema documents the plaintext a client sends (the API refuses sealed values).
+_PLAIN_SECRET_SCHEMA: Final = {"maxLength": 256}
+Secret = Annotated[
+    str,
+    Field(strict=True, repr=False, json_schema_extra=_PLAIN_SECRET_SCHEMA),
+    AfterValidator(_secret),
+]
 CommandId = Annotated[str, Field(strict=True, pattern=COMMAND_ID_PATTERN)]
 UtcDatetime = Annotated[datetime, AfterValidator(utc_ms)]
 
@@ -63,7 +85,7 @@ _PARAMS_CONFIG: Final = ConfigDict(extra="forbid", frozen=True)
 
 class RebootParams(BaseModel):
     model_config = _PARAMS_CONFIG
-    delay_s: Annotated[int, Field(strict=True, ge=0, le=86_400)] | None = None
+    delay_s: Annotated[int, Field(strict=True, ge=0, le=86_400), Whole] | None = None
 
 
 class NtpParams(BaseModel):

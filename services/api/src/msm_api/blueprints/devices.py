@@ -215,6 +215,6 @@ for _type in CommandType:
         response=CommandOut,
         status=202,
         action="command.create",
-        errors=(404, 422, 503),
+        errors=(404, 409, 503),
         headers={"Idempotency-Key": "replays return the same command"},
     )(_command_view(_type))

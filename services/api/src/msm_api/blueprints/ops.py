@@ -1,11 +1,12 @@
-"""Probes, the OpenAPI document and its docs page. (/metrics is on the ops port: main.py.)"""
+"""Probes, the OpenAPI document and its Swagger UI page. (/metrics is on the ops port: main.py.)"""
 
 from __future__ import annotations
 
 from importlib.resources import files
-from typing import Any
+from typing import Any, Final
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, abort, current_app
+from msm_common import asyncapi
 from msm_common.health import readiness
 
 from msm_api import openapi
@@ -32,6 +33,15 @@ def readyz() -> Response:
     return json_response(result.as_dict(), status=200 if result.ready else 503)
 
 
+@bp.get("/api/asyncapi.json")
+def asyncapi_json() -> Response:
+    """What MSM publishes on RabbitMQ (AsyncAPI 3.0), for the systems that consume it."""
+    cached: dict[str, Any] | None = current_app.config.get("MSM_ASYNCAPI")
+    if cached is None:
+        cached = current_app.config["MSM_ASYNCAPI"] = asyncapi.build()
+    return json_response(cached)
+
+
 @bp.get("/api/openapi.json")
 def openapi_json() -> Response:
     cached: dict[str, Any] | None = current_app.config.get("MSM_OPENAPI")
@@ -40,14 +50,40 @@ def openapi_json() -> Response:
     return json_response(cached)
 
 
+# Swagger UI's own files (flask-swagger-ui bundles swagger-ui-dist): same origin, no CDN.
+_VIEWER = files("flask_swagger_ui").joinpath("dist")
+_ASSETS: Final = {
+    "swagger-ui.css": "text/css",
+    "swagger-ui-bundle.js": "text/javascript",
+    "favicon-32x32.png": "image/png",
+}
+_DOCS_CSP: Final = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; font-src 'self' data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+def _page(body: bytes | str, mimetype: str) -> Response:
+    resp = Response(body, mimetype=mimetype)
+    resp.headers["Content-Security-Policy"] = _DOCS_CSP
+    resp.headers["Cache-Control"] = "public, max-age=3600"
+    return resp
+
+
 @bp.get("/api/docs")
 def docs() -> Response:
-    page = files("msm_api").joinpath("docs.html").read_text(encoding="utf-8")
-    return Response(
-        page,
-        mimetype="text/html",
-        headers={
-            "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; "
-            "script-src 'unsafe-inline'",
-        },
-    )
+    return _page(files("msm_api").joinpath("docs.html").read_text(encoding="utf-8"), "text/html")
+
+
+@bp.get("/api/docs/init.js")
+def docs_init() -> Response:
+    return _page(files("msm_api").joinpath("docs_init.js").read_bytes(), "text/javascript")
+
+
+@bp.get("/api/docs/assets/<name>")
+def docs_asset(name: str) -> Response:
+    mimetype = _ASSETS.get(name)
+    if mimetype is None:
+        abort(404)
+    return _page(_VIEWER.joinpath(name).read_bytes(), mimetype)

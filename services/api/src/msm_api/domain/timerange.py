@@ -35,11 +35,14 @@ def utc(value: datetime) -> datetime:
 
 
 def check_range(start: datetime | None, end: datetime | None) -> TimeRange:
-    """Normalise to UTC; `from` must come before `to`."""
+    """Normalise to UTC. `from` at or after `to` is the empty range [from, from): no rows.
+
+    (Not an error: no JSON Schema can say "from before to", and the answer is well defined.)
+    """
     start = utc(start) if start is not None else None
     end = utc(end) if end is not None else None
     if start is not None and end is not None and start >= end:
-        raise RangeError("from", "must be before `to`")
+        end = start
     return TimeRange(start, end)
 
 
@@ -47,9 +50,7 @@ def bucket_range(rng: TimeRange, now: datetime) -> tuple[datetime, datetime]:
     """A bounded range for bucket queries: `to` defaults to now, `from` to one day before `to`."""
     end = rng.end or now
     start = rng.start or end - DEFAULT_BUCKET_SPAN
-    if start >= end:
-        raise RangeError("from", "must be before `to` (which defaults to now)")
-    return start, end
+    return start, max(start, end)  # `from` after `to` (or now): the empty range
 
 
 def truncate(value: datetime, interval: str) -> datetime:
