@@ -66,6 +66,10 @@ def test_settings_come_from_the_environment(dist: Path, monkeypatch: pytest.Monk
     assert ConsoleSettings().dir == dist
 
 
-def test_provisioning_pass_through_refuses_dot_segments() -> None:
+def test_provisioning_pass_through_refuses_what_it_must_not_forward() -> None:
     client = app_with(provisioner_url="http://127.0.0.1:9").test_client()
     assert client.get("/api/provisioning/x/../../hook").status_code == 404
+    assert client.delete("/api/provisioning/allowlist").status_code == 404
+    assert client.get("/api/openapi.json").status_code == 200  # the API's own paths pass by
+    with pytest.raises(ValueError, match="http"):
+        app_with(provisioner_url="file:///etc/passwd")

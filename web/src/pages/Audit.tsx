@@ -69,7 +69,8 @@ export function Audit({ me: _me }: { me: Me }) {
                 <td data-label="Target">{e.target ?? "—"}</td>
                 <td data-label="Result">
                   <span className={`badge ${e.result === "ok" ? "ok" : "bad"}`}>
-                    {e.result} ({e.status})
+                    {e.result}
+                    {typeof e.status === "number" ? ` (${e.status})` : ""}
                   </span>
                 </td>
                 <td data-label="From">{e.ip ?? "—"}</td>

@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from flask import Blueprint, Flask, Response, request, send_from_directory
+from flask import Blueprint, Flask, Response, send_from_directory
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from werkzeug.wrappers import Request
 
 from msm_api.problems import ApiError
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 CSP: Final = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -27,6 +32,7 @@ CSP: Final = (
 _FORWARDED: Final = ("Authorization", "Content-Type", "Accept")
 _RESERVED: Final = ("api/", "healthz", "readyz", "metrics")
 _PROXY_TIMEOUT_S: Final = 30.0
+_PROBLEM: Final = "application/problem+json"
 
 
 class ConsoleSettings(BaseSettings):
@@ -71,38 +77,46 @@ def console_blueprint(root: Path) -> Blueprint:
     return bp
 
 
-def provisioner_proxy(base_url: str) -> Blueprint:
-    if not base_url.startswith(("http://", "https://")):
-        raise ValueError("MSM_API_CONSOLE_PROVISIONER_URL must be an http(s) URL")
-    bp = Blueprint("console_provisioning", __name__)
-    base = base_url.rstrip("/")
+class ProvisioningPassThrough:
+    """WSGI: `/api/provisioning/*` to the provisioner, like the gateway in production. Outside
+    the Flask app on purpose: the provisioner checks the token and audits; the API does neither
+    twice."""
 
-    @bp.route("/api/provisioning/<path:rest>", methods=["GET", "POST"])
-    def forward(rest: str) -> Response:
-        if ".." in rest.split("/"):
-            raise ApiError(404, "not found")
-        url = f"{base}/api/provisioning/{rest}"
-        if request.query_string:
-            url += "?" + request.query_string.decode("latin-1")
+    PREFIX: Final = "/api/provisioning/"
+
+    def __init__(self, app: WSGIApplication, base_url: str) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError("MSM_API_CONSOLE_PROVISIONER_URL must be an http(s) URL")
+        self.app, self.base = app, base_url.rstrip("/")
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(self.PREFIX):
+            return self.app(environ, start_response)
+        return self.forward(Request(environ))(environ, start_response)
+
+    def forward(self, request: Request) -> Response:
+        if ".." in request.path.split("/") or request.method not in ("GET", "POST"):
+            return Response(b'{"title": "Not found", "status": 404}', 404, mimetype=_PROBLEM)
+        url = self.base + request.full_path.rstrip("?")
         headers = {h: request.headers[h] for h in _FORWARDED if h in request.headers}
-        body = request.get_data(cache=False) if request.method == "POST" else None
+        body = request.get_data() if request.method == "POST" else None
         req = urllib.request.Request(url, data=body, headers=headers, method=request.method)  # noqa: S310
         try:
             with urllib.request.urlopen(req, timeout=_PROXY_TIMEOUT_S) as upstream:  # noqa: S310
                 status, kind, data = upstream.status, upstream.headers, upstream.read()
         except urllib.error.HTTPError as exc:
             status, kind, data = exc.code, exc.headers, exc.read()
-        except OSError as exc:
-            raise ApiError(503, f"the provisioner is unavailable ({exc})") from None
+        except OSError:
+            data = b'{"title": "Service unavailable", "status": 503}'
+            return Response(data, 503, mimetype=_PROBLEM)
         return Response(data, status=status, content_type=kind.get("Content-Type"))
-
-    return bp
 
 
 def init_app(app: Flask, settings: ConsoleSettings | None = None) -> None:
     """Serve the console (and pass provisioning through) when the settings say so."""
     settings = settings or ConsoleSettings()
     if settings.provisioner_url:
-        app.register_blueprint(provisioner_proxy(settings.provisioner_url))
+        app.wsgi_app = ProvisioningPassThrough(app.wsgi_app, settings.provisioner_url)  # type: ignore[method-assign]
     if settings.dir is not None:
         app.register_blueprint(console_blueprint(settings.dir))
