@@ -30,6 +30,8 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from msm_common import topics
+
 log = logging.getLogger(__name__)
 
 MessageCallback = Callable[[paho.MQTTMessage], None]
@@ -208,4 +210,4 @@ class MqttConnection:
 
 def shared(group: str | None, topic_filter: str) -> str:
     """`$share/{group}/{filter}` so that replicas split the load; the filter itself if no group."""
-    return f"$share/{group}/{topic_filter}" if group else topic_filter
+    return topics.shared_subscription(topic_filter, group or None)  # built in one place
