@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from msm_common import secrets
 from msm_common.adapters import mongo
 from msm_common.adapters.amqp import ConfirmingPublisher, Consumer
 from msm_common.health import Readiness, readiness
+from msm_common.secrets import SecretBox, box_for
 from pymongo.database import Database
 
 from msm_commander import entrypoints
@@ -22,6 +22,7 @@ from msm_commander.adapters.store import MongoStore
 from msm_commander.domain.state_machine import RetryPolicy
 from msm_commander.handlers import Deps
 from msm_commander.metrics import CommanderMetrics
+from msm_commander.ports import CommandStore
 from msm_commander.scheduler import Scheduler
 from msm_commander.settings import CommanderSettings
 from msm_commander.ticker import Ticker
@@ -104,29 +105,38 @@ class Commander:
             close()
 
 
-def bootstrap(settings: CommanderSettings, **overrides: Any) -> Commander:
-    """Build the commander; `overrides` (db, sender, events, clock, metrics, secrets) replace
-    real ones."""
+def bootstrap(
+    settings: CommanderSettings,
+    *,
+    db: Database[dict[str, Any]] | None = None,
+    store: CommandStore | None = None,
+    sender: CommandSender | None = None,
+    events: StatusEvents | None = None,
+    clock: Callable[[], datetime] | None = None,
+    metrics: CommanderMetrics | None = None,
+    secret_box: SecretBox | None = None,
+) -> Commander:
+    """Build the commander; each part given replaces the real one (tests pass fakes or a
+    database of their own). `db` is used for the real store when `store` is not given."""
     starters: list[Callable[[], Any]] = []
     closers: list[Callable[[], None]] = []
     checks: dict[str, Callable[[], bool]] = {}
-    clock: Callable[[], datetime] = overrides.get("clock") or utcnow
-    db: Database[dict[str, Any]] | None = overrides.get("db")
-    if db is None:
-        client = mongo.connect(settings.mongo_uri, app_name=settings.service_name)
-        closers.append(client.close)
-        db = client[settings.database_name]
-        checks["mongo"] = lambda: bool(client.admin.command("ping").get("ok"))
+    clock = clock or utcnow
+    if store is None:
+        if db is None:
+            client = mongo.connect(settings.mongo_uri, app_name=settings.service_name)
+            closers.append(client.close)
+            db = client[settings.database_name]
+            checks["mongo"] = lambda: bool(client.admin.command("ping").get("ok"))
+        store = MongoStore(db)
     checks["consumers"] = lambda: False  # replaced once they exist (start)
-    store = MongoStore(db)
-    sender: CommandSender | None = overrides.get("sender")
     if sender is None:
         mqtt = MqttSender(settings, timeout_s=settings.publish_timeout_s)
         starters.append(mqtt.start)
         closers.insert(0, mqtt.stop)
         sender = mqtt
-    checks["mqtt"] = lambda: sender.connected
-    events: StatusEvents | None = overrides.get("events")
+    broker_side: CommandSender = sender
+    checks["mqtt"] = lambda: broker_side.connected
     if events is None:
         publisher = ConfirmingPublisher(settings.amqp_url, name=settings.service_name)
         starters.append(publisher.start)
@@ -136,7 +146,7 @@ def bootstrap(settings: CommanderSettings, **overrides: Any) -> Commander:
         closers[:0] = [amqp_events.close, publisher.close]
         checks["rabbitmq"] = lambda: publisher.ready
         events = amqp_events
-    metrics: CommanderMetrics = overrides.get("metrics") or CommanderMetrics()
+    metrics = metrics or CommanderMetrics()
     policy = RetryPolicy(
         ack_timeout_s=settings.ack_timeout_s,
         max_attempts=settings.max_attempts,
@@ -144,9 +154,8 @@ def bootstrap(settings: CommanderSettings, **overrides: Any) -> Commander:
         max_ack_timeout_s=settings.max_ack_timeout_s,
     )
     default_expiry = timedelta(seconds=settings.default_expiry_s)
-    box: secrets.SecretBox = overrides.get("secrets") or secrets.box_for(settings)
     scheduler = Scheduler(
-        secrets=box,
+        secrets=secret_box or box_for(settings),
         store=store,
         sender=sender,
         events=events,

@@ -17,7 +17,6 @@ from msm_common.contracts.command_request import CommandRequest
 from msm_common.contracts.errors import ContractError
 from msm_common.identifiers import is_command_id, is_thing_name
 
-from msm_commander.adapters.store import MongoStore
 from msm_commander.domain import documents
 from msm_commander.domain.messages import AckReceived, PresenceChanged
 from msm_commander.domain.state_machine import (
@@ -27,6 +26,7 @@ from msm_commander.domain.state_machine import (
     match_legacy_ack,
 )
 from msm_commander.metrics import CommanderMetrics
+from msm_commander.ports import CommandStore
 from msm_commander.scheduler import UNKNOWN_DEVICE, Scheduler
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ _ACK_REASONS: Final[Mapping[Status, str]] = {
 
 @dataclass
 class Deps:
-    store: MongoStore
+    store: CommandStore
     scheduler: Scheduler
     policy: RetryPolicy
     allow_unknown: bool

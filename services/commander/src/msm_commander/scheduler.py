@@ -19,8 +19,8 @@ from pydantic import ValidationError
 
 from msm_commander.adapters.events import StatusEvents
 from msm_commander.adapters.sender import CommandSender
-from msm_commander.adapters.store import AlreadyInFlight, MongoStore, is_online
 from msm_commander.domain import documents
+from msm_commander.domain.documents import is_online
 from msm_commander.domain.state_machine import (
     FINAL,
     Action,
@@ -31,6 +31,7 @@ from msm_commander.domain.state_machine import (
     reject_all,
 )
 from msm_commander.metrics import CommanderMetrics
+from msm_commander.ports import AlreadyInFlight, CommandStore
 
 log = logging.getLogger(__name__)
 MAX_PASSES: Final = 5
@@ -40,7 +41,7 @@ DECOMMISSIONED: Final = "device_decommissioned"
 
 @dataclass
 class Scheduler:
-    store: MongoStore
+    store: CommandStore
     sender: CommandSender
     events: StatusEvents
     metrics: CommanderMetrics

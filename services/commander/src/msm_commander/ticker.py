@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from pymongo.errors import PyMongoError
 
 from msm_commander.adapters.events import StatusEvents
-from msm_commander.adapters.store import MongoStore
+from msm_commander.ports import CommandStore
 from msm_commander.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Ticker:
-    store: MongoStore
+    store: CommandStore
     scheduler: Scheduler
     events: StatusEvents
     interval_s: float = 1.0

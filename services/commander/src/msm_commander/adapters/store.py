@@ -22,8 +22,17 @@ from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from msm_commander.domain.documents import DEVICE_FLAGS, EVENT_PENDING, Document, config_document
+from msm_commander.domain.documents import (
+    DEVICE_FLAGS,
+    EVENT_PENDING,
+    Document,
+    config_document,
+    is_online,
+)
 from msm_commander.domain.state_machine import FINAL_VALUES, Status
+from msm_commander.ports import AlreadyInFlight
+
+__all__ = ["INDEXES", "ONE_SENT_PER_DEVICE", "AlreadyInFlight", "MongoStore"]
 
 ONE_SENT_PER_DEVICE: Final = "one_sent_per_device"
 INDEXES: Final = [
@@ -48,10 +57,6 @@ INDEXES: Final = [
     ),
 ]
 _ACTIVE = [Status.QUEUED.value, Status.SENT.value]
-
-
-class AlreadyInFlight(Exception):
-    """The device already has a `sent` command: this one stays queued."""
 
 
 class MongoStore:
@@ -183,15 +188,8 @@ class MongoStore:
         devices = {
             d["_id"]: d for d in self.db["devices"].find({"_id": {"$in": ids}}, {"connectivity": 1})
         }
-        candidates = [
-            u
-            for u in ids
-            if (
-                u in devices
-                and (devices[u].get("connectivity") or {}).get("connected") is not False
-            )
-            or (u not in devices)  # unknown devices: rejected (or delivered) by the scheduler
-        ]
+        # Unknown devices too: the scheduler rejects (or delivers) their commands.
+        candidates = [u for u in ids if is_online(devices.get(u))]
         busy = self.commands.find(
             {"status": Status.SENT.value, "device_uuid": {"$in": candidates}}, {"device_uuid": 1}
         )
@@ -235,10 +233,3 @@ class MongoStore:
 
 def _devices(cursor: Iterable[Mapping[str, Any]]) -> set[str]:
     return {str(d["device_uuid"]) for d in cursor}
-
-
-def is_online(device: Mapping[str, Any] | None) -> bool:
-    """Connectivity as ingest records it; a device never seen connecting counts as online."""
-    if device is None:
-        return True
-    return (device.get("connectivity") or {}).get("connected") is not False

@@ -30,6 +30,7 @@ __all__ = [
     "device_payload",
     "from_request",
     "history_entry",
+    "is_online",
     "malformed",
     "send_update",
     "status_event_data",
@@ -39,6 +40,13 @@ __all__ = [
 ]
 # A succeeded mqtt/sftp command is also recorded in a flag on the device document.
 DEVICE_FLAGS: Final[Mapping[str, str]] = {"mqtt": "mqtt_status", "sftp": "sftp_status"}
+
+
+def is_online(device: Mapping[str, Any] | None) -> bool:
+    """Connectivity as ingest records it; a device never seen connecting counts as online."""
+    if device is None:
+        return True
+    return (device.get("connectivity") or {}).get("connected") is not False
 
 
 def view(doc: Mapping[str, Any], default_expiry: timedelta) -> CommandView:
