@@ -27,6 +27,7 @@ from typing import Any
 
 import pika
 import pytest
+from msm_common import topics
 from msm_common.adapters import mongo
 from msm_common.adapters.mqtt import MqttConfig, MqttConnection
 from msm_metersim.fleet import Fleet
@@ -282,7 +283,13 @@ def test_claimed_meters_become_devices_that_answer_a_reboot(stack: Stack) -> Non
 def test_an_unlisted_serial_is_refused_in_aws_error_shape(stack: Stack) -> None:
     serial = f"{stack.prefix}999999"
     inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
-    base = f"$aws/provisioning-templates/{stack.template}/provision/json"
+    # As a device does it on the local stand-in: its own client id's provisioning topics.
+    client_id = f"provision-{uuid.uuid4().hex}"
+
+    def scoped(topic: str) -> str:
+        return topics.claim_scoped(client_id, topic)
+
+    base = topics.provision(stack.template)
     pki = stack.metersim.pki_dir
     claim = MqttConnection(
         MqttConfig(
@@ -291,28 +298,28 @@ def test_an_unlisted_serial_is_refused_in_aws_error_shape(stack: Stack) -> None:
             pki / "ca.crt",
             pki / "claim.crt",
             pki / "claim.key",
-            client_id=unique("claim"),
+            client_id=client_id,
         ),
         subscriptions=[
-            ("$aws/certificates/create/json/accepted", 1),
-            (f"{base}/rejected", 1),
-            (f"{base}/accepted", 1),
+            (scoped(topics.create_certificate("accepted")), 1),
+            (scoped(f"{base}/rejected"), 1),
+            (scoped(f"{base}/accepted"), 1),
         ],
         on_message=lambda m: inbox.put((m.topic, bytes(m.payload))),
     ).start()
     try:
         assert claim.wait_connected(10)
         time.sleep(0.5)
-        claim.publish("$aws/certificates/create/json", b"{}", 1)
+        claim.publish(scoped(topics.create_certificate()), b"{}", 1)
         topic, body = inbox.get(timeout=15)
         assert topic.endswith("/accepted")
         token = json.loads(body)["certificateOwnershipToken"]
         request = {"certificateOwnershipToken": token, "parameters": {"SerialNumber": serial}}
-        claim.publish(f"{base}", json.dumps(request).encode(), 1)
+        claim.publish(scoped(base), json.dumps(request).encode(), 1)
         topic, body = inbox.get(timeout=15)
     finally:
         claim.stop()
-    assert topic == f"{base}/rejected"
+    assert topic == scoped(f"{base}/rejected")
     error = json.loads(body)
     assert error["statusCode"] == 403 and error["errorCode"] == "AccessDenied"
     assert isinstance(error["errorMessage"], str)
