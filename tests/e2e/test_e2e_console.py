@@ -89,7 +89,12 @@ class Console:
         page.get_by_label("Email or user name").fill(who)
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Sign in").click()
-        page.get_by_role("button", name="Log out").wait_for()
+        signed_in = page.get_by_role("button", name="Log out")
+        refused = page.locator("#login-error")
+        signed_in.or_(refused).first.wait_for(timeout=60_000)  # login may meet a database stall
+        if refused.count():
+            self.shot("login-refused")
+            pytest.fail(f"login as {who} refused: {refused.inner_text()}")
         return page
 
     def shot(self, name: str) -> None:

@@ -6,6 +6,12 @@ import { formErrors, type FormErrors } from "../lib/problems";
 
 export type Kind = "reboot" | "ntp" | "mqtt" | "sftp";
 
+/** A fresh key per request (getRandomValues also works outside secure contexts, unlike randomUUID). */
+function idempotencyKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 export function useCommand(uuid: string, kind: Kind, onMove: () => void) {
   const [command, setCommand] = useState<Command | null>(null);
   const [errors, setErrors] = useState<FormErrors>({ form: null, fields: {} });
@@ -28,7 +34,7 @@ export function useCommand(uuid: string, kind: Kind, onMove: () => void) {
       const { data, error, response } = await api.POST(path, {
         params: { path: { device_uuid: uuid } },
         body: body as never,
-        headers: { "Idempotency-Key": crypto.randomUUID() },
+        headers: { "Idempotency-Key": idempotencyKey() },
       });
       setBusy(false);
       if (!data) {
