@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from msm_provisioner.adapters.registry import Boto3Registry, iot_client
+from msm_provisioner.bootstrap import bootstrap
 from msm_provisioner.handlers.allowlist import import_manifest
 from msm_provisioner.http.app import app_deps, close_app, create_app
 from msm_provisioner.settings import ProvisionerSettings
@@ -48,15 +49,16 @@ def make_app(mongo_db: Any, endpoints: Any, amqp_url: str, jwks: JwksServer, iot
             "api_jwks_url": jwks.url,
             "provisioner_rotation_timeout_s": 600,
         }
-        deps: dict[str, Any] = {
+        background = overrides.pop("background", False)
+        parts: dict[str, Any] = {
             "db": mongo_db,
-            "background": False,
             "events": RecordingEvents(),
             "rotation": RecordingRotation(),
             "registry": Boto3Registry(iot),
             **overrides,
         }
-        app = create_app(ProvisionerSettings(**{**base, **(settings or {})}), **deps)
+        config = ProvisionerSettings(**{**base, **(settings or {})})
+        app = create_app(config, deps=bootstrap(config, **parts), background=background)
         built.append(app)
         return app
 

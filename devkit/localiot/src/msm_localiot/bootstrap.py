@@ -1,11 +1,11 @@
-"""The composition root: build localiot's parts from settings; tests pass overrides.
+"""The composition root: build localiot's parts from settings; tests pass their own parts.
 
     app = bootstrap(settings).start()   ...   app.stop()
 
-Overrides: `clock` (epoch seconds), `mongo_db`, `shadow_store`, `certificate_store`,
-`iot_client` (boto3 "iot") or `registry`, `broker`, `hook`, `ca`, and `publisher` — given a
-publisher, localiot makes no MQTT connection at all (no MQTT requests, presence or revocation
-sync): the HTTP side alone, for tests of the data plane.
+Replaceable parts (keyword arguments): `clock` (epoch seconds), `mongo_db`, `shadow_store`,
+`certificate_store`, `iot_client` (boto3 "iot") or `registry`, `broker`, `hook`, `ca`, and
+`publisher` — given a publisher, localiot makes no MQTT connection at all (no MQTT requests,
+presence or revocation sync): the HTTP side alone, for tests of the data plane.
 """
 
 from __future__ import annotations
@@ -25,22 +25,25 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from msm_common.adapters import mongo
 from msm_common.adapters.mqtt import MqttConfig, MqttConnection
+from pymongo.database import Database
 
 from .http_side import HttpServer, IotDataApp
 from .mqtt_side import Deps, MqttPublisher, Router, subscriptions
 from .presence import OWN_IDENTITY, ClientIdPolicy, PresenceTracker
 from .provisioning import certificates as certs
-from .provisioning.broker import Kicker, MosquittoAccess, kick_config
+from .provisioning.broker import BrokerAccess, Kicker, MosquittoAccess, kick_config
 from .provisioning.ca import LocalCA, certificate_fingerprint
-from .provisioning.hook import HttpHook
+from .provisioning.certificates import CertificateStore
+from .provisioning.hook import Hook, HttpHook
 from .provisioning.registry import Boto3Registry, Registry
 from .provisioning.revocation import PeriodicSync, sync_certificate_status
 from .provisioning.service import ProvisioningConfig, ProvisioningService
 from .provisioning.templates import TemplateDirectory
 from .publishing import Publisher
 from .settings import LocaliotSettings
-from .shadow import store as shadow_store
+from .shadow import store as shadows_mongo
 from .shadow.service import ShadowService
+from .shadow.store import ShadowStore
 
 log = logging.getLogger(__name__)
 
@@ -87,23 +90,36 @@ class Localiot:
         log.info("localiot stopped")
 
 
-def bootstrap(settings: LocaliotSettings, **overrides: Any) -> Localiot:
-    clock: Callable[[], float] = overrides.get("clock", time.time)
+def bootstrap(
+    settings: LocaliotSettings,
+    *,
+    clock: Callable[[], float] = time.time,
+    mongo_db: Database[dict[str, Any]] | None = None,
+    shadow_store: ShadowStore | None = None,
+    certificate_store: CertificateStore | None = None,
+    iot_client: Any = None,
+    registry: Registry | None = None,
+    broker: BrokerAccess | None = None,
+    hook: Hook | None = None,
+    ca: LocalCA | None = None,
+    publisher: Publisher | None = None,
+) -> Localiot:
+    """Build localiot; each part given replaces the real one (`iot_client` is a boto3 "iot"
+    client for the real registry). Given a `publisher`, no MQTT connection is made at all."""
     closers: list[Callable[[], None]] = []
-    db = overrides.get("mongo_db")
-    if db is None and not {"shadow_store", "certificate_store"} <= overrides.keys():
+    db = mongo_db
+    if db is None and (shadow_store is None or certificate_store is None):
         client = mongo.connect(settings.mongo_uri, app_name="msm-localiot")
         closers.append(client.close)
         db = client[settings.database_name]
 
-    store = overrides.get("shadow_store") or _mongo_shadow_store(db)
-    certificate_store = overrides.get("certificate_store") or _mongo_certificate_store(db)
+    store = shadow_store or _mongo_shadow_store(db)
+    certificate_store = certificate_store or _mongo_certificate_store(db)
     shadows = ShadowService(store, clock)
 
     mqtt_config = _mqtt_config(settings)
     holder: dict[str, Router] = {}
     mqtt: MqttConnection | None = None
-    publisher: Publisher | None = overrides.get("publisher")
     if publisher is None:
         mqtt = MqttConnection(
             mqtt_config,
@@ -112,10 +128,8 @@ def bootstrap(settings: LocaliotSettings, **overrides: Any) -> Localiot:
         )
         publisher = MqttPublisher(mqtt)
 
-    registry: Registry = overrides.get("registry") or Boto3Registry(
-        overrides.get("iot_client") or _iot_client(settings)
-    )
-    broker = overrides.get("broker") or MosquittoAccess(
+    registry = registry or Boto3Registry(iot_client or _iot_client(settings))
+    broker = broker or MosquittoAccess(
         settings.mosquitto_acl_dir,
         settings.mosquitto_reload,
         settings.localiot_revoke_command,
@@ -123,13 +137,12 @@ def bootstrap(settings: LocaliotSettings, **overrides: Any) -> Localiot:
     )
     provisioning = ProvisioningService(
         _provisioning_config(settings),
-        ca=overrides.get("ca") or LocalCA.from_files(settings.ca_cert_file, settings.ca_key_file),
+        ca=ca or LocalCA.from_files(settings.ca_cert_file, settings.ca_key_file),
         certificates=certificate_store,
         registry=registry,
         broker=broker,
         templates=TemplateDirectory(settings.localiot_template_dirs),
-        hook=overrides.get("hook")
-        or HttpHook(settings.hook_token.get_secret_value(), settings.hook_timeout_s),
+        hook=hook or HttpHook(settings.hook_token.get_secret_value(), settings.hook_timeout_s),
         publisher=publisher,
         clock=lambda: datetime.fromtimestamp(clock(), tz=UTC),
     )
@@ -181,8 +194,8 @@ def _route(holder: dict[str, Router], message: paho.MQTTMessage) -> None:
         router.on_message(message)
 
 
-def _mongo_shadow_store(db: Any) -> shadow_store.MongoShadowStore:
-    found = shadow_store.MongoShadowStore(db[shadow_store.COLLECTION])
+def _mongo_shadow_store(db: Any) -> shadows_mongo.MongoShadowStore:
+    found = shadows_mongo.MongoShadowStore(db[shadows_mongo.COLLECTION])
     found.ensure_indexes()
     return found
 

@@ -1,7 +1,7 @@
 """The composition root: settings in, the provisioner's dependencies out. Nothing runs at import.
 
-Overrides (tests): `db`, `clock`, `registry` or `iot_client`, `events` or `amqp_publisher`,
-`rotation`, `accounts`.
+Replaceable parts (keyword arguments, for tests): `db`, `clock`, `registry` or `iot_client`,
+`events` or `amqp_publisher`, `rotation`, `accounts`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from msm_common.auth.principal import Accounts, Authenticator, MongoAccounts, Ro
 from msm_common.auth.tokens import JwksKeys, TokenVerifier
 from pymongo.database import Database
 
-from msm_provisioner.adapters.events import Outbox
+from msm_provisioner.adapters.events import AmqpPublisher, Outbox
 from msm_provisioner.adapters.nonces import NonceStore
-from msm_provisioner.adapters.registry import Boto3Registry, Registry, iot_client
+from msm_provisioner.adapters.registry import Boto3Registry, Registry
+from msm_provisioner.adapters.registry import iot_client as boto3_iot_client
 from msm_provisioner.adapters.shadow import RotationSignal, ShadowRotationSignal
 from msm_provisioner.adapters.store import Store
 from msm_provisioner.deps import Deps, EventSink
@@ -36,40 +37,48 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def bootstrap(settings: ProvisionerSettings, **overrides: Any) -> Deps:
+def bootstrap(
+    settings: ProvisionerSettings,
+    *,
+    db: Database[dict[str, Any]] | None = None,
+    clock: Callable[[], datetime] | None = None,
+    registry: Registry | None = None,
+    iot_client: Any = None,
+    events: EventSink | None = None,
+    amqp_publisher: AmqpPublisher | None = None,
+    rotation: RotationSignal | None = None,
+    accounts: Accounts | None = None,
+) -> Deps:
+    """Build the dependencies; each part given replaces the real one. `iot_client` (a boto3
+    "iot" client) is used for the real registry, `amqp_publisher` for the real event outbox."""
     closers: list[Callable[[], None]] = []
-    db: Database[dict[str, Any]] | None = overrides.get("db")
     if db is None:
         client = mongo.connect(settings.mongo_uri, app_name=settings.service_name)
         closers.append(client.close)
         db = client[settings.database_name]
-    clock: Callable[[], datetime] = overrides.get("clock") or utcnow
-    registry: Registry = overrides.get("registry") or Boto3Registry(
-        overrides.get("iot_client") or iot_client(settings.aws_endpoint_url, settings.aws_region)
+    clock = clock or utcnow
+    registry = registry or Boto3Registry(
+        iot_client or boto3_iot_client(settings.aws_endpoint_url, settings.aws_region)
     )
-    events: EventSink | None = overrides.get("events")
     if events is None:
-        amqp = overrides.get("amqp_publisher") or ConfirmingPublisher(
+        amqp = amqp_publisher or ConfirmingPublisher(
             settings.amqp_url, name=settings.service_name
         ).start(PUBLISHER_START_TIMEOUT_S)
         events = Outbox(db, amqp, clock)
     closers.insert(0, events.close)
-    rotation: RotationSignal = overrides.get("rotation") or ShadowRotationSignal(
-        settings.iot_data_endpoint, settings.aws_region
-    )
+    rotation = rotation or ShadowRotationSignal(settings.iot_data_endpoint, settings.aws_region)
     verifier = TokenVerifier(
         JwksKeys(settings.api_jwks_url, cache_s=settings.api_jwks_cache_s),
         issuer=settings.api_jwt_issuer,
         audience=settings.api_jwt_audience,
     )
-    accounts: Accounts = overrides.get("accounts") or MongoAccounts(db)
     return Deps(
         settings=settings,
         store=Store(db),
         registry=registry,
         events=events,
         rotation=rotation,
-        auth=Authenticator(verifier, accounts, RoleCache(mongo_roles(db))),
+        auth=Authenticator(verifier, accounts or MongoAccounts(db), RoleCache(mongo_roles(db))),
         nonces=NonceStore(db),
         metrics=ProvisionerMetrics(),
         clock=clock,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from flask import Flask, Response
 
 from msm_provisioner.background import Background
-from msm_provisioner.bootstrap import bootstrap, mqtt_config, prepare
+from msm_provisioner.bootstrap import bootstrap, mqtt_config
+from msm_provisioner.bootstrap import prepare as prepare_indexes
 from msm_provisioner.deps import Deps
 from msm_provisioner.http import admin, hook, ops, responses
 from msm_provisioner.settings import ProvisionerSettings
@@ -16,13 +16,23 @@ from msm_provisioner.settings import ProvisionerSettings
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: ProvisionerSettings | None = None, **overrides: Any) -> Flask:
-    """Build the app. `overrides` go to `bootstrap`; `background=False` skips the MQTT listener,
-    outbox flushing and reconciling (tests of the HTTP side); `prepare=False` skips indexes."""
+def create_app(
+    settings: ProvisionerSettings | None = None,
+    *,
+    deps: Deps | None = None,
+    background: bool = True,
+    prepare: bool = True,
+    mqtt: bool = True,
+) -> Flask:
+    """Build the app on `deps` (default: `bootstrap(settings)`; tests build theirs with fakes).
+
+    `background=False` skips the MQTT listener, outbox flushing and reconciling (tests of the
+    HTTP side), `mqtt=False` only the MQTT listener; `prepare=False` skips indexes.
+    """
     settings = settings or ProvisionerSettings()
     app = Flask("msm_provisioner")
     app.config["MAX_CONTENT_LENGTH"] = settings.provisioner_max_upload_bytes
-    deps = bootstrap(settings, **overrides)
+    deps = deps or bootstrap(settings)
     app.extensions[responses.EXTENSION] = deps
     responses.register(app)
     for bp in (hook.bp, admin.bp, ops.bp):
@@ -34,16 +44,16 @@ def create_app(settings: ProvisionerSettings | None = None, **overrides: Any) ->
         resp.headers.setdefault("Cache-Control", "no-store")
         return resp
 
-    if overrides.get("prepare", True):
-        prepare(deps)
+    if prepare:
+        prepare_indexes(deps)
     if not settings.hook_token.get_secret_value() and not settings.hook_secret.get_secret_value():
         if settings.env == "local":
             log.warning("no MSM_HOOK_TOKEN or MSM_HOOK_SECRET: the hook accepts anyone (local)")
         else:
             log.warning("no MSM_HOOK_TOKEN or MSM_HOOK_SECRET: the hook refuses every call")
-    if settings.provisioner_background and overrides.get("background", True):
-        mqtt = None if overrides.get("mqtt") is False else mqtt_config(settings)
-        app.extensions[ops.BACKGROUND] = Background(deps, mqtt).start()
+    if settings.provisioner_background and background:
+        listener = mqtt_config(settings) if mqtt else None
+        app.extensions[ops.BACKGROUND] = Background(deps, listener).start()
     return app
 
 
