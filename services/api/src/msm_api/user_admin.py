@@ -20,17 +20,26 @@ from pymongo import ReturnDocument
 
 from msm_api.accounts import check_roles_exist
 from msm_api.context import Deps
-from msm_api.domain.permissions import ADMIN
+from msm_api.domain.permissions import ADMIN, ALL_PERMISSIONS, permissions_of
 from msm_api.problems import ApiError
 
 LAST_ADMIN = "the last enabled admin cannot be disabled or demoted"
+
+
+def permissions_now(d: Deps, roles: list[str]) -> frozenset[str]:
+    """What `roles` carry as stored now (not the few-seconds role cache: a grant decided on a
+    stale table could hand out a permission an admin has just added to a role)."""
+    docs = d.db["roles"].find({"name": {"$in": roles}}, {"name": 1, "permissions": 1})
+    table = {str(doc["name"]): frozenset(doc.get("permissions") or ()) for doc in docs}
+    table[ADMIN] = frozenset(ALL_PERMISSIONS)
+    return permissions_of(roles, table)
 
 
 def check_grant(d: Deps, who: Principal, roles: list[str]) -> None:
     """403 unless `who` holds every permission `roles` carry (and is an admin, for admin)."""
     if ADMIN in roles and not who.is_admin:
         raise ApiError(403, "roles: only an admin can grant the admin role", field="roles")
-    beyond = d.roles.of(roles) - who.permissions
+    beyond = permissions_now(d, roles) - who.permissions
     if beyond:
         raise ApiError(
             403, f"roles: you cannot grant {min(beyond)}, which you do not hold", field="roles"
@@ -67,7 +76,7 @@ def update_user(
     old_disabled = bool(doc.get("disabled", False))
     new_roles = sorted(set(roles)) if roles is not None else old_roles
     new_disabled = disabled if disabled is not None else old_disabled
-    if not who.is_admin and (ADMIN in old_roles or d.roles.of(old_roles) - who.permissions):
+    if not who.is_admin and (ADMIN in old_roles or permissions_now(d, old_roles) - who.permissions):
         raise ApiError(403, "you cannot change an account with permissions you do not hold")
     oid = doc["_id"]
     was_admin = _enabled_admin(old_roles, old_disabled)
