@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from bench_broker import own_broker
 from ingest_load import EventProbe, Load, drive, payload, raw_pipe_running
 from ingest_phases import backlog_drain, fleet_writes
 from ingest_procs import (
@@ -72,15 +73,18 @@ def cpu_at_rate(load: Load, measure: Any, pid: int, args: argparse.Namespace) ->
     return float((cpu_seconds(pid) - cpu0) / max(measure() - before, 1) * 1e6)
 
 
-def raw_pipe(args: argparse.Namespace, devices: list[str]) -> tuple[float, float]:
-    """(msg/s through the broker, CPU-us per message of the subscriber at --cpu-rate)."""
+def raw_pipe(args: argparse.Namespace, devices: list[str]) -> tuple[float, float, float]:
+    """(msg/s through the broker, CPU-us per message of the subscriber at --cpu-rate, and at
+    saturation)."""
     pipe = raw_pipe_running(devices, args.publishers, args.host, args.port, args.pki)
     with pipe as (load, received, pid):
         drive(load, received, args.backlog, 3)
-        before, t0 = received(), time.monotonic()
+        before, t0, cpu0 = received(), time.monotonic(), cpu_seconds(pid)
         drive(load, received, args.backlog, args.window)
-        rate = (received() - before) / (time.monotonic() - t0)
-        return rate, cpu_at_rate(load, received, pid, args)
+        got = max(received() - before, 1)
+        saturated = (cpu_seconds(pid) - cpu0) / got * 1e6
+        rate = got / (time.monotonic() - t0)
+        return rate, cpu_at_rate(load, received, pid, args), saturated
 
 
 def database_rates(db: Any, args: argparse.Namespace, devices: list[str]) -> float:
@@ -129,6 +133,8 @@ def ingest_run(
         for p in procs:
             p.wait_ready()
         pids = stack_pids()
+        if args.broker_pid:
+            pids["broker"] = args.broker_pid
         meter = CpuMeter({**pids, **{f"ingest{i}": p.proc.pid for i, p in enumerate(procs)}})
         idle = meter.idle_rates(3)
         for i in range(replicas):
@@ -242,7 +248,12 @@ def main() -> int:
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--backlog", type=int, default=8000)
     parser.add_argument("--backlog-messages", type=int, default=100_000)
-    parser.add_argument("--cpu-rate", type=float, default=300.0)
+    parser.add_argument("--cpu-rate", type=float, default=500.0)
+    parser.add_argument(
+        "--stack-broker",
+        action="store_true",
+        help="use the stack's mosquitto instead of one of the bench's own",
+    )
     parser.add_argument("--skip-replicas", action="store_true")
     parser.add_argument("--only", default="", help="run only these phases, e.g. 'd' (debugging)")
     parser.add_argument("--verbose", action="store_true", help="print ingest's batch metrics")
@@ -252,10 +263,19 @@ def main() -> int:
         help="bind a capped queue to every telemetry event (RabbitMQ enqueues)",
     )
     args = parser.parse_args()
+    if args.stack_broker:
+        args.broker_pid = 0
+        return run(args, int(os.environ.get("MSM_MQTT_PORT", "8883")))
+    with own_broker(ROOT / ".local/mosquitto/mosquitto.conf") as (port, pid):
+        args.broker_pid = pid
+        return run(args, port)
+
+
+def run(args: argparse.Namespace, mqtt_port: int) -> int:
     # Stopped early (Ctrl-C, SIGTERM): still stop the children and drop the database and vhost.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     args.host = os.environ.get("MSM_MQTT_HOST", "127.0.0.1")
-    args.port = int(os.environ.get("MSM_MQTT_PORT", "8883"))
+    args.port = mqtt_port
     args.pki = Path(os.environ.get("MSM_PKI_DIR", ROOT / ".local/pki"))
     tag = uuid.uuid4().hex[:8]
     devices = [f"bench-{tag}-{i:04d}" for i in range(args.devices)]
@@ -270,6 +290,7 @@ def main() -> int:
     client = mongo.connect(mongo_uri)
     env = dict(
         os.environ,
+        MSM_MQTT_PORT=str(mqtt_port),
         MSM_MONGO_URI=mongo_uri,
         MSM_MONGO_DB=db_name,
         MSM_AMQP_URL=amqp_url,
@@ -287,7 +308,7 @@ def main() -> int:
     try:
         if "a" in wanted:  # (a), then (d) and (a) again: the machine's speed drifts
             print("(a) raw broker pipe ...", flush=True)
-            r["a"], r["a_cpu"] = raw_pipe(args, devices)
+            r["a"], r["a_cpu"], r["a_cpu_sat"] = raw_pipe(args, devices)
         if "d" in wanted:
             print("(d) no-op store ...", flush=True)
             r["d"] = ingest_run(args, env, devices, None, seconds=args.window, null_store=True)
@@ -298,7 +319,7 @@ def main() -> int:
             )
         if "a" in wanted and "d" in wanted:
             print("(a) raw broker pipe, again ...", flush=True)
-            r["a2"], r["a2_cpu"] = raw_pipe(args, devices)
+            r["a2"], r["a2_cpu"], r["a2_cpu_sat"] = raw_pipe(args, devices)
         if "b" in wanted:
             print("(b) database insert_many ...", flush=True)
             r["b"] = database_rates(client[db_name], args, devices)
@@ -315,12 +336,24 @@ def main() -> int:
                 MSM_INGEST_SUBSCRIBE_DEVICES=",".join(fleet),
                 MSM_INGEST_SHARED_GROUP=f"bench-f-{tag}",
             )
-            r["f"] = fleet_writes(
-                client, db_name, lambda: started(fleet_env), args.pki, args.host, args.port, fleet
-            )
+            try:
+                r["f"] = fleet_writes(
+                    client,
+                    db_name,
+                    lambda: started(fleet_env),
+                    args.pki,
+                    args.host,
+                    args.port,
+                    fleet,
+                )
+            except Exception as exc:
+                print(f"    (f) failed: {exc!r}", flush=True)
         if "g" in wanted:
             print(f"(g) draining {args.backlog_messages} queued messages ...", flush=True)
-            r["g"] = drain_phase(args, env, devices, tag)
+            try:
+                r["g"] = drain_phase(args, env, devices, tag)
+            except Exception as exc:
+                print(f"    (g) failed: {exc!r}", flush=True)
         report(r, args)
     finally:
         if probe is not None:

@@ -134,7 +134,9 @@ def raw_pipe_running(
         daemon=True,
     )
     sub.start()
-    ready.wait(20)
+    if not ready.wait(120):  # a loaded machine may take long to spawn and subscribe
+        sub.terminate()
+        raise SystemExit("the raw subscriber did not subscribe within 120 s")
     load = Load(devices, publishers, host, port, Path(pki)).start()
     try:
         yield load, lambda: int(received.value), sub.pid or 0

@@ -49,6 +49,7 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
             )
             a = (a + r["a2"]) / 2
             r["a_cpu"] = (r["a_cpu"] + r["a2_cpu"]) / 2
+            r["a_cpu_sat"] = (r["a_cpu_sat"] + r["a2_cpu_sat"]) / 2
     if b is not None:
         print(
             f"(b) database insert_many, same rows              {b:9.0f} rows/s "
@@ -76,6 +77,11 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
             ratio = d["msgs"] / a
             print(f"    vs (a): {ratio:.0%} (target >= 80 %: {verdict(ratio, 0.8)})")
         print(cpu_line(d) + " (at saturation)")
+        if "a_cpu_sat" in r:
+            print(
+                f"    at saturation: ingest {d['cpu_ingest']:.0f} us/msg, (a)'s subscriber "
+                f"{r['a_cpu_sat']:.0f} us/msg: x{d['cpu_ingest'] / r['a_cpu_sat']:.2f}"
+            )
         if "a_cpu" in r and "cpu_at_rate" in d:
             ratio = d["cpu_at_rate"] / r["a_cpu"]
             print(
