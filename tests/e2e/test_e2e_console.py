@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from msm_provisioner.domain.allowlist import imei_with_check_digit
 from support.console_stack import ADMIN, VIEWER, ConsoleStack, chromium, running_console_stack
+from support.e2e import http, wait_for
 from support.services import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -187,6 +188,32 @@ def test_reboot_and_ntp_commands_update_live(admin: Console, stack: ConsoleStack
     transitions = reboot.get_by_role("table").locator("tbody tr").all_inner_texts()
     assert [t.split()[0] for t in transitions] == ["queued", "sent", "succeeded"]
     admin.shot("device-commands")
+
+
+def test_a_queued_command_is_cancelled(admin: Console, stack: ConsoleStack) -> None:
+    device = stack.devices[3]
+    stack.fleet.take_offline(device)  # an offline meter's commands wait in the queue
+    token = stack.token()
+    wait_for(
+        f"{device} offline in the API",
+        lambda: (
+            not http("GET", f"{stack.url}/api/devices/{device}/status", token=token)[1]["online"]
+        ),
+        30,
+    )
+    try:
+        page = admin.open(f"/devices/{device}")
+        page.get_by_role("button", name="Reboot…").click()
+        page.get_by_role("button", name="Reboot now").click()
+        page.locator(".reboot [data-testid=command-state]").get_by_text("queued").wait_for()
+        page.get_by_role("button", name="Cancel reboot").click()
+        page.locator(".reboot [data-testid=command-state]").get_by_text("cancelled").wait_for()
+        history = page.get_by_test_id("command-history").locator("li", has_text="reboot").first
+        history.get_by_text("cancelled").first.wait_for()
+        assert page.get_by_role("button", name="Cancel reboot").count() == 0
+        admin.shot("device-cancelled")
+    finally:
+        stack.fleet.bring_online(device)
 
 
 def test_provisioning_users_and_audit_pages(admin: Console, stack: ConsoleStack) -> None:

@@ -32,7 +32,7 @@ export function DeviceConfig({ uuid, mayCommand, onCommand, changed }: Props) {
   }, [uuid, changed]);
 
   return (
-    <Section title="Configuration and commands">
+    <Section title={mayCommand ? "Configuration and commands" : "Configuration"} id="h-configuration">
       {mayCommand && <Reboot uuid={uuid} onCommand={onCommand} />}
       <div className="configs">
         {KINDS.map((k) => (
