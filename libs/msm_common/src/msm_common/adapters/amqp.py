@@ -13,6 +13,7 @@ from pika.exceptions import AMQPError
 
 from msm_common.adapters import amqp_topology
 from msm_common.adapters.amqp_publisher import (
+    RECONNECT,
     BatchConfirmation,
     ConfirmingPublisher,
     OutgoingMessage,
@@ -58,18 +59,19 @@ class Consumer:
         self.connected = threading.Event()
 
     def run(self) -> None:
-        delay = 0.5
+        failures = 0  # in a row; the shared reconnect policy (msm_common.retry) spaces them
         while not self._stopping.is_set():
             try:
                 self._consume()
-                delay = 0.5
+                failures = 0
             except AMQPError as exc:
                 self.connected.clear()
                 if self._stopping.is_set():
                     break
+                failures += 1
+                delay = RECONNECT.delay(failures)
                 log.warning("RabbitMQ consumer disconnected (%s); retrying in %.1fs", exc, delay)
                 self._stopping.wait(delay)
-                delay = min(delay * 2, 10.0)
 
     def _consume(self) -> None:
         self._conn = pika.BlockingConnection(self._params)
