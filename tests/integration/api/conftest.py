@@ -9,6 +9,7 @@ import pytest
 from api_helpers import ADMIN_EMAIL, ADMIN_PASSWORD, AuthActions, FakePublisher
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from msm_api.app import close_app, create_app
+from msm_api.bootstrap import bootstrap
 from msm_api.security import keys
 from msm_api.security.passwords import PasswordHasher
 from msm_api.settings import ApiSettings
@@ -44,14 +45,15 @@ def make_app(mongo_db: Any, endpoints: Any, api_signing_key: Any, publisher: Fak
             # Long enough that a throttled key stays throttled however slow the machine is.
             "login_backoff_base_s": 30.0,
         }
-        deps = {
+        parts = {
             "db": mongo_db,
             "publisher": publisher,
             "signing_key": api_signing_key,
             "passwords": PasswordHasher(4),
             **overrides,
         }
-        app = create_app(ApiSettings(**{**base, **(settings or {})}), **deps)
+        config = ApiSettings(**{**base, **(settings or {})})
+        app = create_app(config, deps=bootstrap(config, **parts))
         built.append(app)
         return app
 

@@ -14,6 +14,7 @@ from bson import ObjectId
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from msm_api import accounts
 from msm_api.app import close_app, create_app
+from msm_api.bootstrap import bootstrap
 from msm_api.security import keys
 from msm_api.security.passwords import PasswordHasher
 from msm_api.settings import ApiSettings
@@ -200,13 +201,14 @@ def api_server(mongo_db: Any, endpoints: Any, amqp_url: str) -> Iterator[tuple[A
         admin_password="a-long-password-1",
         bcrypt_rounds=4,
     )
-    app = create_app(
+    deps = bootstrap(
         settings,
         db=mongo_db,
         publisher=NoPublisher(),
         passwords=PasswordHasher(4),
         signing_key=keys.from_private_key(ed25519.Ed25519PrivateKey.generate()),
     )
+    app = create_app(settings, deps=deps)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -11,6 +11,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from msm_api.app import close_app, create_app
+from msm_api.bootstrap import bootstrap
 from msm_api.security import keys
 from msm_api.security.passwords import PasswordHasher
 from msm_api.settings import ApiSettings
@@ -44,13 +45,14 @@ class Rotating:
         return self.apps[-1](environ, start_response)
 
     def use(self, ring: keys.KeyRing) -> Any:
-        app = create_app(
+        deps = bootstrap(
             self.settings,
             db=self.mongo_db,
             publisher=NoPublisher(),
             passwords=PasswordHasher(4),
             key_ring=ring,
         )
+        app = create_app(self.settings, deps=deps)
         self.apps.append(app)
         return app
 

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 from api_fakes import ROLE_DOCS, FakeAccounts, FakePublisher
+from api_store_fake import InMemoryApiStore
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from msm_api.app import create_app
+from msm_api.bootstrap import bootstrap
 from msm_api.security import keys
 from msm_api.security.passwords import PasswordHasher
 from msm_api.settings import ApiSettings
@@ -41,19 +43,40 @@ def fake_accounts() -> FakeAccounts:
     return FakeAccounts()
 
 
-@pytest.fixture
-def unit_app(signing_key: keys.SigningKey, fake_accounts: FakeAccounts) -> Any:
+def _app(
+    signing_key: keys.SigningKey, accounts: FakeAccounts, store: InMemoryApiStore | None = None
+) -> Any:
     settings = ApiSettings(env="test", max_body_bytes=4096)
-    return create_app(
+    deps = bootstrap(
         settings,
-        db=UnreachableDb(),
+        db=UnreachableDb(),  # type: ignore[arg-type]
+        store=store,
         publisher=FakePublisher(),
         signing_key=signing_key,
         passwords=PasswordHasher(4),
-        accounts=fake_accounts,
+        accounts=accounts,
         roles=RoleCache(lambda: ROLE_DOCS),
-        prepare=False,
     )
+    return create_app(settings, deps=deps, prepare=False)
+
+
+@pytest.fixture
+def unit_app(signing_key: keys.SigningKey, fake_accounts: FakeAccounts) -> Any:
+    """The app over an unreachable database (every read fails as with the server down)."""
+    return _app(signing_key, fake_accounts)
+
+
+@pytest.fixture
+def api_store() -> InMemoryApiStore:
+    return InMemoryApiStore()
+
+
+@pytest.fixture
+def store_app(
+    signing_key: keys.SigningKey, fake_accounts: FakeAccounts, api_store: InMemoryApiStore
+) -> Any:
+    """The app whose device, command and config views use the in-memory store."""
+    return _app(signing_key, fake_accounts, api_store)
 
 
 @pytest.fixture

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from msm_api import audit, console, problems
 from msm_api.blueprints import audit_log, auth, commands, configs, devices, ops, roles, telemetry
-from msm_api.bootstrap import bootstrap, prepare
-from msm_api.context import EXTENSION
+from msm_api.bootstrap import bootstrap
+from msm_api.bootstrap import prepare as prepare_deps
+from msm_api.context import EXTENSION, Deps
 from msm_api.settings import ApiSettings
 
 BLUEPRINTS = (
@@ -25,12 +24,15 @@ BLUEPRINTS = (
 )
 
 
-def create_app(settings: ApiSettings | None = None, **overrides: Any) -> Flask:
-    """Build the app; `overrides` go to `bootstrap` (db, publisher, clock, signing_key, ...)."""
+def create_app(
+    settings: ApiSettings | None = None, *, deps: Deps | None = None, prepare: bool = True
+) -> Flask:
+    """Build the app on `deps` (default: `bootstrap(settings)`; tests build theirs with fakes);
+    `prepare=False` skips the start-up work (indexes, roles, first admin)."""
     settings = settings or ApiSettings()
     app = Flask("msm_api")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    deps = bootstrap(settings, **overrides)
+    deps = deps or bootstrap(settings)
     app.extensions[EXTENSION] = deps
     if settings.trusted_proxies:
         hops = settings.trusted_proxies
@@ -47,8 +49,8 @@ def create_app(settings: ApiSettings | None = None, **overrides: Any) -> Flask:
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         return resp
 
-    if overrides.get("prepare", True):
-        prepare(deps)
+    if prepare:
+        prepare_deps(deps)
     return app
 
 

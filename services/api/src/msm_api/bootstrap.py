@@ -8,15 +8,17 @@ from typing import Any
 
 from msm_common.adapters import mongo
 from msm_common.auth.principal import Accounts, Authenticator, MongoAccounts, RoleCache, mongo_roles
-from msm_common.secrets import box_for
+from msm_common.secrets import SecretBox, box_for
 from pymongo.database import Database
 
 from msm_api import accounts
 from msm_api.adapters.publisher import AmqpCommandPublisher
 from msm_api.adapters.roles import seed_builtin_roles
+from msm_api.adapters.store import MongoApiStore
 from msm_api.context import CommandPublisher, Deps
 from msm_api.domain.cursor import CursorCodec
 from msm_api.metrics import ApiMetrics
+from msm_api.ports import ApiStore
 from msm_api.security import keys, ratelimit, throttle
 from msm_api.security.passwords import PasswordHasher
 from msm_api.security.throttle import LoginThrottle, ThrottlePolicy
@@ -28,21 +30,30 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def bootstrap(settings: ApiSettings, **overrides: Any) -> Deps:
-    """Build the API's dependencies; `overrides` replaces any of them (tests pass fakes):
-    db, publisher, signing_key (or key_ring), passwords, clock, accounts, roles."""
+def bootstrap(
+    settings: ApiSettings,
+    *,
+    db: Database[dict[str, Any]] | None = None,
+    publisher: CommandPublisher | None = None,
+    signing_key: keys.SigningKey | None = None,
+    key_ring: keys.KeyRing | None = None,
+    passwords: PasswordHasher | None = None,
+    clock: Callable[[], datetime] | None = None,
+    accounts: Accounts | None = None,
+    roles: RoleCache | None = None,
+    secrets: SecretBox | None = None,
+    store: ApiStore | None = None,
+) -> Deps:
+    """Build the API's dependencies; each part given replaces the real one (tests pass fakes).
+    `signing_key` is used for the real key ring when `key_ring` is not given."""
     closers: list[Callable[[], None]] = []
-    db: Database[dict[str, Any]] | None = overrides.get("db")
     if db is None:
         client = mongo.connect(settings.mongo_uri, app_name=settings.service_name)
         closers.append(client.close)
         db = client[settings.database_name]
-    ring: keys.KeyRing | None = overrides.get("key_ring")
-    if ring is None:
-        signing: keys.SigningKey = overrides.get("signing_key") or keys.for_settings(settings)
-        ring = keys.ring_for_settings(settings, signing)
+    ring = key_ring or keys.ring_for_settings(settings, signing_key or keys.for_settings(settings))
     key = ring.signing
-    publisher: CommandPublisher = overrides.get("publisher") or AmqpCommandPublisher(
+    publisher = publisher or AmqpCommandPublisher(
         settings.amqp_url, timeout_s=settings.publish_timeout_s
     )
     closers.insert(0, publisher.close)
@@ -53,22 +64,22 @@ def bootstrap(settings: ApiSettings, **overrides: Any) -> Deps:
         access_ttl=timedelta(seconds=settings.access_token_ttl_s),
         refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_s),
     )
-    roles: RoleCache = overrides.get("roles") or RoleCache(mongo_roles(db))
-    accounts_source: Accounts = overrides.get("accounts") or MongoAccounts(db)
+    roles = roles or RoleCache(mongo_roles(db))
     return Deps(
         settings=settings,
         db=db,
+        store=store or MongoApiStore(db),
         publisher=publisher,
         tokens=tokens,
-        passwords=overrides.get("passwords") or PasswordHasher(settings.bcrypt_rounds),
+        passwords=passwords or PasswordHasher(settings.bcrypt_rounds),
         cursors=CursorCodec(key.derive_secret("cursor")),
         throttle=LoginThrottle(db, ThrottlePolicy.from_settings(settings)),
         roles=roles,
-        auth=Authenticator(tokens.verifier, accounts_source, roles),
+        auth=Authenticator(tokens.verifier, accounts or MongoAccounts(db), roles),
         metrics=ApiMetrics(),
-        clock=overrides.get("clock") or utcnow,
+        clock=clock or utcnow,
         digest_secret=key.derive_secret("idempotency"),
-        secrets=overrides.get("secrets") or box_for(settings),
+        secrets=secrets or box_for(settings),
         closers=closers,
     )
 

@@ -9,8 +9,6 @@ from typing import Any
 from msm_common import secrets
 from msm_common.contracts.command_request import CommandRequest
 from msm_common.contracts.commands import CommandType, validate_params
-from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
 
 from msm_api.context import Deps
 from msm_api.domain import commands as dc
@@ -48,15 +46,14 @@ def request_command(
     params = validate_params(type_, raw_params).model_dump(exclude_none=True)
     for name in secrets.sealed_fields(type_.value, params):
         raise ApiError(400, f"{name} must be the plaintext secret", field=name)
-    if d.db["devices"].find_one({"_id": device_uuid}, {"_id": 1}) is None:
+    if d.store.device(device_uuid) is None:
         raise ApiError(404, "no such device")
     digest = dc.request_digest(d.digest_secret, device_uuid, type_.value, params)
     # From here on the secret exists only sealed: in `commands`, on `msm.commands`, and in
     # the mqtt/sftp config document the commander writes once the device accepted it.
     params = secrets.seal_params(d.secrets, type_.value, params)
-    commands = d.db["commands"]
     if idempotency_key is not None:
-        existing = commands.find_one({"idempotency_key": idempotency_key})
+        existing = d.store.command_by_idempotency_key(idempotency_key)
         if existing is not None:
             return _replay(existing, actor, digest)
     doc = dc.new_command(
@@ -70,12 +67,12 @@ def request_command(
         idempotency_key=idempotency_key,
         digest=digest,
     )
-    try:
-        commands.insert_one(doc)
-    except DuplicateKeyError:  # a concurrent request with the same key won
-        existing = commands.find_one({"idempotency_key": idempotency_key})
+    if not d.store.insert_command(doc):  # a concurrent request with the same key won
+        existing = (
+            None if idempotency_key is None else d.store.command_by_idempotency_key(idempotency_key)
+        )
         if existing is None:
-            raise
+            raise ApiError(409, "a command with this id exists already; try again")
         return _replay(existing, actor, digest)
     request = CommandRequest(
         command_id=doc["_id"],
@@ -98,25 +95,20 @@ def request_command(
 
 def _mark_unpublished(d: Deps, doc: dict[str, Any], now: datetime) -> None:
     """Fail a command RabbitMQ never confirmed; free its key so the client can retry with it."""
-    d.db["commands"].update_one(
-        {"_id": doc["_id"], "status": dc.QUEUED},
-        dc.unpublished_update(doc["type"], NOT_PUBLISHED, now),
-    )
+    d.store.update_if_queued(doc["_id"], dc.unpublished_update(doc["type"], NOT_PUBLISHED, now))
     log.error("command %s not confirmed by RabbitMQ", doc["_id"], extra={"command_id": doc["_id"]})
 
 
 def cancel(d: Deps, command_id: str, actor: str, now: datetime) -> dict[str, Any]:
     """Only a queued command can be cancelled (the commander re-checks before sending)."""
-    current = d.db["commands"].find_one({"_id": command_id}, {"type": 1, "status": 1})
+    current = d.store.command(command_id)
     if current is None:
         raise ApiError(404, "no such command")
-    updated = d.db["commands"].find_one_and_update(
-        {"_id": command_id, "status": dc.QUEUED},
-        dc.cancel_update(str(current.get("type")), actor, now),
-        return_document=ReturnDocument.AFTER,
+    updated = d.store.update_if_queued(
+        command_id, dc.cancel_update(str(current.get("type")), actor, now)
     )
     if updated is None:
-        status = d.db["commands"].find_one({"_id": command_id}, {"status": 1}) or current
+        status = d.store.command(command_id) or current
         raise ApiError(
             409, f"only a queued command can be cancelled; this one is {status.get('status')}"
         )

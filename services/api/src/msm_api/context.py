@@ -13,6 +13,7 @@ from msm_common.secrets import SecretBox
 from pymongo.database import Database
 
 from msm_api.domain.cursor import CursorCodec
+from msm_api.ports import ApiStore
 from msm_api.security.passwords import PasswordHasher
 from msm_api.security.throttle import LoginThrottle
 from msm_api.security.tokens import TokenService
@@ -39,6 +40,7 @@ class CommandPublisher(Protocol):
 class Deps:
     settings: ApiSettings
     db: Database[dict[str, Any]]
+    store: ApiStore  # what the device, command and config views read and write
     publisher: CommandPublisher
     tokens: TokenService
     passwords: PasswordHasher

@@ -26,7 +26,7 @@ bp = Blueprint("commands", __name__, url_prefix="/api")
     errors=(404,),
 )
 def get_command(command_id: str) -> Response:
-    doc = deps().db["commands"].find_one({"_id": command_id})
+    doc = deps().store.command(command_id)
     if doc is None:
         raise ApiError(404, "no such command")
     return json_response(dc.public_command(doc))

@@ -19,20 +19,7 @@ _INTERNAL = frozenset({"_id", "device_uuid", "updated_at", "command_id"})
 
 def _latest_commands(kind: str, devices: list[str]) -> dict[str, dict[str, Any]]:
     """The newest command of `kind` for each device."""
-    pipeline: list[dict[str, Any]] = [
-        {"$match": {"type": kind, "device_uuid": {"$in": devices}}},
-        {"$sort": {"created_at": -1}},
-        {
-            "$group": {
-                "_id": "$device_uuid",
-                "command_id": {"$first": "$_id"},
-                "status": {"$first": "$status"},
-                "created_at": {"$first": "$created_at"},
-                "updated_at": {"$first": "$updated_at"},
-            }
-        },
-    ]
-    return {doc.pop("_id"): doc for doc in deps().db["commands"].aggregate(pipeline)}
+    return deps().store.latest_commands(kind, devices)
 
 
 def _item(
@@ -51,9 +38,8 @@ def _item(
 
 def _configs(kind: str, query: ConfigQuery) -> Response:
     d = deps()
-    coll = d.db[kind]
     if query.device_uuid is not None:
-        doc = coll.find_one({"device_uuid": query.device_uuid})
+        doc = d.store.config(kind, query.device_uuid)
         command = _latest_commands(kind, [query.device_uuid]).get(query.device_uuid)
         items = (
             []
@@ -61,11 +47,11 @@ def _configs(kind: str, query: ConfigQuery) -> Response:
             else [_item(kind, query.device_uuid, doc, command)]
         )
         return json_response({"items": items, "next_cursor": None})
-    filt: dict[str, Any] = {}
+    after = None
     if query.cursor is not None:
         (last,) = d.cursors.decode(kind, query.cursor)
-        filt["device_uuid"] = {"$gt": str(last)}
-    found = list(coll.find(filt).sort("device_uuid", 1).limit(query.limit + 1))
+        after = str(last)
+    found = d.store.configs_page(kind, after, query.limit + 1)
     docs, more = paging.page(found, query.limit)
     commands = _latest_commands(kind, [x["device_uuid"] for x in docs])
     cursor = d.cursors.encode(kind, [docs[-1]["device_uuid"]]) if more and docs else None

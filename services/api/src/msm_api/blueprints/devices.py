@@ -9,7 +9,6 @@ from flask import Blueprint, Response, request
 from msm_common.contracts.commands import PARAMS_MODELS, CommandType
 
 from msm_api import audit, commanding, paging
-from msm_api.adapters.telemetry import with_newer_rows
 from msm_api.context import deps, now, principal
 from msm_api.domain import commands as dc
 from msm_api.domain.permissions import DEVICES_COMMAND, DEVICES_READ
@@ -38,8 +37,8 @@ def public_device(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _device(device_uuid: str, projection: dict[str, int] | None = None) -> dict[str, Any]:
-    doc = deps().db["devices"].find_one({"_id": device_uuid}, projection)
+def _device(device_uuid: str) -> dict[str, Any]:
+    doc = deps().store.device(device_uuid)
     if doc is None:
         raise ApiError(404, "no such device")
     return doc
@@ -112,16 +111,8 @@ def _latest(latest: dict[str, Any]) -> list[dict[str, Any]]:
 def device_status(device_uuid: str) -> Response:
     doc = _device(device_uuid)
     conn = doc.get("connectivity") or {}
-    pending = (
-        deps()
-        .db["commands"]
-        .find(
-            {"device_uuid": device_uuid, "status": {"$in": list(dc.IN_FLIGHT)}},
-            {"type": 1, "status": 1, "created_at": 1},
-        )
-        .sort("created_at", 1)
-        .limit(100)
-    )
+    store = deps().store
+    pending = store.in_flight_commands(device_uuid, 100)
     return json_response(
         {
             "device_uuid": device_uuid,
@@ -129,7 +120,7 @@ def device_status(device_uuid: str) -> Response:
             "since": conn.get("since"),
             "last_seen": doc.get("last_seen"),
             "last_disconnect_reason": conn.get("last_disconnect_reason"),
-            "latest": _latest(with_newer_rows(deps().db, device_uuid, doc.get("latest") or {})),
+            "latest": _latest(store.latest_readings(device_uuid, doc.get("latest") or {})),
             "mqtt_status": doc.get("mqtt_status"),
             "sftp_status": doc.get("sftp_status"),
             "firmware_version": doc.get("firmware_version"),
@@ -159,7 +150,7 @@ def device_status(device_uuid: str) -> Response:
 )
 def device_commands(device_uuid: str, query: CommandsQuery) -> Response:
     d = deps()
-    _device(device_uuid, {"_id": 1})
+    _device(device_uuid)
     filt = {
         "device_uuid": device_uuid,
         **paging.newest_first(d.cursors, "commands", query.cursor, "created_at"),

@@ -1,0 +1,76 @@
+"""The views' MongoDB reads and the command writes (`msm_api.ports.ApiStore`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from msm_api.adapters.telemetry import with_newer_rows
+from msm_api.domain import commands as dc
+from msm_api.ports import Document
+
+
+class MongoApiStore:
+    def __init__(self, db: Database[Document]) -> None:
+        self._db = db
+        self._commands = db["commands"]
+
+    def device(self, device_uuid: str) -> Document | None:
+        return self._db["devices"].find_one({"_id": device_uuid})
+
+    def in_flight_commands(self, device_uuid: str, limit: int) -> list[Document]:
+        found = self._commands.find(
+            {"device_uuid": device_uuid, "status": {"$in": list(dc.IN_FLIGHT)}},
+            {"type": 1, "status": 1, "created_at": 1},
+        )
+        return list(found.sort("created_at", 1).limit(limit))
+
+    def latest_readings(self, device_uuid: str, latest: Mapping[str, Any]) -> Document:
+        return with_newer_rows(self._db, device_uuid, dict(latest))
+
+    def command(self, command_id: str) -> Document | None:
+        return self._commands.find_one({"_id": command_id})
+
+    def command_by_idempotency_key(self, key: str) -> Document | None:
+        return self._commands.find_one({"idempotency_key": key})
+
+    def insert_command(self, doc: Document) -> bool:
+        try:
+            self._commands.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def update_if_queued(self, command_id: str, update: Mapping[str, Any]) -> Document | None:
+        return self._commands.find_one_and_update(
+            {"_id": command_id, "status": dc.QUEUED},
+            dict(update),
+            return_document=ReturnDocument.AFTER,
+        )
+
+    def config(self, kind: str, device_uuid: str) -> Document | None:
+        return self._db[kind].find_one({"device_uuid": device_uuid})
+
+    def configs_page(self, kind: str, after: str | None, limit: int) -> list[Document]:
+        filt: Document = {} if after is None else {"device_uuid": {"$gt": after}}
+        return list(self._db[kind].find(filt).sort("device_uuid", 1).limit(limit))
+
+    def latest_commands(self, kind: str, device_uuids: list[str]) -> dict[str, Document]:
+        pipeline: list[Document] = [
+            {"$match": {"type": kind, "device_uuid": {"$in": device_uuids}}},
+            {"$sort": {"created_at": -1}},
+            {
+                "$group": {
+                    "_id": "$device_uuid",
+                    "command_id": {"$first": "$_id"},
+                    "status": {"$first": "$status"},
+                    "created_at": {"$first": "$created_at"},
+                    "updated_at": {"$first": "$updated_at"},
+                }
+            },
+        ]
+        return {doc.pop("_id"): doc for doc in self._commands.aggregate(pipeline)}

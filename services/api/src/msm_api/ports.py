@@ -1,0 +1,49 @@
+"""What the device, command and config views need from the database.
+
+`adapters.store.MongoApiStore` is the real one; unit tests use an in-memory fake behind the
+same Protocol. (Telemetry pages, listings and the auth side still read MongoDB directly.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+Document = dict[str, Any]
+
+
+class ApiStore(Protocol):
+    # -- devices ------------------------------------------------------------------------------
+    def device(self, device_uuid: str) -> Document | None: ...
+
+    def in_flight_commands(self, device_uuid: str, limit: int) -> list[Document]:
+        """The device's queued and sent commands, oldest first (`_id`, type, status, created_at)."""
+        ...
+
+    def latest_readings(self, device_uuid: str, latest: Mapping[str, Any]) -> Document:
+        """The device document's `latest`, with what telemetry holds that is newer."""
+        ...
+
+    # -- commands -----------------------------------------------------------------------------
+    def command(self, command_id: str) -> Document | None: ...
+
+    def command_by_idempotency_key(self, key: str) -> Document | None: ...
+
+    def insert_command(self, doc: Document) -> bool:
+        """False if a command with the same idempotency key (or id) is stored already."""
+        ...
+
+    def update_if_queued(self, command_id: str, update: Mapping[str, Any]) -> Document | None:
+        """Apply `update` to a command still queued; the command after it, else None."""
+        ...
+
+    # -- configs ------------------------------------------------------------------------------
+    def config(self, kind: str, device_uuid: str) -> Document | None: ...
+
+    def configs_page(self, kind: str, after: str | None, limit: int) -> list[Document]:
+        """Config documents of `kind` by device_uuid, after `after`; at most `limit`."""
+        ...
+
+    def latest_commands(self, kind: str, device_uuids: list[str]) -> dict[str, Document]:
+        """The newest command of `kind` per device: command_id, status, created_at, updated_at."""
+        ...

@@ -1,0 +1,91 @@
+"""An in-memory `msm_api.ports.ApiStore`: devices, commands and config documents in dicts."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from msm_api.domain import commands as dc
+
+Document = dict[str, Any]
+
+
+def _apply(doc: Document, update: Mapping[str, Any]) -> None:
+    """The update operators the api uses on commands: $set, $push, $unset (dotted paths)."""
+    for name, value in (update.get("$set") or {}).items():
+        doc[name] = copy.deepcopy(value)
+    for name, value in (update.get("$push") or {}).items():
+        doc.setdefault(name, []).append(copy.deepcopy(value))
+    for path in update.get("$unset") or {}:
+        *parents, last = path.split(".")
+        target = doc
+        for name in parents:
+            target = target.get(name) or {}
+        target.pop(last, None)
+
+
+@dataclass
+class InMemoryApiStore:
+    devices: dict[str, Document] = field(default_factory=dict)
+    commands: dict[str, Document] = field(default_factory=dict)
+    configs: dict[str, dict[str, Document]] = field(default_factory=dict)
+    # Telemetry newer than a device document's `latest`, by device: {"channel:phase": reading}.
+    newer: dict[str, Document] = field(default_factory=dict)
+
+    def device(self, device_uuid: str) -> Document | None:
+        return copy.deepcopy(self.devices.get(device_uuid))
+
+    def in_flight_commands(self, device_uuid: str, limit: int) -> list[Document]:
+        docs = [
+            d
+            for d in self.commands.values()
+            if d["device_uuid"] == device_uuid and d["status"] in dc.IN_FLIGHT
+        ]
+        return copy.deepcopy(sorted(docs, key=lambda d: d["created_at"])[:limit])
+
+    def latest_readings(self, device_uuid: str, latest: Mapping[str, Any]) -> Document:
+        return {**latest, **self.newer.get(device_uuid, {})}
+
+    def command(self, command_id: str) -> Document | None:
+        return copy.deepcopy(self.commands.get(command_id))
+
+    def command_by_idempotency_key(self, key: str) -> Document | None:
+        found = (d for d in self.commands.values() if d.get("idempotency_key") == key)
+        return copy.deepcopy(next(found, None))
+
+    def insert_command(self, doc: Document) -> bool:
+        key = doc.get("idempotency_key")
+        if doc["_id"] in self.commands or (
+            key is not None and self.command_by_idempotency_key(key) is not None
+        ):
+            return False
+        self.commands[doc["_id"]] = copy.deepcopy(doc)
+        return True
+
+    def update_if_queued(self, command_id: str, update: Mapping[str, Any]) -> Document | None:
+        doc = self.commands.get(command_id)
+        if doc is None or doc["status"] != dc.QUEUED:
+            return None
+        _apply(doc, update)
+        return copy.deepcopy(doc)
+
+    def config(self, kind: str, device_uuid: str) -> Document | None:
+        return copy.deepcopy(self.configs.get(kind, {}).get(device_uuid))
+
+    def configs_page(self, kind: str, after: str | None, limit: int) -> list[Document]:
+        docs = sorted(self.configs.get(kind, {}).values(), key=lambda d: d["device_uuid"])
+        return copy.deepcopy([d for d in docs if after is None or d["device_uuid"] > after][:limit])
+
+    def latest_commands(self, kind: str, device_uuids: list[str]) -> dict[str, Document]:
+        newest: dict[str, Document] = {}
+        for d in sorted(self.commands.values(), key=lambda d: d["created_at"]):
+            if d.get("type") == kind and d["device_uuid"] in device_uuids:
+                newest[d["device_uuid"]] = {
+                    "command_id": d["_id"],
+                    "status": d["status"],
+                    "created_at": d["created_at"],
+                    "updated_at": d["updated_at"],
+                }
+        return newest
