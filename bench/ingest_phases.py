@@ -30,9 +30,28 @@ from pymongo.errors import PyMongoError
 COLLECTIONS = ("telemetry", "devices", "ingest_event_outbox", "rejected_messages")
 
 
+def patient_client(mongo: MongoClient[Any]) -> MongoClient[Any]:
+    """A client of its own with long timeouts for oplog scans: the one-process stand-in answers
+    nothing else meanwhile, so a default heartbeat times out and cancels the read."""
+    host, port = mongo.address or ("127.0.0.1", 27017)
+    return MongoClient(
+        host,
+        port,
+        directConnection=True,
+        connectTimeoutMS=300_000,
+        socketTimeoutMS=600_000,
+        serverSelectionTimeoutMS=300_000,
+        heartbeatFrequencyMS=300_000,
+    )
+
+
 def oplog_now(mongo: MongoClient[Any]) -> Timestamp:
-    last = mongo.local["oplog.rs"].find({}, {"ts": 1}).sort("$natural", -1).limit(1)
-    ts: Timestamp = next(iter(last))["ts"]
+    slow = patient_client(mongo)
+    try:
+        last = slow.local["oplog.rs"].find({}, {"ts": 1}).sort("$natural", -1).limit(1)
+        ts: Timestamp = next(iter(last))["ts"]
+    finally:
+        slow.close()
     return ts
 
 
@@ -40,14 +59,18 @@ def oplog_writes(mongo: MongoClient[Any], db_name: str, since: Timestamp) -> Cou
     """Writes to this run's collections since `since`, by `collection:op` (i, u, d)."""
     names = [f"{db_name}.{c}" for c in COLLECTIONS]
     query = {"ts": {"$gt": since}, "ns": {"$in": names}}
-    for attempt in range(3):  # a scan of the whole oplog: the shared server may be slow
-        try:
-            found = mongo.local["oplog.rs"].find(query, {"ns": 1, "op": 1}, batch_size=100_000)
-            return Counter(f"{doc['ns'].split('.', 1)[1]}:{doc['op']}" for doc in found)
-        except PyMongoError:
-            if attempt == 2:
-                raise
-            time.sleep(2)
+    slow = patient_client(mongo)
+    try:
+        for attempt in range(3):
+            try:
+                found = slow.local["oplog.rs"].find(query, {"ns": 1, "op": 1}, batch_size=100_000)
+                return Counter(f"{doc['ns'].split('.', 1)[1]}:{doc['op']}" for doc in found)
+            except PyMongoError:
+                if attempt == 2:
+                    raise
+                time.sleep(2)
+    finally:
+        slow.close()
     return Counter()
 
 
