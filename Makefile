@@ -78,7 +78,7 @@ down: ## stop the services and the local stack
 	@$(PY) deploy/runner.py --stop 2>/dev/null || true
 	bash $(STACK) down
 
-test: stack-up k8s-tools console-test console chromium asyncapi-specs ## install what is missing, start what the tests need, run every test
+test: stack-up k8s-tools console-test console chromium asyncapi-specs image-tools ## install what is missing, start what the tests need, run every test
 	$(PYTEST)
 
 test-unit: setup asyncapi-specs ## unit tests only (no I/O)
@@ -97,6 +97,24 @@ ASYNCAPI_SPEC := .local/asyncapi/node_modules/@asyncapi/specs/schemas/3.0.0.json
 asyncapi-specs: $(ASYNCAPI_SPEC) ## the AsyncAPI 3.0 JSON Schema (npm @asyncapi/specs)
 $(ASYNCAPI_SPEC):
 	npm install --prefix .local/asyncapi --no-audit --no-fund --loglevel=error --no-save @asyncapi/specs@6.11.1
+
+# OCI images (deploy/images): Debian's podman + runc (crun fails under hybrid cgroups here),
+# buildah, mmdebstrap for the base, tini. Layers, the base and the uv cache live in .local/.
+IMAGE_TOOLS := podman buildah mmdebstrap runc newuidmap tini
+.PHONY: image-tools images test-images
+image-tools: ## podman, buildah, mmdebstrap, runc, uidmap, tini from apt, where absent
+	@missing=$$(for t in $(IMAGE_TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing podman and friends (missing: $$missing)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			podman buildah mmdebstrap runc uidmap tini fuse-overlayfs slirp4netns >/dev/null; \
+	fi
+
+images: setup image-tools $(if $(wildcard web/package.json),console) ## one OCI image per deployable (+ msm-console), podman
+	bash deploy/images/build.sh
+
+test-images: stack-up image-tools $(if $(wildcard web/package.json),console) ## build the images, run each against the local stack
+	$(PYTEST) tests/images
 
 .PHONY: k8s-tools k8s-check
 k8s-tools: ## kubectl with Kustomize v5 (where the machine has none) and checkov, for the k8s checks
