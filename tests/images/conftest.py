@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from images_support import CONSOLE, SERVICES, Podman, cannot_run_containers, copy_pki
+from images_support import CONSOLE, SERVICES, Podman, cannot_run_containers, stage_host_files
 from support.services import ROOT, Endpoints
 
 BUILD_TIMEOUT_S = 900
@@ -47,14 +47,17 @@ def images(podman: Podman) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def container_pki(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return copy_pki(endpoints.pki_dir, tmp_path_factory.mktemp("images") / "pki")
-
-
-@pytest.fixture(scope="session")
 def host_env(endpoints: Endpoints) -> dict[str, str]:
     """The local stack's settings (deploy/local/env.sh; `resolve()` exported them if unset)."""
     return dict(os.environ)
+
+
+@pytest.fixture(scope="session")
+def host_files(
+    endpoints: Endpoints, host_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The PKI and the state files the settings name, staged for the containers (read-only)."""
+    return stage_host_files(host_env, endpoints.pki_dir, tmp_path_factory.mktemp("images"))
 
 
 @pytest.fixture

@@ -21,7 +21,9 @@ SERVICES = (
     "msm-metersim",
 )
 CONSOLE = "msm-console" if (ROOT / "web/package.json").exists() else None
-PKI_IN_CONTAINER = "/run/msm/pki"
+MOUNT_POINT = "/run/msm"
+PKI_IN_CONTAINER = f"{MOUNT_POINT}/pki"
+FILES_IN_CONTAINER = f"{MOUNT_POINT}/files"
 SERVICE_UID = 10001
 # The ports the lead assigned to this suite (nothing else on the machine uses them).
 PORT_RANGE = range(18000, 18100)
@@ -72,22 +74,48 @@ def free_ports(count: int) -> list[int]:
     raise RuntimeError(f"fewer than {count} free ports in {PORT_RANGE}")
 
 
-def copy_pki(source: Path, into: Path) -> Path:
-    """The local PKI minus the devices' certificates, readable by the containers' user.
+def stage_host_files(host_env: dict[str, str], pki_dir: Path, into: Path) -> Path:
+    """What the containers may read of the host, readable by their user, under `into`:
+    `pki/` (the local PKI minus the devices' certificates) and `files/` (any other file a
+    setting names under .local, e.g. the secrets' envelope key). Mounted read-only at /run/msm.
 
-    The keys are 0600 root's on the host; the copy lives only as long as the test session.
+    The keys are 0600 root's on the host; the copies live only as long as the test session.
     """
-    shutil.copytree(source, into, ignore=shutil.ignore_patterns("devices"))
+    shutil.copytree(pki_dir, into / "pki", ignore=shutil.ignore_patterns("devices"))
+    (into / "files").mkdir()
+    for path in _state_files(host_env, pki_dir).values():
+        shutil.copy(path, into / "files" / path.name)
     for path in [into, *into.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return into
 
 
-def container_env(host_env: dict[str, str], pki_dir: Path, **overrides: str) -> dict[str, str]:
+def _state_files(host_env: dict[str, str], pki_dir: Path) -> dict[str, Path]:
+    """Settings naming a file under .local outside the PKI: {variable: path}."""
+    local = ROOT / ".local"
+    found = {}
+    for key, value in host_env.items():
+        path = Path(value)
+        if (
+            key.startswith("MSM_")
+            and path.is_absolute()
+            and path.is_file()
+            and path.is_relative_to(local)
+            and not path.is_relative_to(pki_dir)
+        ):
+            found[key] = path
+    return found
+
+
+def container_env(
+    host_env: dict[str, str], pki_dir: Path, identity: str = "", **overrides: str
+) -> dict[str, str]:
     """The services' `MSM_*` / `AWS_*` settings as a container sees them.
 
-    Paths under the PKI directory move to where it is mounted; other host paths (the
-    repository's scripts, .local state) do not exist in a container and are left out.
+    Paths under the PKI directory move to where it is mounted, other files under .local to
+    /run/msm/files; other host paths (the repository's scripts, .local directories) do not
+    exist in a container and are left out. `identity`: the MQTT certificate
+    `<pki>/<identity>.crt` the service connects with, as deploy/runner.py gives each process.
     """
     pki = str(pki_dir)
     env: dict[str, str] = {}
@@ -98,7 +126,12 @@ def container_env(host_env: dict[str, str], pki_dir: Path, **overrides: str) -> 
             env[key] = PKI_IN_CONTAINER + value[len(pki) :]
         elif not value.startswith(("/", ".local")):
             env[key] = value
+    for key, path in _state_files(host_env, pki_dir).items():
+        env[key] = f"{FILES_IN_CONTAINER}/{path.name}"
     env["MSM_PKI_DIR"] = PKI_IN_CONTAINER
+    if identity and (pki_dir / f"{identity}.crt").exists():
+        env["MSM_MQTT_CERT_FILE"] = f"{PKI_IN_CONTAINER}/{identity}.crt"
+        env["MSM_MQTT_KEY_FILE"] = f"{PKI_IN_CONTAINER}/{identity}.key"
     env["MSM_BIND_HOST"] = "127.0.0.1"  # the tests' rule, though the image's default is 0.0.0.0
     env.update(overrides)
     return env
@@ -159,7 +192,7 @@ class Podman:
         return self.cli("inspect", "--format", template, name).stdout.strip()
 
     def start(
-        self, image: str, env: dict[str, str], pki: Path, command: tuple[str, ...] = ()
+        self, image: str, env: dict[str, str], host_files: Path, command: tuple[str, ...] = ()
     ) -> Container:
         """A detached container run as production would: read-only, unprivileged, non-root."""
         name = unique("msmtest-" + image.rsplit("/", 1)[-1].split(":", maxsplit=1)[0])
@@ -177,7 +210,7 @@ class Podman:
             "--tmpfs=/var/lib/msm:rw,mode=0700,U",  # U: owned by the container user
             # No systemd here to time health checks: the tests run the image's check themselves.
             "--health-interval=disable",
-            f"--volume={pki}:{PKI_IN_CONTAINER}:ro",
+            f"--volume={host_files}:{MOUNT_POINT}:ro",
         ]
         args += [f"--env={key}={value}" for key, value in sorted(env.items())]
         self.run_cli(*args, image, *command)
