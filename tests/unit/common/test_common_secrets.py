@@ -159,4 +159,7 @@ def test_production_needs_a_kms_key(tmp_path: Path) -> None:
         box_for(production)
     assert not (tmp_path / "keys").exists()  # no local key is generated in production
     local = CommonSettings(env="test", secrets_key_file=tmp_path / "keys")
-    assert box_for(local).open(box_for(local).seal("y")) == "y"
+    box = box_for(local)
+    assert not (tmp_path / "keys").exists()  # made at first use, not at start-up
+    assert box_for(local).open(box.seal("y")) == "y"
+    assert stat.S_IMODE((tmp_path / "keys").stat().st_mode) == 0o600

@@ -155,14 +155,18 @@ def add_local_key(path: Path) -> None:
 class LocalKeyring:
     """Keys from a file, newest first: the first seals, any opens. Re-read when the file changes."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = False) -> None:
+        """`create`: make the key file (ensure_local_keyfile) at first use if it is missing."""
         self._path = path
+        self._create = create
         self._lock = threading.Lock()
         self._stamp: tuple[int, int] | None = None
         self._keys: MultiFernet | None = None
         self._first: Fernet | None = None
 
     def _load(self) -> tuple[Fernet, MultiFernet]:
+        if self._create and not self._path.exists():
+            ensure_local_keyfile(self._path)
         stat = self._path.stat()
         stamp = (stat.st_mtime_ns, stat.st_ino)
         with self._lock:
@@ -258,4 +262,4 @@ def box_for(settings: CommonSettings, *, kms_client: KmsClient | None = None) ->
         return SecretBox(KmsKeyring(kms_client, key_id))
     if settings.is_production:
         raise SettingsError("production mode needs MSM_SECRETS_KMS_KEY_ID (secrets at rest)")
-    return SecretBox(LocalKeyring(ensure_local_keyfile(settings.secrets_key_file)))
+    return SecretBox(LocalKeyring(settings.secrets_key_file, create=True))  # file at first use
