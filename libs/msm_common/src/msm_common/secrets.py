@@ -22,7 +22,7 @@ import binascii
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -87,7 +87,7 @@ class SecretBox:
         return self.seal(self.open(value) if is_sealed(value) else value)
 
 
-def _map_secrets(type_: str, params: Mapping[str, Any], fn: Any) -> dict[str, Any]:
+def _map_secrets(type_: str, params: Mapping[str, Any], fn: Callable[[str], str]) -> dict[str, Any]:
     hidden = secret_fields(type_)
     return {k: fn(v) if k in hidden and isinstance(v, str) else v for k, v in params.items()}
 
