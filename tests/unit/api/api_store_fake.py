@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from msm_api.domain import commands as dc
@@ -36,6 +37,40 @@ class InMemoryApiStore:
 
     def device(self, device_uuid: str) -> Document | None:
         return copy.deepcopy(self.devices.get(device_uuid))
+
+    def devices_page(
+        self, after: str | None, limit: int, *, online: bool | None = None, text: str | None = None
+    ) -> list[Document]:
+        def keep(d: Document) -> bool:
+            connected = (d.get("connectivity") or {}).get("connected") is True
+            found = text is None or any(
+                text.lower() in str(d.get(f, "")).lower() for f in ("_id", "device_imei")
+            )
+            return (after is None or d["_id"] > after) and online in (None, connected) and found
+
+        docs = sorted((d for d in self.devices.values() if keep(d)), key=lambda d: d["_id"])
+        return copy.deepcopy(docs[:limit])
+
+    def device_commands(
+        self,
+        device_uuid: str,
+        before: tuple[datetime, str] | None,
+        limit: int,
+        *,
+        status: str | None = None,
+    ) -> list[Document]:
+        docs = sorted(
+            (
+                d
+                for d in self.commands.values()
+                if d["device_uuid"] == device_uuid
+                and (status is None or d["status"] == status)
+                and (before is None or (d["created_at"], d["_id"]) < before)
+            ),
+            key=lambda d: (d["created_at"], d["_id"]),
+            reverse=True,
+        )
+        return copy.deepcopy(docs[:limit])
 
     def in_flight_commands(self, device_uuid: str, limit: int) -> list[Document]:
         docs = [

@@ -168,3 +168,55 @@ def test_configs_of_one_device(client: Any, bearer: Any, store: InMemoryApiStore
     store.configs["ntp"] = {DEVICE: {"device_uuid": DEVICE, **NTP, "updated_at": SEEN}}
     body = client.get(f"/api/ntp?device_uuid={DEVICE}", headers=bearer("viewer")).get_json()
     assert [x["server_1"] for x in body["items"]] == ["pool.ntp.org"]
+
+
+def test_devices_are_listed_in_pages_filtered_by_presence_and_text(
+    client: Any, bearer: Any, store: InMemoryApiStore
+) -> None:
+    for n in (2, 3):
+        store.devices[f"meter-000{n}"] = {
+            "_id": f"meter-000{n}",
+            "device_imei": f"35693803564381{n}",
+        }
+    headers = bearer("viewer")
+    first = client.get("/api/devices?limit=2", headers=headers).get_json()
+    assert [x["device_uuid"] for x in first["items"]] == [DEVICE, "meter-0002"]
+    rest = client.get(f"/api/devices?cursor={first['next_cursor']}", headers=headers).get_json()
+    assert [x["device_uuid"] for x in rest["items"]] == ["meter-0003"]
+    assert rest["next_cursor"] is None
+    online = client.get("/api/devices?online=true", headers=headers).get_json()
+    assert [x["device_uuid"] for x in online["items"]] == [DEVICE]
+    found = client.get("/api/devices?q=643813", headers=headers).get_json()
+    assert [x["device_uuid"] for x in found["items"]] == ["meter-0003"]
+
+
+def test_a_devices_commands_come_newest_first_in_pages(
+    client: Any, bearer: Any, store: InMemoryApiStore
+) -> None:
+    operator = bearer("operator")
+    ids = [
+        client.post(f"/api/devices/{DEVICE}/reboot", headers=operator).get_json()["command_id"]
+        for _ in range(3)
+    ]
+    newest_first = sorted(ids, key=lambda c: (store.commands[c]["created_at"], c), reverse=True)
+    headers = bearer("viewer")
+    first = client.get(f"/api/devices/{DEVICE}/commands?limit=2", headers=headers).get_json()
+    cursor = first["next_cursor"]
+    rest = client.get(f"/api/devices/{DEVICE}/commands?cursor={cursor}", headers=headers)
+    seen = [x["command_id"] for x in first["items"] + rest.get_json()["items"]]
+    assert seen == newest_first
+
+
+def test_latest_readings_per_device(client: Any, bearer: Any, store: InMemoryApiStore) -> None:
+    store.devices["meter-0002"] = {"_id": "meter-0002"}
+    headers = bearer("viewer")
+    body = client.get("/api/telemetry/latest?limit=1", headers=headers).get_json()
+    [item] = body["items"]
+    assert item["device_uuid"] == DEVICE
+    assert [(r["channel_id"], r["phase"], r["voltage"]) for r in item["readings"]] == [
+        (1, "L1", 230.1)
+    ]
+    rest = client.get(f"/api/telemetry/latest?cursor={body['next_cursor']}", headers=headers)
+    assert [x["device_uuid"] for x in rest.get_json()["items"]] == ["meter-0002"]
+    one = client.get(f"/api/telemetry/latest?device_uuid={DEVICE}", headers=headers).get_json()
+    assert [x["device_uuid"] for x in one["items"]] == [DEVICE]

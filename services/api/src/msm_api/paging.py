@@ -21,24 +21,24 @@ def page(docs: list[Any], limit: int) -> tuple[list[Any], bool]:
     return docs[:limit], len(docs) > limit
 
 
-def by_id(codec: CursorCodec, kind: str, cursor: str | None) -> dict[str, Any]:
+def after_id(codec: CursorCodec, kind: str, cursor: str | None) -> str | None:
+    """The last `_id` of the page before, for pages in `_id` order."""
     if cursor is None:
-        return {}
+        return None
     (last,) = codec.decode(kind, cursor)
-    return {"_id": {"$gt": str(last)}}
+    return str(last)
 
 
 def next_by_id(codec: CursorCodec, kind: str, docs: list[Any], more: bool) -> str | None:
     return codec.encode(kind, [docs[-1]["_id"]]) if more and docs else None
 
 
-def newest_first(codec: CursorCodec, kind: str, cursor: str | None, field: str) -> dict[str, Any]:
-    """Filter for the page after `cursor`, ordered by (`field` desc, `_id` desc)."""
+def before_key(codec: CursorCodec, kind: str, cursor: str | None) -> tuple[datetime, str] | None:
+    """The last (time, `_id`) of the page before, for pages newest first."""
     if cursor is None:
-        return {}
+        return None
     at, last_id = codec.decode(kind, cursor)
-    t = when(at)
-    return {"$or": [{field: {"$lt": t}}, {field: t, "_id": {"$lt": last_id}}]}
+    return when(at), str(last_id)
 
 
 def next_newest_first(

@@ -1,12 +1,13 @@
 """What the device, command and config views need from the database.
 
 `adapters.store.MongoApiStore` is the real one; unit tests use an in-memory fake behind the
-same Protocol. (Telemetry pages, listings and the auth side still read MongoDB directly.)
+same Protocol. (Telemetry pages and the auth side still read MongoDB directly.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
 Document = dict[str, Any]
@@ -15,6 +16,24 @@ Document = dict[str, Any]
 class ApiStore(Protocol):
     # -- devices ------------------------------------------------------------------------------
     def device(self, device_uuid: str) -> Document | None: ...
+
+    def devices_page(
+        self, after: str | None, limit: int, *, online: bool | None = None, text: str | None = None
+    ) -> list[Document]:
+        """Devices by `_id` after `after` (online or not; `text` in the uuid or IMEI, any case),
+        at most `limit`, each with its `latest` readings."""
+        ...
+
+    def device_commands(
+        self,
+        device_uuid: str,
+        before: tuple[datetime, str] | None,
+        limit: int,
+        *,
+        status: str | None = None,
+    ) -> list[Document]:
+        """The device's commands newest first, (created_at, `_id`) before `before`."""
+        ...
 
     def in_flight_commands(self, device_uuid: str, limit: int) -> list[Document]:
         """The device's queued and sent commands, oldest first (`_id`, type, status, created_at)."""

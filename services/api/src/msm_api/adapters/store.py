@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from pymongo import ReturnDocument
@@ -21,6 +23,34 @@ class MongoApiStore:
 
     def device(self, device_uuid: str) -> Document | None:
         return self._db["devices"].find_one({"_id": device_uuid})
+
+    def devices_page(
+        self, after: str | None, limit: int, *, online: bool | None = None, text: str | None = None
+    ) -> list[Document]:
+        filt: Document = {} if after is None else {"_id": {"$gt": after}}
+        if online is not None:
+            filt["connectivity.connected"] = True if online else {"$ne": True}
+        if text is not None:
+            pattern = {"$regex": re.escape(text), "$options": "i"}
+            filt["$or"] = [{"_id": pattern}, {"device_imei": pattern}]
+        return list(self._db["devices"].find(filt).sort("_id", 1).limit(limit))
+
+    def device_commands(
+        self,
+        device_uuid: str,
+        before: tuple[datetime, str] | None,
+        limit: int,
+        *,
+        status: str | None = None,
+    ) -> list[Document]:
+        filt: Document = {"device_uuid": device_uuid}
+        if before is not None:
+            at, last_id = before
+            filt["$or"] = [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": last_id}}]
+        if status is not None:
+            filt["status"] = status
+        found = self._commands.find(filt).sort([("created_at", -1), ("_id", -1)])
+        return list(found.limit(limit))
 
     def in_flight_commands(self, device_uuid: str, limit: int) -> list[Document]:
         found = self._commands.find(

@@ -56,16 +56,9 @@ def _device(device_uuid: str) -> dict[str, Any]:
 )
 def list_devices(query: DevicesQuery) -> Response:
     d = deps()
-    filt: dict[str, Any] = paging.by_id(d.cursors, "devices", query.cursor)
-    if query.online is not None:
-        filt["connectivity.connected"] = True if query.online else {"$ne": True}
-    if query.q is not None:
-        pattern = {"$regex": re.escape(query.q), "$options": "i"}
-        filt["$or"] = [{"_id": pattern}, {"device_imei": pattern}]
-    docs, more = paging.page(
-        list(d.db["devices"].find(filt, {"latest": 0}).sort("_id", 1).limit(query.limit + 1)),
-        query.limit,
-    )
+    after = paging.after_id(d.cursors, "devices", query.cursor)
+    found = d.store.devices_page(after, query.limit + 1, online=query.online, text=query.q)
+    docs, more = paging.page(found, query.limit)
     cursor = paging.next_by_id(d.cursors, "devices", docs, more)
     return json_response({"items": [public_device(x) for x in docs], "next_cursor": cursor})
 
@@ -151,14 +144,9 @@ def device_status(device_uuid: str) -> Response:
 def device_commands(device_uuid: str, query: CommandsQuery) -> Response:
     d = deps()
     _device(device_uuid)
-    filt = {
-        "device_uuid": device_uuid,
-        **paging.newest_first(d.cursors, "commands", query.cursor, "created_at"),
-    }
-    if query.status is not None:
-        filt["status"] = query.status
-    found = d.db["commands"].find(filt).sort([("created_at", -1), ("_id", -1)])
-    docs, more = paging.page(list(found.limit(query.limit + 1)), query.limit)
+    before = paging.before_key(d.cursors, "commands", query.cursor)
+    found = d.store.device_commands(device_uuid, before, query.limit + 1, status=query.status)
+    docs, more = paging.page(found, query.limit)
     cursor = paging.next_newest_first(d.cursors, "commands", docs, more, "created_at")
     return json_response({"items": [dc.public_command(x) for x in docs], "next_cursor": cursor})
 

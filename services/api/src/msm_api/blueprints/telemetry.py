@@ -10,7 +10,8 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from msm_api.adapters.telemetry import Page, TelemetryReader, with_newer_rows
+from msm_api import paging
+from msm_api.adapters.telemetry import Page, TelemetryReader
 from msm_api.blueprints.devices import _latest
 from msm_api.context import deps, now, principal
 from msm_api.domain import telemetry as dt
@@ -128,25 +129,20 @@ def telemetry(query: TelemetryQuery) -> Response:
 )
 def latest(query: LatestQuery) -> Response:
     d = deps()
-    proj = {"latest": 1, "last_seen": 1}
     if query.device_uuid is not None:
-        doc = d.db["devices"].find_one({"_id": query.device_uuid}, proj)
+        doc = d.store.device(query.device_uuid)
         if doc is None:
             raise ApiError(404, "no such device")
         docs, cursor = [doc], None
     else:
-        filt: dict[str, Any] = {}
-        if query.cursor is not None:
-            (last,) = d.cursors.decode("latest", query.cursor)
-            filt["_id"] = {"$gt": str(last)}
-        found = list(d.db["devices"].find(filt, proj).sort("_id", 1).limit(query.limit + 1))
-        docs = found[: query.limit]
-        cursor = d.cursors.encode("latest", [docs[-1]["_id"]]) if len(found) > query.limit else None
+        after = paging.after_id(d.cursors, "latest", query.cursor)
+        docs, more = paging.page(d.store.devices_page(after, query.limit + 1), query.limit)
+        cursor = paging.next_by_id(d.cursors, "latest", docs, more)
     items = [
         {
             "device_uuid": x["_id"],
             "last_seen": x.get("last_seen"),
-            "readings": _latest(with_newer_rows(d.db, x["_id"], x.get("latest") or {})),
+            "readings": _latest(d.store.latest_readings(x["_id"], x.get("latest") or {})),
         }
         for x in docs
     ]
