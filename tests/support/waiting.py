@@ -9,7 +9,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_for(what: str, check: Callable[[], T], timeout: float = 10.0, interval: float = 0.05) -> T:
+def wait_for(what: str, check: Callable[[], T], timeout: float = 30.0, interval: float = 0.05) -> T:
     """The first truthy result of `check`, polled every `interval` s; TimeoutError naming `what`.
 
     `check` runs at least once, and once more at the deadline, so a slow machine that reaches
