@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import io
 import os
-import signal
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -20,30 +17,24 @@ import pytest
 from api_helpers import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD
 from msm_api import recovery
 from msm_api.security.passwords import PasswordHasher
+from support.e2e import free_port
+from support.processes import service_env, serving
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
 EXE = str(ROOT / ".venv/bin/msm-api")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def env_for(endpoints: Any, mongo_db: Any, tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MSM_")},
-        "MSM_ENV": "test",
-        "MSM_MONGO_URI": endpoints.mongo_uri,
-        "MSM_MONGO_DB": mongo_db.name,
-        "MSM_AMQP_URL": endpoints.amqp_url,
-        "MSM_LOG_LEVEL": "WARNING",
-        "MSM_SECRETS_DIR": str(tmp_path / "secrets"),
-        "MSM_BCRYPT_ROUNDS": "4",
+    return service_env(
+        {k: v for k, v in os.environ.items() if not k.startswith("MSM_")},
+        endpoints,
+        mongo_db,
+        endpoints.amqp_url,
+        MSM_SECRETS_DIR=str(tmp_path / "secrets"),
+        MSM_BCRYPT_ROUNDS="4",
         **extra,
-    }
+    )
 
 
 def get(url: str) -> tuple[int, str]:
@@ -67,28 +58,8 @@ def served(endpoints: Any, mongo_db: Any, tmp_path: Path) -> Iterator[tuple[str,
         MSM_ADMIN_EMAIL=ADMIN_EMAIL,
         MSM_ADMIN_PASSWORD=ADMIN_PASSWORD,
     )
-    proc = subprocess.Popen(
-        [EXE, "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    base, ops_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{ops}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if get(f"{base}/healthz")[0] == 200:
-                    break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-                time.sleep(0.2)
-        yield base, ops_base
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            assert proc.wait(timeout=30) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    with serving(EXE, env, port, wait_s=60) as base:
+        yield base, f"http://127.0.0.1:{ops}"
 
 
 def test_metrics_are_served_on_the_ops_port_only(served: tuple[str, str]) -> None:

@@ -6,10 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import signal
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,29 +15,36 @@ from typing import Any
 
 import pytest
 from provisioner_helpers import HOOK_SECRET, HOOK_TOKEN, hook_event, manifest, serials
+from support.e2e import free_port
+from support.processes import service_env, serving
 from support.services import ROOT
 
 pytestmark = pytest.mark.integration
 EXE = str(ROOT / ".venv/bin/msm-provisioner")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def env_for(endpoints: Any, mongo_db: Any, amqp_url: str, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "MSM_ENV": "test",
-        "MSM_MONGO_URI": endpoints.mongo_uri,
-        "MSM_MONGO_DB": mongo_db.name,
-        "MSM_AMQP_URL": amqp_url,
-        "MSM_LOG_LEVEL": "WARNING",
-        "MSM_AWS_ENDPOINT_URL": endpoints.aws_endpoint_url,
+    return service_env(
+        os.environ,
+        endpoints,
+        mongo_db,
+        amqp_url,
+        MSM_AWS_ENDPOINT_URL=endpoints.aws_endpoint_url,
         **extra,
-    }
+    )
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """One `msm-provisioner` command; its exit code is the caller's to check."""
+    return subprocess.run(
+        [EXE, *args],
+        check=False,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -61,29 +65,8 @@ def served(
         MSM_HOOK_SECRET=HOOK_SECRET,
         MSM_PROVISIONER_SEED_ALLOWLIST=str(seed),
     )
-    proc = subprocess.Popen(
-        [EXE, "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-                time.sleep(0.2)
+    with serving(EXE, env, port, wait_s=30) as base:
         yield base, names, f"http://127.0.0.1:{ops}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            assert proc.wait(timeout=30) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
 
 
 def test_serve_seeds_the_allowlist_and_answers_the_lambda(served: Any, mongo_db: Any) -> None:
@@ -126,36 +109,13 @@ def test_allowlist_import_command_is_idempotent(
     csv = tmp_path / "factory.csv"
     csv.write_text(manifest(serials(3)))
     env = env_for(endpoints, mongo_db, amqp_url)
-    first = subprocess.run(
-        [EXE, "allowlist", "import", str(csv)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    again = subprocess.run(
-        [EXE, "allowlist", "import", str(csv)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    first = cli(env, "allowlist", "import", str(csv))
+    again = cli(env, "allowlist", "import", str(csv))
+    assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
     assert "'inserted': 3" in first.stdout and "'unchanged': 3" in again.stdout
     assert mongo_db["provisioning_allowlist"].count_documents({}) == 3
     csv.write_text("serial,imei\nbad/serial,1\n")
-    bad = subprocess.run(
-        [EXE, "allowlist", "import", str(csv)],
-        check=False,
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    bad = cli(env, "allowlist", "import", str(csv))
     assert bad.returncode == 1 and f"{csv}:2:" in bad.stderr
 
 
@@ -171,15 +131,7 @@ def test_setup_dry_run_prints_the_plan(
         MSM_PROVISIONER_CLAIM_OUT_DIR=str(tmp_path / "claim"),
         MSM_PROVISIONER_CLAIM_CERT_FILE=str(tmp_path / "none.crt"),
     )
-    done = subprocess.run(
-        [EXE, "setup", "--dry-run"],
-        check=False,
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = cli(env, "setup", "--dry-run", timeout=120)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert [line.split()[:3] for line in lines] == [

@@ -1,0 +1,61 @@
+"""A service's entry point run as operators run it (`<exe> serve`), for the integration tests of
+the api and the provisioner: the environment it is given and the process, up until its /healthz
+answers, stopped with SIGTERM afterwards (and it must then exit 0)."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from support.services import ROOT
+
+
+def service_env(
+    inherited: Mapping[str, str], endpoints: Any, mongo_db: Any, amqp_url: str, **extra: str
+) -> dict[str, str]:
+    """`inherited` plus what every service needs to run against the test's database and broker."""
+    return {
+        **inherited,
+        "MSM_ENV": "test",
+        "MSM_MONGO_URI": endpoints.mongo_uri,
+        "MSM_MONGO_DB": mongo_db.name,
+        "MSM_AMQP_URL": amqp_url,
+        "MSM_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def serving(exe: str, env: dict[str, str], port: int, wait_s: float) -> Iterator[str]:
+    """`exe serve` on `port`; yields its base URL once /healthz answers (or `wait_s` passed)."""
+    proc = subprocess.Popen(
+        [exe, "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline and not _healthy(f"{base}/healthz"):
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            assert proc.wait(timeout=30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
