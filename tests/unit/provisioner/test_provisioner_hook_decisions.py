@@ -42,6 +42,11 @@ def event(**overrides: Any) -> dict[str, Any]:
     return {**base, **overrides}
 
 
+def malformed(name: str, raw: Any) -> tuple[Any, ...]:
+    """A row whose event is refused as malformed, whatever the allowlist and the policy say."""
+    return (name, raw, ENTRY, None, FREE, NEVER, False, hook.MALFORMED)
+
+
 ROWS = [
     # id, raw event, allowlist entry, existing device, claim usage, policy, allow, reason
     ("allowed", event(), ENTRY, None, FREE, NEVER, True, hook.ALLOWED),
@@ -129,69 +134,15 @@ ROWS = [
         False,
         hook.RATE_LIMITED,
     ),
-    ("malformed: not an object", ["x"], ENTRY, None, FREE, NEVER, False, hook.MALFORMED),
-    ("malformed: no serial", event(parameters={}), ENTRY, None, FREE, NEVER, False, hook.MALFORMED),
-    (
-        "malformed: serial not a thing name",
-        event(parameters={"SerialNumber": "a/b#"}),
-        ENTRY,
-        None,
-        FREE,
-        NEVER,
-        False,
-        hook.MALFORMED,
-    ),
-    (
-        "malformed: serial not a string",
-        event(parameters={"SerialNumber": 42}),
-        ENTRY,
-        None,
-        FREE,
-        NEVER,
-        False,
-        hook.MALFORMED,
-    ),
-    (
-        "malformed: no claim certificate",
-        event(claimCertificateId=None),
-        ENTRY,
-        None,
-        FREE,
-        NEVER,
-        False,
-        hook.MALFORMED,
-    ),
-    (
-        "malformed: bad certificate id",
-        event(certificateId="../etc"),
-        ENTRY,
-        None,
-        FREE,
-        NEVER,
-        False,
-        hook.MALFORMED,
-    ),
-    (
-        "malformed: parameters not an object",
-        event(parameters="SIM-1"),
-        ENTRY,
-        None,
-        FREE,
-        NEVER,
-        False,
-        hook.MALFORMED,
-    ),
-    (
-        "malformed: pem not a string",
-        event(certificatePem=7),
-        ENTRY,
-        None,
-        FREE,
-        NEVER,
-        False,
-        hook.MALFORMED,
-    ),
-    ("malformed: null event", None, ENTRY, None, FREE, NEVER, False, hook.MALFORMED),
+    malformed("malformed: not an object", ["x"]),
+    malformed("malformed: no serial", event(parameters={})),
+    malformed("malformed: serial not a thing name", event(parameters={"SerialNumber": "a/b#"})),
+    malformed("malformed: serial not a string", event(parameters={"SerialNumber": 42})),
+    malformed("malformed: no claim certificate", event(claimCertificateId=None)),
+    malformed("malformed: bad certificate id", event(certificateId="../etc")),
+    malformed("malformed: parameters not an object", event(parameters="SIM-1")),
+    malformed("malformed: pem not a string", event(certificatePem=7)),
+    malformed("malformed: null event", None),
 ]
 
 
