@@ -96,6 +96,16 @@ def claim_client_id() -> str:
     return f"provision-{uuid.uuid4().hex}"
 
 
+def connect_claim(endpoints: Any) -> SdkDevice:
+    """A connection with the fleet's claim certificate, as a meter makes before it has its own."""
+    return SdkDevice.connect(
+        endpoints.pki("claim.crt"),
+        endpoints.pki("claim.key"),
+        endpoints.pki("ca.crt"),
+        claim_client_id(),
+    )
+
+
 class ClaimSession:
     """The claim identity with AWS's provisioning messages (`awsiot.iotidentity` requests and
     responses) on localiot's per-client topics (`msm-local/claim/<clientId>/...`): there, as on

@@ -20,7 +20,7 @@ from localiot_support import (
     ClaimSession,
     Rejected,
     SdkDevice,
-    claim_client_id,
+    connect_claim,
     hook_server,
 )
 from support.services import Endpoints
@@ -106,12 +106,7 @@ def test_create_from_csr_keeps_the_devices_key(
         .public_bytes(serialization.Encoding.PEM)
         .decode()
     )
-    claim = SdkDevice.connect(
-        endpoints.pki("claim.crt"),
-        endpoints.pki("claim.key"),
-        endpoints.pki("ca.crt"),
-        claim_client_id(),
-    )
+    claim = connect_claim(endpoints)
     try:
         session = ClaimSession(claim)
         created = session.create_certificate_from_csr(csr)
@@ -139,12 +134,7 @@ def test_create_from_csr_keeps_the_devices_key(
 def test_a_bogus_ownership_token_is_rejected_in_aws_shape(
     localiot: Any, endpoints: Endpoints, iot: Any, serial: str
 ) -> None:
-    claim = SdkDevice.connect(
-        endpoints.pki("claim.crt"),
-        endpoints.pki("claim.key"),
-        endpoints.pki("ca.crt"),
-        claim_client_id(),
-    )
+    claim = connect_claim(endpoints)
     try:
         session = ClaimSession(claim)
         session.create_keys_and_certificate()
@@ -205,12 +195,7 @@ def test_the_claim_certificate_cannot_publish_telemetry(
 ) -> None:
     topic = f"msm/{serial}/telemetry"
     backend = listener(topic)
-    claim = SdkDevice.connect(
-        endpoints.pki("claim.crt"),
-        endpoints.pki("claim.key"),
-        endpoints.pki("ca.crt"),
-        claim_client_id(),
-    )
+    claim = connect_claim(endpoints)
     try:
         claim.publish(topic, b'{"channel_id": 1}')
     finally:
@@ -250,12 +235,7 @@ def test_another_holder_of_the_claim_certificate_never_sees_a_meters_reply(
     localiot: Any, endpoints: Endpoints, serial: str, provisioned: Any
 ) -> None:
     """AWS answers only the requesting connection; so does localiot (per-client topics)."""
-    snoop = SdkDevice.connect(
-        endpoints.pki("claim.crt"),
-        endpoints.pki("claim.key"),
-        endpoints.pki("ca.crt"),
-        claim_client_id(),
-    )
+    snoop = connect_claim(endpoints)
     seen: list[str] = []
     try:
         connection = snoop.client.new_connection()
