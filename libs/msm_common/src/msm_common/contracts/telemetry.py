@@ -68,20 +68,17 @@ class Reading(NamedTuple):
             "_id": self.reading_id,
             "device_uuid": self.device_uuid,
             "timestamp": self.timestamp,
-            "channel_id": self.channel_id,
-            "phase": self.phase,
-            "temperature": self.temperature,
-            "line_voltage": self.line_voltage,
-            "current": self.current,
-            "active_power": self.active_power,
-            "reactive_power": self.reactive_power,
+            **self._measurement(),
             "processed": False,
         }
 
     def to_event_entry(self) -> dict[str, Any]:
         """This reading inside the `data.readings` of its `msm.telemetry.received` event."""
+        return {"reading_id": self.reading_id, **self._measurement()}
+
+    def _measurement(self) -> dict[str, Any]:
+        """The channel and what was measured on it, alike in the document and the event."""
         return {
-            "reading_id": self.reading_id,
             "channel_id": self.channel_id,
             "phase": self.phase,
             "temperature": self.temperature,
