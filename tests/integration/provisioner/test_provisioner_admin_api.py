@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import jwt
 import pytest
+from api_service import ApiServer, api_settings
 from bson import ObjectId
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from msm_api import accounts
-from msm_api.app import close_app, create_app
-from msm_api.bootstrap import bootstrap
 from msm_api.security import keys
-from msm_api.security.passwords import PasswordHasher
-from msm_api.settings import ApiSettings
 from provisioner_helpers import (
     JwksServer,
     add_account,
@@ -26,7 +22,6 @@ from provisioner_helpers import (
     post_hook,
     serials,
 )
-from werkzeug.serving import make_server
 
 pytestmark = pytest.mark.integration
 
@@ -182,40 +177,12 @@ def test_decommission_rotate_and_expiring_over_http(
 @pytest.fixture
 def api_server(mongo_db: Any, endpoints: Any, amqp_url: str) -> Iterator[tuple[Any, str]]:
     """The real api service (its app, its keys) serving its JWKS over HTTP."""
-
-    class NoPublisher:
-        def publish(self, body: bytes, message_id: str) -> bool:
-            return False
-
-        def ready(self) -> bool:
-            return False
-
-        def close(self) -> None:
-            pass
-
-    settings = ApiSettings(
-        env="test",
-        mongo_uri=endpoints.mongo_uri,
-        amqp_url=amqp_url,
-        admin_email="root@example.com",
-        admin_password="a-long-password-1",
-        bcrypt_rounds=4,
-    )
-    deps = bootstrap(
-        settings,
-        db=mongo_db,
-        publisher=NoPublisher(),
-        passwords=PasswordHasher(4),
-        signing_key=keys.from_private_key(ed25519.Ed25519PrivateKey.generate()),
-    )
-    app = create_app(settings, deps=deps)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}/api/auth/jwks.json"
-    server.shutdown()
-    thread.join(timeout=5)
-    close_app(app)
+    server = ApiServer(mongo_db, api_settings(endpoints, amqp_url))
+    try:
+        app = server.use(signing_key=keys.from_private_key(ed25519.Ed25519PrivateKey.generate()))
+        yield app, server.jwks_url
+    finally:
+        server.close()
 
 
 def test_tokens_issued_by_the_real_api_service(make_app: Any, api_server: Any) -> None:
