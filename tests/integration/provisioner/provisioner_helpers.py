@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +19,7 @@ from cryptography.x509.oid import NameOID
 from jwt.algorithms import OKPAlgorithm
 from msm_common.contracts.events import CloudEvent
 from msm_provisioner.domain.allowlist import imei_with_check_digit
+from support.tokens import access_claims
 
 HOOK_TOKEN = "hook-token-" + "x" * 24
 HOOK_SECRET = "hook-secret-" + "y" * 24
@@ -172,21 +172,7 @@ class JwksServer:
         self.thread.join(timeout=5)
 
     def token(self, roles: list[str], *, key: Any = None, **claims: Any) -> str:
-        now = int(time.time())
-        body = {
-            "sub": "u1",
-            "name": "alice",
-            "roles": roles,
-            "iss": "msm-api",
-            "aud": "msm",
-            "iat": now,
-            "nbf": now - 5,
-            "exp": now + 300,
-            "jti": uuid.uuid4().hex,
-            "typ": "access",
-            "ver": 0,
-            **claims,
-        }
+        body = access_claims(**{"sub": "u1", "roles": roles, "ver": 0, **claims})
         return jwt.encode(
             body, key or self.key, algorithm="EdDSA", headers={"kid": self.kid, "typ": "JWT"}
         )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from typing import Any
 
 import jwt
@@ -18,6 +16,7 @@ from msm_common.auth.principal import (
 )
 from msm_common.auth.tokens import TokenError, TokenVerifier, VerifyingKey
 from pymongo.errors import ServerSelectionTimeoutError
+from support.tokens import access_claims
 
 USER = "65f0c0ffee0000000000beef"
 
@@ -42,21 +41,7 @@ class Accounts:
 
 
 def sign(private: Any, kid: str, alg: str = "EdDSA", **claims: Any) -> str:
-    now = int(time.time())
-    body = {
-        "sub": USER,
-        "name": "alice",
-        "roles": ["operator"],
-        "ver": 2,
-        "iss": "msm-api",
-        "aud": "msm",
-        "iat": now,
-        "nbf": now - 5,
-        "exp": now + 300,
-        "jti": uuid.uuid4().hex,
-        "typ": "access",
-        **claims,
-    }
+    body = access_claims(**{"sub": USER, "roles": ["operator"], "ver": 2, **claims})
     return jwt.encode(body, private, algorithm=alg, headers={"kid": kid})
 
 
@@ -113,7 +98,9 @@ def _account(**fields: Any) -> Account:
     ],
     ids=["current", "disabled", "revoked", "deleted"],
 )
-def test_the_account_decides_per_request(old_key: Any, account: Account | None, refused: bool):
+def test_the_account_decides_per_request(
+    old_key: Any, account: Account | None, refused: bool
+) -> None:
     roles = RoleCache(lambda: [{"name": "operator", "permissions": ["devices:command"]}])
     auth = Authenticator(
         TokenVerifier(Keys(k=(old_key, "EdDSA")), issuer="msm-api", audience="msm"),
