@@ -6,19 +6,18 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
 from bson import ObjectId
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from jwt.algorithms import OKPAlgorithm
 from msm_common.contracts.events import CloudEvent
 from msm_provisioner.domain.allowlist import imei_with_check_digit
+from support.certs import self_signed
 from support.tokens import access_claims
 
 HOOK_TOKEN = "hook-token-" + "x" * 24
@@ -77,19 +76,7 @@ def cert_id() -> str:
 
 
 def self_signed_pem(cn: str = "device", days: int = 365) -> str:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=1))
-        .not_valid_after(now + timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
+    _key, cert = self_signed(cn, days=days, not_before=timedelta(minutes=1))
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 

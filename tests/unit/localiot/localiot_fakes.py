@@ -8,30 +8,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from msm_localiot.provisioning.ca import LocalCA
 from msm_localiot.provisioning.hook import HookAnswer, HookError
 from msm_localiot.provisioning.registry import RegisteredCertificate, RegisteredThing
 from msm_localiot.provisioning.templates import ProvisioningPlan, ProvisioningTemplate
+from support.certs import self_signed
 
 
 def make_ca() -> tuple[LocalCA, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    key, cert = self_signed("test CA", days=3650, not_before=dt.timedelta(days=1), ca=True)
     return LocalCA(cert, key), cert
 
 
