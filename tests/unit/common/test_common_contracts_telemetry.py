@@ -18,17 +18,20 @@ TS = "2025-06-01T11:59:58.123Z"
 AT = datetime(2025, 6, 1, 11, 59, 58, 123000, tzinfo=UTC)
 
 
+# One reading's channel and measured values, as the meter sends them and as they are stored.
+MEASURED: dict[str, Any] = {
+    "channel_id": 1,
+    "phase": "A",
+    "temperature": 31.5,
+    "line_voltage": 230.1,
+    "current": 5.25,
+    "active_power": 1180.4,
+    "reactive_power": 42.0,
+}
+
+
 def reading(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "timestamp": TS,
-        "channel_id": 1,
-        "phase": "A",
-        "temperature": 31.5,
-        "line_voltage": 230.1,
-        "current": 5.25,
-        "active_power": 1180.4,
-        "reactive_power": 42.0,
-    }
+    body: dict[str, Any] = {"timestamp": TS, **MEASURED}
     body.update(overrides)
     return {k: v for k, v in body.items() if v is not ...}
 
@@ -100,13 +103,7 @@ def test_document_and_event_data() -> None:
         "_id": "dev-1:1:A:1748779198123",
         "device_uuid": "dev-1",
         "timestamp": AT,
-        "channel_id": 1,
-        "phase": "A",
-        "temperature": 31.5,
-        "line_voltage": 230.1,
-        "current": 5.25,
-        "active_power": 1180.4,
-        "reactive_power": 42.0,
+        **MEASURED,
         "processed": False,
     }
     assert r.to_document("dev-1") == document
