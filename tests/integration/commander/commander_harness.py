@@ -23,24 +23,9 @@ from msm_common.adapters.mqtt import MqttConfig, MqttConnection
 from msm_common.contracts import CommandRequest, make_event
 from msm_common.contracts.events import COMMAND_ACK, DEVICE_PRESENCE
 from msm_common.secrets import SecretBox, seal_params
+from support.command_samples import PARAMS
 from support.waiting import wait_for
 
-MQTT = {
-    "broker_ip": "10.1.2.3",
-    "broker_port": 8883,
-    "broker_user": "meter",
-    "broker_password": "mqtt-secret",
-    "data_interval": 60,
-}
-SFTP = {
-    "server_ip": "sftp.example.com",
-    "server_port": 22,
-    "username": "meter",
-    "password": "sftp-secret",
-    "data_interval": 300,
-}
-NTP = {"server_1": "pool.ntp.org", "server_2": "time.example.com"}
-PARAMS = {"reboot": {}, "ntp": NTP, "mqtt": MQTT, "sftp": SFTP}
 # A tick every 0.2 s. The ack window (3 s) is long enough that a busy machine does not turn a
 # slow ack into a resend; QUICK_ACKS (0.6 s, then 0.9 s and 1.35 s) is for the timeout tests.
 QUICK_ACKS = {"ack_timeout_s": 0.6}

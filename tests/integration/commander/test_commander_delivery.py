@@ -6,7 +6,8 @@ import itertools
 import time
 
 import pytest
-from commander_harness import MQTT, NTP, SFTP, Ack, always
+from commander_harness import Ack, always
+from support.command_samples import MQTT, NTP, SFTP
 from support.waiting import wait_for
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from commander_harness import MQTT, SFTP
 from msm_commander.reencrypt import reencrypt
 from msm_common.secrets import (
     LocalKeyring,
@@ -15,6 +14,7 @@ from msm_common.secrets import (
     add_local_key,
     ensure_local_keyfile,
 )
+from support.command_samples import MQTT, SFTP
 
 
 def test_rotation_then_reencrypt_moves_every_stored_secret_to_the_new_key(

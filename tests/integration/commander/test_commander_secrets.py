@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from commander_harness import SFTP, Api, until
+from commander_harness import Api, until
 from msm_common.secrets import LocalKeyring, SecretBox, ensure_local_keyfile
+from support.command_samples import SFTP
 
 
 def test_the_device_gets_the_plaintext_and_the_finished_command_keeps_nothing(

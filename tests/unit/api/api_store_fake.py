@@ -5,26 +5,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from msm_api.domain import commands as dc
+from msm_api.ports import Key
+from support.mongo_update import apply_update
 
 Document = dict[str, Any]
-
-
-def _apply(doc: Document, update: Mapping[str, Any]) -> None:
-    """The update operators the api uses on commands: $set, $push, $unset (dotted paths)."""
-    for name, value in (update.get("$set") or {}).items():
-        doc[name] = copy.deepcopy(value)
-    for name, value in (update.get("$push") or {}).items():
-        doc.setdefault(name, []).append(copy.deepcopy(value))
-    for path in update.get("$unset") or {}:
-        *parents, last = path.split(".")
-        target = doc
-        for name in parents:
-            target = target.get(name) or {}
-        target.pop(last, None)
 
 
 @dataclass
@@ -52,12 +39,7 @@ class InMemoryApiStore:
         return copy.deepcopy(docs[:limit])
 
     def device_commands(
-        self,
-        device_uuid: str,
-        before: tuple[datetime, str] | None,
-        limit: int,
-        *,
-        status: str | None = None,
+        self, device_uuid: str, before: Key | None, limit: int, *, status: str | None = None
     ) -> list[Document]:
         docs = sorted(
             (
@@ -103,7 +85,7 @@ class InMemoryApiStore:
         doc = self.commands.get(command_id)
         if doc is None or doc["status"] != dc.QUEUED:
             return None
-        _apply(doc, update)
+        apply_update(doc, update)
         return copy.deepcopy(doc)
 
     def config(self, kind: str, device_uuid: str) -> Document | None:

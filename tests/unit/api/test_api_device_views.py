@@ -9,17 +9,10 @@ import orjson
 import pytest
 from api_store_fake import InMemoryApiStore
 from msm_common.contracts.command_request import CommandRequest
+from support.command_samples import MQTT, NTP
 
 DEVICE = "meter-0001"
 SEEN = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-NTP = {"server_1": "pool.ntp.org", "server_2": "time.example.com"}
-MQTT = {
-    "broker_ip": "10.1.2.3",
-    "broker_port": 8883,
-    "broker_user": "meter",
-    "broker_password": "mqtt-secret",
-    "data_interval": 60,
-}
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from msm_commander.domain.documents import (
 from msm_commander.domain.state_machine import FINAL_VALUES, Status
 from msm_commander.ports import AlreadyInFlight
 from msm_common.secrets import SecretBox
+from support.mongo_update import apply_update
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -36,26 +37,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-def _apply_update(doc: Document, update: Mapping[str, Any]) -> None:
-    """The update operators the commander uses: $set, $push, $inc, $unset (dotted paths)."""
-    for path, value in (update.get("$set") or {}).items():
-        *parents, last = path.split(".")
-        target = doc
-        for name in parents:
-            target = target.setdefault(name, {})
-        target[last] = copy.deepcopy(value)
-    for name, value in (update.get("$push") or {}).items():
-        doc.setdefault(name, []).append(copy.deepcopy(value))
-    for name, value in (update.get("$inc") or {}).items():
-        doc[name] = doc.get(name, 0) + value
-    for path in update.get("$unset") or {}:
-        *parents, last = path.split(".")
-        target = doc
-        for name in parents:
-            target = target.get(name) or {}
-        target.pop(last, None)
 
 
 @dataclass
@@ -113,7 +94,7 @@ class InMemoryStore:
         stored = self._as_read(doc)
         if stored is None:
             return False
-        _apply_update(stored, update)
+        apply_update(stored, update)
         return True
 
     def claim(self, doc: Mapping[str, Any], update: Mapping[str, Any]) -> bool:

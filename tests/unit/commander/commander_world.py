@@ -19,16 +19,11 @@ from msm_common.contracts.acks import AckStatus
 from msm_common.contracts.command_request import CommandRequest
 from msm_common.contracts.commands import CommandType
 from msm_common.secrets import seal_params
+from support.command_samples import MQTT, NTP
+
+__all__ = ["DEVICE", "MQTT", "NTP", "World"]
 
 DEVICE = "meter-0001"
-NTP = {"server_1": "pool.ntp.org", "server_2": "time.example.com"}
-MQTT = {
-    "broker_ip": "10.1.2.3",
-    "broker_port": 8883,
-    "broker_user": "meter",
-    "broker_password": "mqtt-secret",
-    "data_interval": 60,
-}
 # Ack windows of 30 s, 60 s, 120 s; three attempts.
 POLICY = {"ack_timeout_s": 30.0, "max_attempts": 3, "retry_backoff_factor": 2.0}
 

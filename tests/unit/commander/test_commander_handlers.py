@@ -13,13 +13,6 @@ from msm_common.contracts.command_request import CommandRequest
 from msm_common.contracts.commands import CommandType
 
 
-@pytest.fixture
-def world() -> World:
-    w = World()
-    w.store.add_device(DEVICE, connected=True)
-    return w
-
-
 def test_a_request_for_an_online_device_is_sent_at_once(world: World) -> None:
     command_id = world.request("reboot")
     assert world.status(command_id) == "sent"

@@ -5,16 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from commander_world import DEVICE, NTP, World
 from msm_common.contracts.command_document import CommandStatus, transition
-
-
-@pytest.fixture
-def world() -> World:
-    w = World()
-    w.store.add_device(DEVICE, connected=True)
-    return w
 
 
 def test_no_ack_means_resends_with_longer_windows_then_timed_out(world: World) -> None:

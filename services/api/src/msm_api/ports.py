@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 Document = dict[str, Any]
+Key = tuple[datetime, str]  # (created_at, _id): a position in a newest-first page
 
 
 class ApiStore(Protocol):
@@ -25,12 +26,7 @@ class ApiStore(Protocol):
         ...
 
     def device_commands(
-        self,
-        device_uuid: str,
-        before: tuple[datetime, str] | None,
-        limit: int,
-        *,
-        status: str | None = None,
+        self, device_uuid: str, before: Key | None, limit: int, *, status: str | None = None
     ) -> list[Document]:
         """The device's commands newest first, (created_at, `_id`) before `before`."""
         ...

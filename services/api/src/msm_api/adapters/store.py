@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from pymongo import ReturnDocument
@@ -13,7 +12,7 @@ from pymongo.errors import DuplicateKeyError
 
 from msm_api.adapters.telemetry import with_newer_rows
 from msm_api.domain import commands as dc
-from msm_api.ports import Document
+from msm_api.ports import Document, Key
 
 
 class MongoApiStore:
@@ -36,12 +35,7 @@ class MongoApiStore:
         return list(self._db["devices"].find(filt).sort("_id", 1).limit(limit))
 
     def device_commands(
-        self,
-        device_uuid: str,
-        before: tuple[datetime, str] | None,
-        limit: int,
-        *,
-        status: str | None = None,
+        self, device_uuid: str, before: Key | None, limit: int, *, status: str | None = None
     ) -> list[Document]:
         filt: Document = {"device_uuid": device_uuid}
         if before is not None:
