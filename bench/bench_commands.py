@@ -277,7 +277,7 @@ def start_services(
     def start(name: str, extra: dict[str, str]) -> None:
         stops.append(stopper(service(name, {**env, **extra}, logs / f"bench-{name}.log")))
 
-    start("msm-commander", {"MSM_CONSUMERS": str(args.consumers)})
+    start("msm-commander", {"MSM_COMMANDER_CONSUMERS": str(args.consumers)})
     if args.relay == "ingest":
         ingest_port = free_port()
         start(

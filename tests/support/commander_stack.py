@@ -37,12 +37,12 @@ SFTP = {
 PARAMS: dict[str, dict[str, Any]] = {"reboot": {}, "ntp": NTP, "mqtt": MQTT, "sftp": SFTP}
 # The commander's retry policy here: 1 s, then 1.5 s and 2.25 s for an ack, 3 sends at most.
 COMMANDER_ENV = {
-    "MSM_ACK_TIMEOUT_S": "1.0",
-    "MSM_RETRY_BACKOFF_FACTOR": "1.5",
-    "MSM_MAX_ATTEMPTS": "3",
-    "MSM_TICK_INTERVAL_S": "0.2",
-    "MSM_STALL_GRACE_S": "1",
-    "MSM_OUTBOX_GRACE_S": "2",
+    "MSM_COMMANDER_ACK_TIMEOUT_S": "1.0",
+    "MSM_COMMANDER_RETRY_BACKOFF_FACTOR": "1.5",
+    "MSM_COMMANDER_MAX_ATTEMPTS": "3",
+    "MSM_COMMANDER_TICK_INTERVAL_S": "0.2",
+    "MSM_COMMANDER_STALL_GRACE_S": "1",
+    "MSM_COMMANDER_OUTBOX_GRACE_S": "2",
 }
 METERS = 12
 FINAL = {"succeeded", "failed", "rejected", "timed_out", "expired", "cancelled", "superseded"}
@@ -186,9 +186,9 @@ def running_stack(endpoints: Any, amqp_url: str, logs: Path) -> Iterator[Stack]:
             **COMMANDER_ENV,
             **mqtt_identity("commander"),
             "MSM_METRICS_PORT": str(ports["commander"]),
-            "MSM_REQUESTS_QUEUE": f"{tag}.requests",
-            "MSM_ACKS_QUEUE": f"{tag}.acks",
-            "MSM_PRESENCE_QUEUE": f"{tag}.presence",
+            "MSM_COMMANDER_REQUESTS_QUEUE": f"{tag}.requests",
+            "MSM_COMMANDER_ACKS_QUEUE": f"{tag}.acks",
+            "MSM_COMMANDER_PRESENCE_QUEUE": f"{tag}.presence",
         },
         logs,
     )

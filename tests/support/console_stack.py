@@ -132,9 +132,9 @@ def running_console_stack(
             **identity(endpoints.pki_dir, "commander"),
             **COMMANDER_ENV,
             "MSM_METRICS_PORT": str(ports["commander"]),
-            "MSM_REQUESTS_QUEUE": f"{tag}.requests",
-            "MSM_ACKS_QUEUE": f"{tag}.acks",
-            "MSM_PRESENCE_QUEUE": f"{tag}.presence",
+            "MSM_COMMANDER_REQUESTS_QUEUE": f"{tag}.requests",
+            "MSM_COMMANDER_ACKS_QUEUE": f"{tag}.acks",
+            "MSM_COMMANDER_PRESENCE_QUEUE": f"{tag}.presence",
         },
         logs,
     )

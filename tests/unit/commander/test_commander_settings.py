@@ -42,3 +42,26 @@ def test_production_needs_the_broker_identity_spelled_out(clean_env) -> None:
         CommanderSettings()
     clean_env.setenv("MSM_SECRETS_KMS_KEY_ID", "alias/msm-device-secrets")
     assert CommanderSettings().is_production
+
+
+def test_own_settings_are_msm_commander_names(clean_env) -> None:
+    clean_env.setenv("MSM_ENV", "local")
+    clean_env.setenv("MSM_COMMANDER_ACK_TIMEOUT_S", "4")
+    clean_env.setenv("MSM_COMMANDER_REQUESTS_QUEUE", "q.requests")
+    s = CommanderSettings()
+    assert (s.ack_timeout_s, s.requests_queue) == (4.0, "q.requests")
+
+
+def test_an_old_name_still_works_for_one_release_with_a_deprecation_warning(clean_env) -> None:
+    clean_env.setenv("MSM_ENV", "local")
+    clean_env.setenv("MSM_MAX_ATTEMPTS", "5")
+    with pytest.warns(DeprecationWarning, match="set MSM_COMMANDER_MAX_ATTEMPTS instead"):
+        assert CommanderSettings().max_attempts == 5
+
+
+def test_the_new_name_wins_over_the_old_one(clean_env) -> None:
+    clean_env.setenv("MSM_ENV", "local")
+    clean_env.setenv("MSM_MAX_ATTEMPTS", "5")
+    clean_env.setenv("MSM_COMMANDER_MAX_ATTEMPTS", "2")
+    with pytest.warns(DeprecationWarning):
+        assert CommanderSettings().max_attempts == 2

@@ -8,10 +8,13 @@ back to a local default or a generated secret. deploy/local/env.sh sets MSM_ENV=
 
 from __future__ import annotations
 
+import os
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, AliasGenerator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pymongo.uri_parser import parse_uri
 
@@ -86,3 +89,39 @@ class CommonSettings(BaseSettings):
         if "guest:guest@" in self.amqp_url:
             raise SettingsError("production mode refuses the default RabbitMQ guest account")
         return self
+
+
+# -- one naming scheme: MSM_<SERVICE>_<NAME> for a service's own settings -----------------------
+def renamed(service: str, name: str) -> AliasChoices:
+    """`MSM_<SERVICE>_<NAME>` (wins), the old `MSM_<NAME>` (accepted for one release with a
+    DeprecationWarning, see `warn_renamed`), and the field name for keyword construction."""
+    return AliasChoices(f"MSM_{service}_{name}".upper(), f"MSM_{name}".upper(), name)
+
+
+def service_aliases(service: str, shared: type[BaseSettings]) -> SettingsConfigDict:
+    """The config of a service's settings class: its own fields (those `shared` does not declare)
+    are read as `renamed(service, name)`, the shared ones as `MSM_<NAME>`."""
+
+    def alias(name: str) -> AliasChoices:
+        if name in shared.model_fields:
+            return AliasChoices(f"MSM_{name}".upper(), name)
+        return renamed(service, name)
+
+    return SettingsConfigDict(alias_generator=AliasGenerator(validation_alias=alias))
+
+
+def warn_renamed(cls: type[BaseSettings], environ: Mapping[str, str] | None = None) -> None:
+    """Warn about every old variable name still set for a field declared with `renamed`."""
+    env = {k.upper() for k in (os.environ if environ is None else environ)}
+    for field in cls.model_fields.values():
+        alias = field.validation_alias
+        if not isinstance(alias, AliasChoices):
+            continue
+        names = [c for c in alias.choices if isinstance(c, str) and c.startswith("MSM_")]
+        if len(names) == 2 and names[1] in env:
+            warnings.warn(
+                f"{names[1]} is deprecated and will be ignored in the next release: "
+                f"set {names[0]} instead",
+                DeprecationWarning,
+                stacklevel=4,
+            )

@@ -1,16 +1,20 @@
-"""The commander's settings (`MSM_*` variables), on top of what every service shares."""
+"""The commander's settings: its own as `MSM_COMMANDER_*` (the old `MSM_*` names still work for
+one release, with a DeprecationWarning), on top of what every service shares (`MSM_*`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from msm_common.adapters import amqp_topology
-from msm_common.settings import LOCAL_PKI, CommonSettings
-from pydantic import Field
+from msm_common.settings import LOCAL_PKI, CommonSettings, service_aliases, warn_renamed
+from pydantic import Field, model_validator
 
 
 class CommanderSettings(CommonSettings):
     """Delivery policy, ticker cadence, consumers and queues of the command delivery service."""
+
+    model_config = service_aliases("commander", CommonSettings)
 
     service_name: str = "msm-commander"
     # Its own MQTT identity (least privilege: deploy/local/mosquitto/acl.base, deploy/aws/).
@@ -51,6 +55,12 @@ class CommanderSettings(CommonSettings):
     requests_queue: str = amqp_topology.COMMAND_REQUESTS_QUEUE
     acks_queue: str = "msm.commander.acks"
     presence_queue: str = "msm.commander.presence"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        warn_renamed(cls)
+        return data
 
     def required_in_production(self) -> tuple[str, ...]:
         """Besides the database and broker: the MQTT broker, the commander's identity, and the
