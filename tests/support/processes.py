@@ -1,6 +1,6 @@
 """A service's entry point run as operators run it (`<exe> serve`), for the integration tests of
-the api and the provisioner: the environment it is given and the process, up until its /healthz
-answers, stopped with SIGTERM afterwards (and it must then exit 0)."""
+the api and the provisioner: the environment it is given and the process on free ports, up
+until its /healthz answers, stopped with SIGTERM afterwards (and it must then exit 0)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from support.e2e import free_port
 from support.services import ROOT
 
 
@@ -39,8 +40,13 @@ def _healthy(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def serving(exe: str, env: dict[str, str], port: int, wait_s: float) -> Iterator[str]:
-    """`exe serve` on `port`; yields its base URL once /healthz answers (or `wait_s` passed)."""
+def serving(
+    exe: str, env: dict[str, str], port_var: str, wait_s: float
+) -> Iterator[tuple[str, str]]:
+    """`exe serve` on a free port (`port_var`) and a free ops port (MSM_METRICS_PORT); yields
+    both base URLs once /healthz answers (or `wait_s` passed)."""
+    port, ops = free_port(), free_port()
+    env = {**env, port_var: str(port), "MSM_METRICS_PORT": str(ops)}
     proc = subprocess.Popen(
         [exe, "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -50,7 +56,7 @@ def serving(exe: str, env: dict[str, str], port: int, wait_s: float) -> Iterator
         while time.monotonic() < deadline and not _healthy(f"{base}/healthz"):
             assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
             time.sleep(0.2)
-        yield base
+        yield base, f"http://127.0.0.1:{ops}"
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -17,7 +17,6 @@ import pytest
 from api_helpers import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD
 from msm_api import recovery
 from msm_api.security.passwords import PasswordHasher
-from support.e2e import free_port
 from support.processes import service_env, serving
 
 pytestmark = pytest.mark.integration
@@ -47,19 +46,10 @@ def get(url: str) -> tuple[int, str]:
 
 @pytest.fixture
 def served(endpoints: Any, mongo_db: Any, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    port, ops = free_port(), free_port()
-    env = env_for(
-        endpoints,
-        mongo_db,
-        tmp_path,
-        MSM_API_PORT=str(port),
-        MSM_METRICS_PORT=str(ops),
-        MSM_WORKERS="2",
-        MSM_ADMIN_EMAIL=ADMIN_EMAIL,
-        MSM_ADMIN_PASSWORD=ADMIN_PASSWORD,
-    )
-    with serving(EXE, env, port, wait_s=60) as base:
-        yield base, f"http://127.0.0.1:{ops}"
+    admin = {"MSM_ADMIN_EMAIL": ADMIN_EMAIL, "MSM_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    env = env_for(endpoints, mongo_db, tmp_path, MSM_WORKERS="2", **admin)
+    with serving(EXE, env, "MSM_API_PORT", wait_s=60) as urls:
+        yield urls
 
 
 def test_metrics_are_served_on_the_ops_port_only(served: tuple[str, str]) -> None:

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from provisioner_helpers import HOOK_SECRET, HOOK_TOKEN, hook_event, manifest, serials
-from support.e2e import free_port
 from support.processes import service_env, serving
 from support.services import ROOT
 
@@ -36,15 +35,8 @@ def env_for(endpoints: Any, mongo_db: Any, amqp_url: str, **extra: str) -> dict[
 
 def cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """One `msm-provisioner` command; its exit code is the caller's to check."""
-    return subprocess.run(
-        [EXE, *args],
-        check=False,
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    cmd = [EXE, *args]
+    return subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture
@@ -54,19 +46,10 @@ def served(
     names = serials(2)
     seed = tmp_path / "seed.csv"
     seed.write_text(manifest(names))
-    port, ops = free_port(), free_port()
-    env = env_for(
-        endpoints,
-        mongo_db,
-        amqp_url,
-        MSM_PROVISIONER_PORT=str(port),
-        MSM_METRICS_PORT=str(ops),
-        MSM_HOOK_TOKEN=HOOK_TOKEN,
-        MSM_HOOK_SECRET=HOOK_SECRET,
-        MSM_PROVISIONER_SEED_ALLOWLIST=str(seed),
-    )
-    with serving(EXE, env, port, wait_s=30) as base:
-        yield base, names, f"http://127.0.0.1:{ops}"
+    hook = {"MSM_HOOK_TOKEN": HOOK_TOKEN, "MSM_HOOK_SECRET": HOOK_SECRET}
+    env = env_for(endpoints, mongo_db, amqp_url, MSM_PROVISIONER_SEED_ALLOWLIST=str(seed), **hook)
+    with serving(EXE, env, "MSM_PROVISIONER_PORT", wait_s=30) as (base, ops):
+        yield base, names, ops
 
 
 def test_serve_seeds_the_allowlist_and_answers_the_lambda(served: Any, mongo_db: Any) -> None:
