@@ -191,6 +191,15 @@ class Podman:
     def inspect(self, name: str, template: str) -> str:
         return self.cli("inspect", "--format", template, name).stdout.strip()
 
+    def build_tools_in(self, image: str, tools: tuple[str, ...]) -> list[str]:
+        """Which of `tools` the image's filesystem holds on its PATH or in its venv."""
+        bins = ("opt/msm/bin", "usr/local/bin", "usr/bin", "bin", "usr/sbin", "sbin")
+        root = Path(self.run_cli("image", "mount", image).splitlines()[-1])
+        try:
+            return [t for t in tools if any((root / b / t).exists() for b in bins)]
+        finally:
+            self.run_cli("image", "unmount", image, check=False)
+
     def start(
         self, image: str, env: dict[str, str], host_files: Path, command: tuple[str, ...] = ()
     ) -> Container:
