@@ -227,3 +227,17 @@ def test_a_burst_larger_than_a_batch_is_split_and_every_message_acked(store, pub
     assert len(store.rows) == 25
     assert max(store.insert_sizes) <= 10 and sum(store.insert_sizes) == 25
     assert pipeline._queued == 0
+
+
+def test_the_mqtt_sink_never_blocks_even_past_the_queue_limit(store, publisher, acks):
+    # After a reconnect the broker resends what the old connection left unacknowledged while
+    # those deliveries are still queued: the network thread must not wait for room.
+    pipeline = make_pipeline(store, publisher, queue_max=2)  # not started: nothing drains
+    burst = [acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0 + i)) for i in range(5)]
+    pipeline.enqueue_many(burst)  # returns at once
+    assert pipeline._queued == 5
+    pipeline.start()
+    try:
+        assert wait_for(lambda: acks.acked == 5)
+    finally:
+        pipeline.stop(2.0)

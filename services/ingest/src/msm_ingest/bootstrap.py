@@ -114,7 +114,8 @@ class Ingest:
             self.shadow.start()
         self.pipeline.start()
         self.recovery.start()
-        self.source.start(self.pipeline.submit_many)
+        may_block = getattr(self.source, "sink_may_block", True)
+        self.source.start(self.pipeline.submit_many if may_block else self.pipeline.enqueue_many)
         return self
 
     def stop(self, timeout: float | None = None) -> bool:

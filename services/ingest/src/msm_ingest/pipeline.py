@@ -115,11 +115,20 @@ class Pipeline:
         self.submit_many((delivery,))
 
     def submit_many(self, deliveries: Sequence[Delivery]) -> None:
-        """The sources' sink: blocks while the queue is full (back-pressure)."""
+        """The pollers' sink (SQS): blocks while the queue is full (back-pressure)."""
+        self._submit(deliveries, wait=True)
+
+    def enqueue_many(self, deliveries: Sequence[Delivery]) -> None:
+        """The MQTT network thread's sink: never blocks. The broker's receive maximum bounds
+        what comes per connection; after a reconnect, deliveries of the old connection still
+        queued here may push past `queue_max`, and waiting then would stall keep-alive."""
+        self._submit(deliveries, wait=False)
+
+    def _submit(self, deliveries: Sequence[Delivery], *, wait: bool) -> None:
         if not deliveries:
             return
         limit = self.config.queue_max
-        if self._queued >= limit:
+        if wait and self._queued >= limit:
             with self._room:
                 self._waiting_for_room += 1
                 try:

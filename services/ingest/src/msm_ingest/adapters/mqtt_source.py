@@ -63,6 +63,7 @@ def _noop() -> None:
 
 class MqttSource:
     name = "mqtt"
+    sink_may_block = False  # paho's network thread calls the sink: it must never wait
 
     def __init__(self, config: MqttSourceConfig) -> None:
         self.config = config
