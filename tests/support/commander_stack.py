@@ -3,21 +3,17 @@ msm-localiot as processes (as operators run them), metersim meters, and helpers 
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from msm_common.adapters import mongo
-from msm_metersim import AckPolicy, Fleet, registered_device
+from msm_metersim import AckPolicy, Fleet
 
-from support.e2e import answers, free_port, http, mqtt_identity, ready, wait_for
-from support.services import ROOT, unique
+from support.e2e import free_port, http, mqtt_identity, wait_for
+from support.service_stack import Process, running_services
+from support.services import unique
 
-BIN = ROOT / ".venv/bin"
 ADMIN = ("e2e-commands@example.com", "e2e-commands-password-1")
 NTP = {"server_1": "pool.ntp.org", "server_2": "time.example.com"}
 MQTT = {
@@ -46,38 +42,6 @@ COMMANDER_ENV = {
 }
 METERS = 12
 FINAL = {"succeeded", "failed", "rejected", "timed_out", "expired", "cancelled", "superseded"}
-
-
-class Process:
-    def __init__(self, name: str, env: dict[str, str], logs: Path) -> None:
-        self.name, self.env, self.log = name, env, logs / f"{name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Process:
-        out = self.log.open("ab")
-        self.proc = subprocess.Popen(
-            [str(BIN / self.name)], env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
-        )
-        return self
-
-    def alive(self) -> bool:
-        if self.proc is None or self.proc.poll() is not None:
-            raise RuntimeError(f"{self.name} exited: {self.log.read_text()[-3000:]}")
-        return True
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 @dataclass
@@ -140,81 +104,22 @@ class Stack:
 def running_stack(endpoints: Any, amqp_url: str, logs: Path) -> Iterator[Stack]:
     """API, ingest, commander (and localiot unless one runs) plus a fleet of meters, on a
     database and queues of their own; everything stopped and dropped afterwards."""
-    client = mongo.connect(endpoints.mongo_uri)
-    db_name = unique("e2ecmd").replace("-", "_")
-    db = client[db_name]
     tag = unique("e2e")
     devices = [unique("e2e-meter") for _ in range(METERS)]
     ports = {name: free_port() for name in ("api", "ingest", "commander", "localiot")}
-    env = {
-        **os.environ,
-        "MSM_ENV": "test",
-        "MSM_MONGO_DB": db_name,
-        "MSM_AMQP_URL": amqp_url,
-        "MSM_LOG_LEVEL": "INFO",
-    }
-    api = Process(
-        "msm-api",
-        {
-            **env,
-            "MSM_API_PORT": str(ports["api"]),
-            "MSM_WORKERS": "1",
-            "MSM_ADMIN_EMAIL": ADMIN[0],
-            "MSM_ADMIN_PASSWORD": ADMIN[1],
-            "MSM_SECRETS_DIR": str(logs / "secrets"),
-            "MSM_METRICS_PORT": "0",
-        },
+    api_env = {"MSM_WORKERS": "1", "MSM_ADMIN_EMAIL": ADMIN[0], "MSM_ADMIN_PASSWORD": ADMIN[1]}
+    with running_services(
+        endpoints,
+        amqp_url,
         logs,
-    )
-    ingest = Process(
-        "msm-ingest",
-        {
-            **env,
-            "MSM_METRICS_PORT": str(ports["ingest"]),
-            **mqtt_identity("ingest"),
-            "MSM_INGEST_CLIENT_ID": tag,
-            "MSM_INGEST_SUBSCRIBE_DEVICES": ",".join(devices),
-            "MSM_INGEST_SHADOW_ENABLED": "false",
-            "MSM_INGEST_BATCH_MAX_WAIT_MS": "5",
-        },
-        logs,
-    )
-    commander = Process(
-        "msm-commander",
-        {
-            **env,
-            **COMMANDER_ENV,
-            **mqtt_identity("commander"),
-            "MSM_METRICS_PORT": str(ports["commander"]),
-            "MSM_COMMANDER_REQUESTS_QUEUE": f"{tag}.requests",
-            "MSM_COMMANDER_ACKS_QUEUE": f"{tag}.acks",
-            "MSM_COMMANDER_PRESENCE_QUEUE": f"{tag}.presence",
-        },
-        logs,
-    )
-    running = [api, ingest, commander]
-    if not answers(5056):  # no localiot: presence events come from one of our own
-        running.append(
-            Process(
-                "msm-localiot",
-                {
-                    **env,
-                    **mqtt_identity("localiot"),
-                    "MSM_LOCALIOT_HTTP_LISTEN": f"127.0.0.1:{ports['localiot']}",
-                    "MSM_METRICS_PORT": "0",
-                },
-                logs,
-            )
-        )
-    fleet: Fleet | None = None
-    try:
-        mongo.ensure_indexes(db)
-        db["devices"].insert_many([registered_device(d) for d in devices])
-        for proc in running:
-            proc.start()
-        wait_for("api", lambda: api.alive() and answers(ports["api"]), 60)
-        wait_for("ingest", lambda: ingest.alive() and ready(ports["ingest"]), 60)
-        wait_for("commander", lambda: commander.alive() and ready(ports["commander"]), 60)
+        db_prefix="e2ecmd",
+        tag=tag,
+        devices=devices,
+        ports=ports,
+        identity=mqtt_identity,
+        api_env=api_env,
+        commander_env=COMMANDER_ENV,
+    ) as services:
         status, tokens = http(
             "POST",
             f"{wait_api(ports['api'])}/api/auth/login",
@@ -224,24 +129,20 @@ def running_stack(endpoints: Any, amqp_url: str, logs: Path) -> Iterator[Stack]:
         fleet = Fleet.start(
             METERS, uuids=devices, interval_s=3600, reboot_downtime_s=0.5, wait_s=60
         )
-        stack = Stack(
-            f"http://127.0.0.1:{ports['api']}",
-            tokens["access_token"],
-            fleet,
-            db,
-            commander,
-            ports["commander"],
-            list(devices),
-        )
-        wait_for("meters online in the API", lambda: all(stack.online(d) for d in devices), 30)
-        yield stack
-    finally:
-        if fleet is not None:
+        try:
+            stack = Stack(
+                f"http://127.0.0.1:{ports['api']}",
+                tokens["access_token"],
+                fleet,
+                services.db,
+                services.commander,
+                ports["commander"],
+                list(devices),
+            )
+            wait_for("meters online in the API", lambda: all(stack.online(d) for d in devices), 30)
+            yield stack
+        finally:
             fleet.stop()
-        for proc in reversed(running):
-            proc.stop()
-        client.drop_database(db_name)
-        client.close()
 
 
 def wait_api(port: int) -> str:
