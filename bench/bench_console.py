@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -35,24 +34,16 @@ from typing import Any
 
 from msm_common.adapters import mongo
 from msm_metersim import registered_device
-from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from support.browser import chromium, headless_chromium  # noqa: E402  (the e2e test's way)
+
 DIST = ROOT / "web" / "dist"
 DB_NAME = "msm_bench_console"
 PORT = 18150  # the console's range (18100-18199)
 ADMIN = ("bench-console@example.com", "bench-console-password-1")
 METERS = 1000
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 FCP_SEEN = "() => performance.getEntriesByName('first-contentful-paint').length > 0"
 PAINTS_JS = """() => new Promise((resolve) => {
   const out = {};
@@ -146,7 +137,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    exe = shutil.which("chromium")
+    exe = chromium()
     if exe is None:
         print("bench_console: Debian's chromium is not installed (make chromium)")
         return 1
@@ -157,17 +148,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="msm-bench-console-") as tmp:
         api = start_api(Path(tmp) / "secrets")
         try:
-            with sync_playwright() as pw:
-                context = pw.chromium.launch_persistent_context(
-                    str(Path(tmp) / "profile"),
-                    executable_path=exe,
-                    args=CHROMIUM_ARGS,
-                    viewport={"width": 1280, "height": 900},
-                )
-                try:
-                    found = measure(context.new_page(), f"http://127.0.0.1:{PORT}", args.runs)
-                finally:
-                    context.close()
+            with headless_chromium(exe, str(Path(tmp) / "profile")) as context:
+                found = measure(context.new_page(), f"http://127.0.0.1:{PORT}", args.runs)
         finally:
             api.terminate()
             api.wait(30)

@@ -15,22 +15,13 @@ from typing import Any
 
 import pytest
 from msm_provisioner.domain.allowlist import imei_with_check_digit
-from support.console_stack import ADMIN, VIEWER, ConsoleStack, chromium, running_console_stack
+from support.browser import chromium, headless_chromium
+from support.console_stack import ADMIN, VIEWER, ConsoleStack, running_console_stack
 from support.e2e import http, wait_for
 from support.services import ROOT
 
 pytestmark = pytest.mark.e2e
 SHOTS = ROOT / ".local" / "screenshots"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 30_000
 EXPECTED_4XX = re.compile(r"Failed to load resource: .* status of 4\d\d")
 
@@ -45,20 +36,12 @@ def browser() -> Iterator[Any]:
     exe = chromium()
     if exe is None:
         pytest.skip("Debian's chromium is not installed (`make test` installs it: make chromium)")
-    from playwright.sync_api import sync_playwright
-
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="msm-chromium-") as profile, sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            profile,
-            executable_path=exe,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    with (
+        tempfile.TemporaryDirectory(prefix="msm-chromium-") as profile,
+        headless_chromium(exe, profile) as context,
+    ):
+        yield context
 
 
 class Console:

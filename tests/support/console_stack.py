@@ -5,7 +5,6 @@ telemetry every few seconds. Ports come from the console's range (18100-18199)."
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -55,10 +54,6 @@ def identity(pki: Path, name: str) -> dict[str, str]:
     if not cert.exists():
         return {}
     return {"MSM_MQTT_CERT_FILE": str(cert), "MSM_MQTT_KEY_FILE": str(key)}
-
-
-def chromium() -> str | None:
-    return shutil.which("chromium")
 
 
 @dataclass
