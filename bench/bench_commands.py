@@ -37,6 +37,7 @@ from typing import Any
 
 import orjson
 import pika
+from bench_api import ADMIN, login
 from commands_db import db_ceiling, db_minimum
 from commands_services import builtin_relay, mqtt, service, stopper, wait_http
 from msm_common import topics
@@ -48,7 +49,6 @@ from msm_metersim import registered_device
 from plumbing import free_port, own_vhost, pct, rabbitmqctl
 
 ROOT = Path(__file__).resolve().parents[1]
-ADMIN = ("bench-admin@example.com", "bench password 1234")
 PARAMS = {
     "ntp": {"server_1": "pool.ntp.org", "server_2": "time.example.com"},
     "mqtt": {
@@ -246,21 +246,6 @@ def api_commands(port: int, token: str, done: Arrivals) -> Callable[[str], float
         return None if arrived is None else arrived - t0
 
     return one
-
-
-def login(port: int) -> str:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.request(
-        "POST",
-        "/api/auth/login",
-        json.dumps({"email": ADMIN[0], "password": ADMIN[1]}),
-        {"Content-Type": "application/json"},
-    )
-    resp = conn.getresponse()
-    data = json.loads(resp.read())
-    if resp.status != 200:
-        raise SystemExit(f"login failed: {resp.status} {data}")
-    return str(data["access_token"])
 
 
 def start_services(
