@@ -104,7 +104,7 @@ def test_document_and_event_data() -> None:
         "device_uuid": "dev-1",
         "timestamp": AT,
         **MEASURED,
-        "processed": False,
+        "processed": True,
     }
     assert r.to_document("dev-1") == document
     with pytest.raises(ValueError, match="belongs to"):

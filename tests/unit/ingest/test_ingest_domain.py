@@ -82,7 +82,7 @@ def test_plan_documents_equal_the_shared_reading_documents():
     )
     plan.add_readings("dev-1", rs, NOW, object())
     # Written once with `processed` already true: the batch outbox, not the row, tracks events.
-    assert plan.telemetry_documents() == [{**r.to_document(), "processed": True} for r in rs]
+    assert plan.telemetry_documents() == [r.to_document() for r in rs]
     assert plan.reading_ids == [r.reading_id for r in rs]
 
 

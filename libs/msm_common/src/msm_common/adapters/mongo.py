@@ -42,7 +42,6 @@ def collection_indexes(telemetry_retention_days: int) -> dict[str, list[IndexMod
             IndexModel(
                 [("timestamp", ASCENDING)], name="retention", expireAfterSeconds=retention_s
             ),
-            IndexModel([("processed", ASCENDING)], name="unprocessed", sparse=False),
         ],
         "mqtt": [IndexModel([("device_uuid", ASCENDING)], name="device", unique=True)],
         "ntp": [IndexModel([("device_uuid", ASCENDING)], name="device", unique=True)],

@@ -58,7 +58,10 @@ class Reading(NamedTuple):
         return f"{self.device_uuid}:{self.channel_id}:{self.phase}:{epoch_ms(self.timestamp)}"
 
     def to_document(self, device_uuid: str | None = None) -> dict[str, Any]:
-        """The `telemetry` collection document, not yet processed (the outbox flag).
+        """The `telemetry` collection document, as ingest stores it: written once, never updated.
+
+        `processed` is the seed's field, true from the start: the row's event is guaranteed by
+        the batch outbox, not by a later per-row update.
 
         `device_uuid` may be passed for symmetry with callers that hold it; it must match.
         """
@@ -69,7 +72,7 @@ class Reading(NamedTuple):
             "device_uuid": self.device_uuid,
             "timestamp": self.timestamp,
             **self._measurement(),
-            "processed": False,
+            "processed": True,
         }
 
     def to_event_entry(self) -> dict[str, Any]:
