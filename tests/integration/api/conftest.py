@@ -13,8 +13,11 @@ from msm_api.bootstrap import bootstrap
 from msm_api.security import keys
 from msm_api.security.passwords import PasswordHasher
 from msm_api.settings import ApiSettings
+from support import app_fixtures
+from support.app_fixtures import closing_apps
 
 pytestmark = pytest.mark.integration
+app, client = app_fixtures.app, app_fixtures.client  # the shared fixtures over make_app
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +33,6 @@ def publisher() -> FakePublisher:
 @pytest.fixture
 def make_app(mongo_db: Any, endpoints: Any, api_signing_key: Any, publisher: FakePublisher) -> Any:
     """Build the app over the test's database; keyword overrides change settings or deps."""
-    built: list[Any] = []
 
     def make(settings: dict[str, Any] | None = None, **overrides: Any) -> Any:
         base = {
@@ -57,19 +59,8 @@ def make_app(mongo_db: Any, endpoints: Any, api_signing_key: Any, publisher: Fak
         built.append(app)
         return app
 
-    yield make
-    for app in built:
-        close_app(app)
-
-
-@pytest.fixture
-def app(make_app: Any) -> Any:
-    return make_app()
-
-
-@pytest.fixture
-def client(app: Any) -> Any:
-    return app.test_client()
+    with closing_apps(close_app) as built:
+        yield make
 
 
 @pytest.fixture

@@ -19,8 +19,11 @@ from provisioner_helpers import (
     RecordingRotation,
     add_account,
 )
+from support import app_fixtures
+from support.app_fixtures import closing_apps
 
 pytestmark = pytest.mark.integration
+app, client = app_fixtures.app, app_fixtures.client  # the shared fixtures over make_app
 
 
 @pytest.fixture(scope="session")
@@ -36,8 +39,6 @@ def iot(endpoints: Any) -> Any:
 
 @pytest.fixture
 def make_app(mongo_db: Any, endpoints: Any, amqp_url: str, jwks: JwksServer, iot: Any) -> Any:
-    built: list[Any] = []
-
     def make(settings: dict[str, Any] | None = None, **overrides: Any) -> Any:
         base: dict[str, Any] = {
             "env": "test",
@@ -62,19 +63,8 @@ def make_app(mongo_db: Any, endpoints: Any, amqp_url: str, jwks: JwksServer, iot
         built.append(app)
         return app
 
-    yield make
-    for app in built:
-        close_app(app)
-
-
-@pytest.fixture
-def app(make_app: Any) -> Any:
-    return make_app()
-
-
-@pytest.fixture
-def client(app: Any) -> Any:
-    return app.test_client()
+    with closing_apps(close_app) as built:
+        yield make
 
 
 @pytest.fixture
