@@ -48,18 +48,21 @@ def test_production_refuses_to_start_on_local_defaults(monkeypatch: pytest.Monke
         CommonSettings()
 
 
-def test_production_refuses_the_guest_rabbitmq_account(monkeypatch: pytest.MonkeyPatch) -> None:
+def in_production(monkeypatch: pytest.MonkeyPatch, amqp_url: str) -> None:
+    """MSM_ENV=production with an explicit database and the broker at `amqp_url`."""
     monkeypatch.setenv("MSM_ENV", "production")
     monkeypatch.setenv("MSM_MONGO_URI", "mongodb://db:27017/msm")
-    monkeypatch.setenv("MSM_AMQP_URL", "amqp://guest:guest@mq:5672/%2F")
+    monkeypatch.setenv("MSM_AMQP_URL", amqp_url)
+
+
+def test_production_refuses_the_guest_rabbitmq_account(monkeypatch: pytest.MonkeyPatch) -> None:
+    in_production(monkeypatch, "amqp://guest:guest@mq:5672/%2F")
     with pytest.raises(SettingsError, match="guest"):
         CommonSettings()
 
 
 def test_production_starts_with_explicit_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MSM_ENV", "production")
-    monkeypatch.setenv("MSM_MONGO_URI", "mongodb://db:27017/msm")
-    monkeypatch.setenv("MSM_AMQP_URL", "amqps://msm:s3cret@mq:5671/msm")
+    in_production(monkeypatch, "amqps://msm:s3cret@mq:5671/msm")
     assert CommonSettings().is_production
 
 
