@@ -12,7 +12,7 @@ import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, AliasGenerator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -72,6 +72,18 @@ class CommonSettings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_local_endpoints_in_production(cls, data: Any) -> Any:
+        """In production the AWS SDK finds the real endpoints: moto's are local defaults."""
+        if isinstance(data, dict):
+            keys = {str(k).lower(): v for k, v in data.items()}
+            if keys.get("env", keys.get("msm_env", "production")) == "production":
+                for name in ("aws_endpoint_url", "iot_data_endpoint"):
+                    if name not in keys and f"msm_{name}" not in keys:
+                        data[name] = None
+        return data
 
     @model_validator(mode="after")
     def _check_production(self) -> CommonSettings:
