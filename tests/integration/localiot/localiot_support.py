@@ -96,6 +96,20 @@ def claim_client_id() -> str:
     return f"provision-{uuid.uuid4().hex}"
 
 
+def first_message(subscribe: Any, request: Any) -> Future[Any]:
+    """Subscribe (an SDK client's `subscribe_to_…` with its request) and wait until the broker
+    confirms; the future holds the first message that arrives."""
+    got: Future[Any] = Future()
+
+    def keep(message: Any) -> None:
+        if not got.done():
+            got.set_result(message)
+
+    subscribed, _ = subscribe(request, QOS1, keep)
+    subscribed.result(TIMEOUT)
+    return got
+
+
 def connect_claim(endpoints: Any) -> SdkDevice:
     """A connection with the fleet's claim certificate, as a meter makes before it has its own."""
     return SdkDevice.connect(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from localiot_support import (
     Rejected,
     SdkDevice,
     connect_claim,
+    first_message,
     hook_server,
 )
 from support.services import Endpoints
@@ -54,13 +54,10 @@ def test_sdk_provisions_a_meter_that_then_receives_a_shadow_delta(
     meter = SdkDevice.connect(device.cert, device.key, endpoints.pki("ca.crt"), serial)
     try:
         shadow = iotshadow.IotShadowClient(meter.client)
-        delta: Future[iotshadow.ShadowDeltaUpdatedEvent] = Future()
-        subscribed, _ = shadow.subscribe_to_shadow_delta_updated_events(
+        delta = first_message(
+            shadow.subscribe_to_shadow_delta_updated_events,
             iotshadow.ShadowDeltaUpdatedSubscriptionRequest(thing_name=serial),
-            QOS1,
-            lambda e: delta.done() or delta.set_result(e),
         )
-        subscribed.result(TIMEOUT)
         iot_data.update_thing_shadow(
             thingName=serial, payload=json.dumps({"state": {"desired": {"data_interval": 30}}})
         )
@@ -69,13 +66,10 @@ def test_sdk_provisions_a_meter_that_then_receives_a_shadow_delta(
         assert received.version == 1
 
         # The meter reports; the backend sees it over HTTP and the delta is gone.
-        accepted: Future[Any] = Future()
-        subscribed, _ = shadow.subscribe_to_update_shadow_accepted(
+        accepted = first_message(
+            shadow.subscribe_to_update_shadow_accepted,
             iotshadow.UpdateShadowSubscriptionRequest(thing_name=serial),
-            QOS1,
-            lambda r: accepted.done() or accepted.set_result(r),
         )
-        subscribed.result(TIMEOUT)
         shadow.publish_update_shadow(
             iotshadow.UpdateShadowRequest(
                 thing_name=serial,
