@@ -1,6 +1,6 @@
 """The ingest pipeline: one worker batches, stores and publishes; one confirmer acknowledges.
 
-Stage 1 (worker): take deliveries from the bounded queue (`get(timeout)`, closing a batch at
+Stage 1 (worker): take deliveries from the bounded inbox (woken once per batch, closing it at
 `batch_max` messages or `batch_max_wait` after its first), parse and route them (handlers),
 write the batch (see batch_writer: rows once, quarantine, device info and presence, coalesced
 device state), publish its events without waiting, and acknowledge what needs no event.
@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -34,6 +36,7 @@ from msm_ingest.ports import Delivery, StoreUnavailable
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 STORE_BACKOFF = Backoff(initial_s=0.1, max_s=5.0)
+_NEVER = sys.maxsize
 
 
 class Stopped(Exception):
@@ -88,14 +91,17 @@ class Pipeline:
         on_outbox: Callable[[Settled, Published], None] = lambda settled, published: None,
     ) -> None:
         self.config = config
-        # A SimpleQueue (C, ~10x cheaper than queue.Queue) of bursts (what a source read in one
-        # go: one put and one wake-up per burst, not per message), bounded by hand in messages:
-        # MQTT never fills it (the broker stops at the receive maximum); SQS pollers wait.
-        self.queue: queue.SimpleQueue[Sequence[Delivery]] = queue.SimpleQueue()
-        self._queued = 0  # messages in `queue`
-        self._queued_lock = threading.Lock()
-        self._carry: list[Delivery] = []  # what the last batch had no room for (worker only)
-        self._room = threading.Condition()
+        # Deliveries wait in a deque under one lock. The worker is woken once per batch, not once
+        # per message: when the first message arrives (idle), or when a batch is full (filling);
+        # between the two it sleeps until the batch's deadline while the source appends. Bounded
+        # by hand in messages: MQTT never fills it (the broker stops at the receive maximum);
+        # SQS pollers wait for room.
+        self._inbox: deque[Delivery] = deque()
+        self._queued = 0  # messages in `_inbox`
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)  # the worker waits here
+        self._room = threading.Condition(self._lock)  # SQS pollers wait here
+        self._wake_at = 1  # queued messages at which the worker wants to be woken
         self._waiting_for_room = 0
         self._writer = writer
         self._metrics = metrics
@@ -128,19 +134,21 @@ class Pipeline:
         if not deliveries:
             return
         limit = self.config.queue_max
-        if wait and self._queued >= limit:
-            with self._room:
-                self._waiting_for_room += 1
-                try:
-                    while self._queued >= limit:
-                        if self._stopping.is_set():
-                            return  # never acknowledged: the source delivers them again later
+        with self._lock:
+            if wait:
+                while self._queued >= limit:
+                    if self._stopping.is_set():
+                        return  # never acknowledged: the source delivers them again later
+                    self._waiting_for_room += 1
+                    try:
                         self._room.wait(0.5)
-                finally:
-                    self._waiting_for_room -= 1
-        with self._queued_lock:
+                    finally:
+                        self._waiting_for_room -= 1
+            self._inbox.extend(deliveries)
             self._queued += len(deliveries)
-        self.queue.put(deliveries)
+            if self._queued >= self._wake_at:
+                self._wake_at = _NEVER  # one wake-up is enough
+                self._ready.notify()
 
     def start(self) -> Pipeline:
         self._worker.start()
@@ -165,33 +173,29 @@ class Pipeline:
 
     # -- stage 1 ---------------------------------------------------------------------------------
     def _collect(self) -> list[Delivery]:
-        q, stopping, limit = self.queue, self._stopping.is_set(), self.config.batch_max
-        batch, self._carry = self._carry, []
-        if not batch:
-            try:
-                batch = list(q.get_nowait() if stopping else q.get(timeout=0.25))
-            except queue.Empty:
-                return []
-        deadline = time.monotonic() + self.config.batch_max_wait_s
-        while len(batch) < limit:
-            try:
-                batch += q.get_nowait()
-                continue
-            except queue.Empty:
-                pass
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or stopping:
-                break
-            try:
-                batch += q.get(timeout=remaining)
-            except queue.Empty:
-                break
-        if len(batch) > limit:
-            batch, self._carry = batch[:limit], batch[limit:]
-        with self._queued_lock:
-            self._queued -= len(batch)
-        if self._waiting_for_room:
-            with self._room:
+        limit = self.config.batch_max
+        with self._lock:
+            if not self._queued:
+                if self._stopping.is_set():
+                    return []
+                self._wake_at = 1
+                self._ready.wait(0.25)
+                if not self._queued:
+                    self._wake_at = _NEVER
+                    return []
+            deadline = time.monotonic() + self.config.batch_max_wait_s
+            while self._queued < limit and not self._stopping.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._wake_at = limit
+                self._ready.wait(remaining)
+            self._wake_at = _NEVER  # busy with this batch: the next look is ours
+            take = min(limit, self._queued)
+            inbox = self._inbox
+            batch = [inbox.popleft() for _ in range(take)]
+            self._queued -= take
+            if self._waiting_for_room:
                 self._room.notify_all()
         return batch
 
