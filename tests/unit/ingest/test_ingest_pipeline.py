@@ -241,3 +241,24 @@ def test_the_mqtt_sink_never_blocks_even_past_the_queue_limit(store, publisher, 
         assert wait_for(lambda: acks.acked == 5)
     finally:
         pipeline.stop(2.0)
+
+
+def test_a_poller_waits_for_room_and_goes_on_once_the_worker_takes_a_batch(store, publisher, acks):
+    import threading
+
+    pipeline = make_pipeline(store, publisher, queue_max=3, batch_max=3)  # not started yet
+    first = [acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0 + i)) for i in range(3)]
+    more = [acks.delivery("msm/dev-2/telemetry", telemetry_payload(T0 + i)) for i in range(3)]
+    pipeline.submit_many(first)  # fills the queue
+    poller = threading.Thread(target=pipeline.submit_many, args=(more,), daemon=True)
+    poller.start()
+    poller.join(0.3)
+    assert poller.is_alive()  # full: the SQS poller waits (back-pressure)
+    pipeline.start()
+    try:
+        poller.join(5)
+        assert not poller.is_alive()
+        assert wait_for(lambda: acks.acked == 6)
+    finally:
+        pipeline.stop(2.0)
+    assert len(store.rows) == 6 * 3
