@@ -19,6 +19,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pymongo.uri_parser import parse_uri
 
 LOCAL_PKI = Path(".local/pki")
+LOCAL_AWS_ENDPOINTS = {
+    "aws_endpoint_url": "http://127.0.0.1:5055",
+    "iot_data_endpoint": "http://127.0.0.1:5056",
+}
 
 
 class SettingsError(RuntimeError):
@@ -53,8 +57,8 @@ class CommonSettings(BaseSettings):
     mqtt_keepalive_s: int = 30
 
     aws_region: str = "us-east-1"
-    aws_endpoint_url: str | None = "http://127.0.0.1:5055"
-    iot_data_endpoint: str | None = "http://127.0.0.1:5056"
+    aws_endpoint_url: str | None = None  # local/test: moto (LOCAL_AWS_ENDPOINTS)
+    iot_data_endpoint: str | None = None
 
     # Envelope key of device secrets at rest (msm_common.secrets): a KMS key id or ARN in
     # production; elsewhere, if unset, a local key file generated on first use (0600).
@@ -75,14 +79,16 @@ class CommonSettings(BaseSettings):
 
     @model_validator(mode="before")
     @classmethod
-    def _no_local_endpoints_in_production(cls, data: Any) -> Any:
-        """In production the AWS SDK finds the real endpoints: moto's are local defaults."""
+    def _local_endpoints_outside_production(cls, data: Any) -> Any:
+        """moto's addresses are defaults of the local stack only: in production the AWS SDK
+        finds the real endpoints (and a setting named explicitly stays explicit)."""
         if isinstance(data, dict):
-            keys = {str(k).lower(): v for k, v in data.items()}
-            if keys.get("env", keys.get("msm_env", "production")) == "production":
-                for name in ("aws_endpoint_url", "iot_data_endpoint"):
+            keys = {str(k).lower() for k in data}
+            env = next((v for k, v in data.items() if str(k).lower() in ("env", "msm_env")), None)
+            if env not in (None, "production"):
+                for name, local in LOCAL_AWS_ENDPOINTS.items():
                     if name not in keys and f"msm_{name}" not in keys:
-                        data[name] = None
+                        data[name] = local
         return data
 
     @model_validator(mode="after")
