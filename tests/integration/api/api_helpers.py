@@ -12,22 +12,6 @@ ADMIN_PASSWORD = "correct horse battery staple"
 PASSWORD = "a long enough password"
 
 
-class FakePublisher:
-    def __init__(self, ok: bool = True) -> None:
-        self.ok = ok
-        self.sent: list[tuple[bytes, str]] = []
-
-    def publish(self, body: bytes, message_id: str) -> bool:
-        self.sent.append((body, message_id))
-        return self.ok
-
-    def ready(self) -> bool:
-        return self.ok
-
-    def close(self) -> None:
-        pass
-
-
 class AuthActions:
     """Users per role and their tokens."""
 

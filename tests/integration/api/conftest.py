@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from api_helpers import ADMIN_EMAIL, ADMIN_PASSWORD, AuthActions, FakePublisher
+from api_helpers import ADMIN_EMAIL, ADMIN_PASSWORD, AuthActions
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from msm_api.app import close_app, create_app
 from msm_api.bootstrap import bootstrap
@@ -14,6 +14,7 @@ from msm_api.security import keys
 from msm_api.security.passwords import PasswordHasher
 from msm_api.settings import ApiSettings
 from support import app_fixtures
+from support.api_publisher import FakePublisher
 from support.app_fixtures import closing_apps
 
 pytestmark = pytest.mark.integration

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import AuthActions, FakePublisher, add_device
+from api_helpers import AuthActions, add_device
 from msm_common.contracts.command_request import CommandRequest
+from support.api_publisher import FakePublisher
 
 pytestmark = pytest.mark.integration
 

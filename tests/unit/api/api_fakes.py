@@ -41,19 +41,3 @@ class FakeAccounts:
         account = Account(**values)
         self.by_id[account.user_id] = account
         return account
-
-
-class FakePublisher:
-    def __init__(self, ok: bool = True) -> None:
-        self.ok = ok
-        self.sent: list[tuple[bytes, str]] = []
-
-    def publish(self, body: bytes, message_id: str) -> bool:
-        self.sent.append((body, message_id))
-        return self.ok
-
-    def ready(self) -> bool:
-        return self.ok
-
-    def close(self) -> None:
-        pass

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from api_fakes import ROLE_DOCS, FakeAccounts, FakePublisher
+from api_fakes import ROLE_DOCS, FakeAccounts
 from api_store_fake import InMemoryApiStore
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from msm_api.app import create_app
@@ -16,6 +16,7 @@ from msm_api.security.passwords import PasswordHasher
 from msm_api.settings import ApiSettings
 from msm_common.auth.principal import RoleCache
 from pymongo.errors import ServerSelectionTimeoutError
+from support.api_publisher import FakePublisher
 
 
 class UnreachableCollection:
