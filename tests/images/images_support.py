@@ -25,7 +25,7 @@ MOUNT_POINT = "/run/msm"
 PKI_IN_CONTAINER = f"{MOUNT_POINT}/pki"
 FILES_IN_CONTAINER = f"{MOUNT_POINT}/files"
 SERVICE_UID = 10001
-# The ports the lead assigned to this suite (nothing else on the machine uses them).
+# Host ports for the containers under test: a range no other test or local-stack service uses.
 PORT_RANGE = range(18000, 18100)
 
 
