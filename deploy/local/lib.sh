@@ -84,3 +84,55 @@ log_tail() { tail -n 20 "$1" 2>/dev/null | sed 's/^/    | /' >&2 || true; }
 
 # status_line PART ADDRESS STATE OWNER
 status_line() { printf '%-10s %-16s %-5s %s\n' "$@"; }
+
+# The parts that run one process of ours on 127.0.0.1:PORT, found by PIDFILE and MATCH (pid_of).
+
+# part_served NAME PIDFILE MATCH PORT: true, and says so, when the port is served already: by
+# our process, or by something else that is then used as is. False: the part is to be started.
+part_served() {
+    local name=$1 file=$2 match=$3 port=$4
+    if pid_of "$file" "$match" "$port" >/dev/null; then
+        log "$name: already running (ours) on $port"; return 0
+    fi
+    if port_open "$port"; then
+        log "$name: port $port is served by something else; using it as is"; return 0
+    fi
+    return 1
+}
+
+# part_await NAME PIDFILE MATCH PORT SECONDS MESSAGE PROBE...: after start_bg NAME, wait until
+# PROBE succeeds, giving up early when the process has died; otherwise show its log, stop it
+# (its process group) and die with MESSAGE.
+part_await() {
+    local name=$1 file=$2 match=$3 port=$4 seconds=$5 message=$6
+    shift 6
+    if ! wait_for "$seconds" _part_answers_or_died "$@" || ! "$@"; then
+        log_tail "$LOGS/$name.log"
+        stop_pid "$file" "$match" group
+        die "$message"
+    fi
+}
+# (part_await's file, match and port: bash functions see their caller's locals.)
+_part_answers_or_died() { "$@" || ! pid_of "$file" "$match" "$port" >/dev/null; }
+
+# part_down NAME PIDFILE MATCH PORT [group]: stop our process (its process group with `group`).
+part_down() {
+    local name=$1 file=$2 match=$3 port=$4
+    if pid_of "$file" "$match" "$port" >/dev/null; then
+        log "$name: stopping"
+        stop_pid "$file" "$match" "${5:-}"
+    fi
+    rm -f "$file"
+}
+
+# part_status NAME PIDFILE MATCH PORT: its status line (ours, external or down).
+part_status() {
+    local name=$1 file=$2 match=$3 port=$4 pid
+    if pid=$(pid_of "$file" "$match" "$port"); then
+        status_line "$name" "127.0.0.1:$port" up "ours (pid $pid)"
+    elif port_open "$port"; then
+        status_line "$name" "127.0.0.1:$port" up external
+    else
+        status_line "$name" "127.0.0.1:$port" down -
+    fi
+}

@@ -46,18 +46,11 @@ client.admin.command("ping")
 PY
 }
 
-_mongo_started_or_dead() { _mongo_ping || ! pid_of "$MONGO_PIDFILE" "$MONGO_MATCH" "$MONGO_PORT" >/dev/null; }
-
 mongo_up() {
     if ! _mongo_wanted; then
         log "mongo: MSM_MONGO_URI points to $(_mongo_uri_hostport); not starting SecantusDB"; return
     fi
-    if pid_of "$MONGO_PIDFILE" "$MONGO_MATCH" "$MONGO_PORT" >/dev/null; then
-        log "mongo: already running (ours) on $MONGO_PORT"; return
-    fi
-    if port_open "$MONGO_PORT"; then
-        log "mongo: port $MONGO_PORT is served by something else; using it as is"; return
-    fi
+    part_served mongo "$MONGO_PIDFILE" "$MONGO_MATCH" "$MONGO_PORT" && return
     _secantus_installed || _secantus_install
     mkdir -p "$LOCAL/mongo"
     # Oplog pruning is expensive on this server: past the default cap of 100,000 entries every
@@ -67,32 +60,18 @@ mongo_up() {
     start_bg mongo "$SECANTUS_VENV/bin/secantusd-py" --host 127.0.0.1 --port "$MONGO_PORT" \
         --storage-path "$LOCAL/mongo" --log-level WARNING \
         --oplog-max-entries 2000000 --oplog-retention-seconds 86400
-    # Stop waiting early if the server dies; the ping decides success.
-    if ! wait_for 60 _mongo_started_or_dead || ! _mongo_ping; then
-        log_tail "$LOGS/mongo.log"
-        stop_pid "$MONGO_PIDFILE" "$MONGO_MATCH" group
-        die "SecantusDB did not answer ping on 127.0.0.1:$MONGO_PORT within 60 s (log: $LOGS/mongo.log)"
-    fi
+    part_await mongo "$MONGO_PIDFILE" "$MONGO_MATCH" "$MONGO_PORT" 60 \
+        "SecantusDB did not answer ping on 127.0.0.1:$MONGO_PORT within 60 s (log: $LOGS/mongo.log)" \
+        _mongo_ping
     log "mongo: SecantusDB $SECANTUS_VERSION started on 127.0.0.1:$MONGO_PORT (pid $(<"$MONGO_PIDFILE"))"
 }
 
-mongo_down() {
-    if pid_of "$MONGO_PIDFILE" "$MONGO_MATCH" "$MONGO_PORT" >/dev/null; then
-        log "mongo: stopping"
-        stop_pid "$MONGO_PIDFILE" "$MONGO_MATCH" group
-    fi
-    rm -f "$MONGO_PIDFILE"
-}
+mongo_down() { part_down mongo "$MONGO_PIDFILE" "$MONGO_MATCH" "$MONGO_PORT" group; }
 
 mongo_status() {
-    local pid
-    if ! _mongo_wanted; then
-        status_line mongo - skip "external (MSM_MONGO_URI -> $(_mongo_uri_hostport))"
-    elif pid=$(pid_of "$MONGO_PIDFILE" "$MONGO_MATCH" "$MONGO_PORT"); then
-        status_line mongo "127.0.0.1:$MONGO_PORT" up "ours (pid $pid)"
-    elif port_open "$MONGO_PORT"; then
-        status_line mongo "127.0.0.1:$MONGO_PORT" up external
+    if _mongo_wanted; then
+        part_status mongo "$MONGO_PIDFILE" "$MONGO_MATCH" "$MONGO_PORT"
     else
-        status_line mongo "127.0.0.1:$MONGO_PORT" down -
+        status_line mongo - skip "external (MSM_MONGO_URI -> $(_mongo_uri_hostport))"
     fi
 }

@@ -52,12 +52,7 @@ _mosquitto_render() {
 }
 
 mosquitto_up() {
-    if pid_of "$MOSQ_PID" "$MOSQ_MATCH" "$MOSQ_PORT" >/dev/null; then
-        log "mosquitto: already running (ours) on $MOSQ_PORT"; return
-    fi
-    if port_open "$MOSQ_PORT"; then
-        log "mosquitto: port $MOSQ_PORT is served by something else; using it as is"; return
-    fi
+    part_served mosquitto "$MOSQ_PID" "$MOSQ_MATCH" "$MOSQ_PORT" && return
     [[ -x /usr/sbin/mosquitto ]] || apt_install mosquitto
     _mosquitto_render
     rm -f "$MOSQ_PID"
@@ -69,20 +64,6 @@ mosquitto_up() {
     log "mosquitto: started on 127.0.0.1:$MOSQ_PORT (pid $(<"$MOSQ_PID"))"
 }
 
-mosquitto_down() {
-    if pid_of "$MOSQ_PID" "$MOSQ_MATCH" "$MOSQ_PORT" >/dev/null; then
-        log "mosquitto: stopping"
-        stop_pid "$MOSQ_PID" "$MOSQ_MATCH"
-    fi
-}
+mosquitto_down() { part_down mosquitto "$MOSQ_PID" "$MOSQ_MATCH" "$MOSQ_PORT"; }
 
-mosquitto_status() {
-    local pid
-    if pid=$(pid_of "$MOSQ_PID" "$MOSQ_MATCH" "$MOSQ_PORT"); then
-        status_line mosquitto "127.0.0.1:$MOSQ_PORT" up "ours (pid $pid)"
-    elif port_open "$MOSQ_PORT"; then
-        status_line mosquitto "127.0.0.1:$MOSQ_PORT" up external
-    else
-        status_line mosquitto "127.0.0.1:$MOSQ_PORT" down -
-    fi
-}
+mosquitto_status() { part_status mosquitto "$MOSQ_PID" "$MOSQ_MATCH" "$MOSQ_PORT"; }
