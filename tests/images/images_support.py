@@ -10,7 +10,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support.services import ROOT, unique
+from support.services import ROOT, sourced_env, unique
 
 SERVICES = (
     "msm-ingest",
@@ -31,20 +31,8 @@ PORT_RANGE = range(18000, 18100)
 
 def podman_environment() -> dict[str, str]:
     """os.environ plus CONTAINERS_CONF / CONTAINERS_STORAGE_CONF from deploy/images/env.sh."""
-    out = subprocess.run(
-        ["bash", "-c", "source deploy/images/env.sh && env -0"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    env = dict(os.environ)
-    env.update(
-        entry.split("=", 1)
-        for entry in out.split("\0")
-        if entry.startswith(("CONTAINERS_", "MSM_CONTAINERS_DIR="))
-    )
-    return env
+    prefixes = ("CONTAINERS_", "MSM_CONTAINERS_DIR=")
+    return {**os.environ, **sourced_env("deploy/images/env.sh", prefixes)}
 
 
 def cannot_run_containers() -> str | None:

@@ -43,18 +43,22 @@ def _docker_answers() -> bool:
         return False
 
 
-def _local_stack_env() -> dict[str, str]:
-    subprocess.run(["bash", str(ROOT / "deploy/local/stack.sh"), "up"], check=True, cwd=ROOT)
+def sourced_env(script: str, prefixes: tuple[str, ...]) -> dict[str, str]:
+    """The environment variables starting with one of `prefixes` (`NAME_` or `NAME=`) once bash
+    has sourced `script` (a path from the repository root) on top of this process's environment."""
     out = subprocess.run(
-        ["bash", "-c", "source deploy/local/env.sh && env"],
+        ["bash", "-c", 'source "$1" && env -0', "bash", script],
         check=True,
         capture_output=True,
         text=True,
         cwd=ROOT,
     ).stdout
-    return dict(
-        line.split("=", 1) for line in out.splitlines() if line.startswith(("MSM_", "AWS_"))
-    )
+    return dict(entry.split("=", 1) for entry in out.split("\0") if entry.startswith(prefixes))
+
+
+def _local_stack_env() -> dict[str, str]:
+    subprocess.run(["bash", str(ROOT / "deploy/local/stack.sh"), "up"], check=True, cwd=ROOT)
+    return sourced_env("deploy/local/env.sh", ("MSM_", "AWS_"))
 
 
 @contextlib.contextmanager
