@@ -71,15 +71,16 @@ FINAL = {"succeeded", "failed", "rejected", "timed_out", "expired", "cancelled",
 
 # -- the fleet, in a child process so that its loops do not share our GIL ----------------------
 def _fleet(meters: int, conn: Any) -> None:
-    from msm_metersim import Fleet  # noqa: PLC0415 - in the child only
+    from msm_metersim import Fleet, FleetOptions  # noqa: PLC0415 - in the child only
 
-    with Fleet.start(
-        meters,
+    options = FleetOptions(
+        devices=meters,
         shared_connections=4,
         interval_s=86_400,
         seed=6,
         uuids=[f"bench-cmd-{i:03d}" for i in range(meters)],
-    ) as fleet:
+    )
+    with Fleet.start(options) as fleet:
         conn.send(fleet.uuids)
         conn.recv()  # stop
 

@@ -30,7 +30,7 @@ import pytest
 from msm_common import topics
 from msm_common.adapters import mongo
 from msm_common.adapters.mqtt import MqttConfig, MqttConnection
-from msm_metersim.fleet import Fleet
+from msm_metersim.fleet import Fleet, FleetOptions
 from msm_metersim.settings import MetersimSettings
 from msm_provisioner.domain.allowlist import imei_with_check_digit
 from support.e2e import answers, free_port, http, mqtt_identity, wait_for
@@ -185,12 +185,14 @@ def stack(endpoints: Endpoints, amqp_url: str, tmp_path_factory: Any) -> Iterato
             provisioning_template=template,
         )
         fleet = Fleet.start(
-            METERS,
+            FleetOptions(
+                devices=METERS,
+                provision=True,
+                serial_prefix=prefix,
+                interval_s=60,
+                reboot_downtime_s=0.5,
+            ),
             settings=metersim,
-            provision=True,
-            serial_prefix=prefix,
-            interval_s=60,
-            reboot_downtime_s=0.5,
             wait_s=30,
         )
         yield Stack(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from msm_metersim import AckPolicy, Fleet
+from msm_metersim import AckPolicy, Fleet, FleetOptions
 
 from support.e2e import free_port, http, mqtt_identity, wait_for
 from support.service_stack import Process, running_services
@@ -127,7 +127,8 @@ def running_stack(endpoints: Any, amqp_url: str, logs: Path) -> Iterator[Stack]:
         )
         assert status == 200, tokens
         fleet = Fleet.start(
-            METERS, uuids=devices, interval_s=3600, reboot_downtime_s=0.5, wait_s=60
+            FleetOptions(devices=METERS, uuids=devices, interval_s=3600, reboot_downtime_s=0.5),
+            wait_s=60,
         )
         try:
             stack = Stack(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from msm_metersim import Fleet
+from msm_metersim import Fleet, FleetOptions
 
 from support.commander_stack import COMMANDER_ENV
 from support.e2e import answers, http, wait_for
@@ -115,7 +115,10 @@ def running_console_stack(
         services.running.append(provisioner.start("serve"))
         wait_for("provisioner", lambda: provisioner.alive() and answers(ports["prov"]), 60)
         wait_for("api /healthz", lambda: http("GET", f"{api_url}/healthz")[0] == 200, 30)
-        fleet = Fleet.start(meters, uuids=devices, interval_s=2, reboot_downtime_s=0.5, wait_s=60)
+        fleet = Fleet.start(
+            FleetOptions(devices=meters, uuids=devices, interval_s=2, reboot_downtime_s=0.5),
+            wait_s=60,
+        )
         try:
             stack = ConsoleStack(api_url, devices, tag, fleet, services.db)
             token = stack.token()

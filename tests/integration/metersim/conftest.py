@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from metersim_support import Backend
-from msm_metersim import Fleet, MetersimSettings
+from msm_metersim import Fleet, FleetOptions, MetersimSettings
 from support.services import ROOT, unique
 
 
@@ -43,7 +43,7 @@ def start_fleet(settings: MetersimSettings) -> Iterator[Callable[..., Fleet]]:
     def start(n: int = 1, **options: Any) -> Fleet:
         options.setdefault("serial_prefix", unique("T").upper() + "-")
         options.setdefault("reboot_downtime_s", 0.5)
-        fleet = Fleet.start(n, settings=settings, wait_s=20, **options)
+        fleet = Fleet.start(FleetOptions(devices=n, **options), settings=settings, wait_s=20)
         fleets.append(fleet)
         return fleet
 

@@ -86,9 +86,9 @@ def test_legacy_acks_carry_no_command_id(backend, start_fleet):
 def test_failure_reject_and_drop_rates_shape_the_answers(backend, start_fleet):
     fleet = start_fleet(3, interval_s=60, shared_connections=1)
     failing, rejecting, silent = fleet.uuids
-    fleet.set_policy(failing, fail_rate=1.0)
-    fleet.set_policy(rejecting, reject_rate=1.0, ack_delay_ms=300)
-    fleet.set_policy(silent, drop_rate=1.0)
+    fleet.set_policy(failing, AckPolicy(fail_rate=1.0))
+    fleet.set_policy(rejecting, AckPolicy(reject_rate=1.0, ack_delay_ms=300))
+    fleet.set_policy(silent, AckPolicy(drop_rate=1.0))
 
     for uuid in fleet.uuids:
         backend.send(uuid, command("ntp", server_1="pool.ntp.org"))

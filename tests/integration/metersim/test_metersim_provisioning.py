@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from msm_common.contracts import DeviceInfoMessage, TelemetryMessage
-from msm_metersim import Fleet, MetersimSettings
+from msm_metersim import Fleet, FleetOptions, MetersimSettings
 from support.services import ROOT, unique
 from support.waiting import wait_for
 
@@ -62,7 +62,8 @@ def test_a_meter_provisions_itself_by_claim_and_restarts_with_the_same_identity(
     prefix = unique("PROV").upper() + "-"
     thing = f"{prefix}000001"  # the msm-meter template names the thing after the serial
 
-    with Fleet.start(1, settings=settings, provision=True, serial_prefix=prefix, interval_s=1) as f:
+    options = FleetOptions(provision=True, serial_prefix=prefix, interval_s=1)
+    with Fleet.start(options, settings=settings) as f:
         assert f.uuids == [thing]
         info = backend.on_topic(f"msm/{thing}/device_info")[0].parsed()
         telemetry = backend.on_topic(f"msm/{thing}/telemetry")[0].parsed()
@@ -71,7 +72,9 @@ def test_a_meter_provisions_itself_by_claim_and_restarts_with_the_same_identity(
     cert = (settings.devices_dir / thing / "cert.pem").read_bytes()
 
     since = time.monotonic()
-    with Fleet.start(1, settings=settings, provision=True, serial_prefix=prefix) as again:
+    with Fleet.start(
+        FleetOptions(provision=True, serial_prefix=prefix), settings=settings
+    ) as again:
         assert again.uuids == [thing]
         assert backend.on_topic(f"msm/{thing}/device_info", since=since)
     assert (settings.devices_dir / thing / "cert.pem").read_bytes() == cert  # reused, not reissued

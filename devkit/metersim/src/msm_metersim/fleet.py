@@ -1,6 +1,6 @@
 """`Fleet`: many simulated meters, as a library for tests and as the engine behind the CLI.
 
-    with Fleet.start(3, interval_s=5) as fleet:
+    with Fleet.start(FleetOptions(devices=3, interval_s=5)) as fleet:
         uuid = fleet.uuids[0]
         ...  # the backend sends a command
         fleet.wait_for_acks(1, timeout=10, device_uuid=uuid)
@@ -15,9 +15,10 @@ from __future__ import annotations
 import random
 import uuid as uuidlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from functools import partial
-from typing import Any, Self
+from pathlib import Path
+from typing import Self
 
 from msm_common.adapters.mqtt import MqttConfig
 
@@ -85,14 +86,13 @@ class Fleet:
     @classmethod
     def start(
         cls,
-        n: int = 1,
+        options: FleetOptions,
         *,
         settings: MetersimSettings | None = None,
         wait_s: float | None = 30.0,
-        **overrides: Any,
     ) -> Fleet:
-        """Start `n` meters (FleetOptions fields as keywords) and wait until all are online."""
-        fleet = cls(FleetOptions(devices=n, **overrides), settings)
+        """Start the meters of `options` and wait up to `wait_s` until all are online."""
+        fleet = cls(options, settings)
         try:
             fleet.open()
             if wait_s:
@@ -145,7 +145,7 @@ class Fleet:
             return provisioning.provision_fleet(self.settings, serials)
         return identity.with_certificates(self.settings, serials, opts.uuids)
 
-    def _config(self, client_id: str, cert: Any, key: Any) -> MqttConfig:
+    def _config(self, client_id: str, cert: Path, key: Path) -> MqttConfig:
         return MqttConfig(
             host=self.settings.mqtt_host,
             port=self.settings.mqtt_port,
@@ -262,17 +262,14 @@ class Fleet:
         runtime = self._runtimes[device_uuid]
         runtime.loop.run_sync(runtime.go_online)
 
-    def set_policy(
-        self, device_uuid: str, policy: AckPolicy | None = None, **changes: Any
-    ) -> AckPolicy:
-        """Change how one meter answers: a whole AckPolicy, or some of its fields."""
+    def set_policy(self, device_uuid: str, policy: AckPolicy) -> None:
+        """Change how one meter answers from now on."""
         runtime = self._runtimes[device_uuid]
 
-        def apply() -> AckPolicy:
-            runtime.meter.policy = replace(policy or runtime.meter.policy, **changes)
-            return runtime.meter.policy
+        def apply() -> None:
+            runtime.meter.policy = policy
 
-        return runtime.loop.run_sync(apply)
+        runtime.loop.run_sync(apply)
 
     def stats(self) -> dict[str, int]:
         totals: dict[str, int] = {
