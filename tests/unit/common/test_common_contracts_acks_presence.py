@@ -45,36 +45,30 @@ def test_ack_on_each_command_topic(command_type: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("payload", "status"),
+    ("payload", "command_id", "status"),
     [
-        (b'{"command_id": "c", "status": "failed"}', AckStatus.FAILED),
-        (b'{"command_id": "c", "status": "rejected"}', AckStatus.REJECTED),
-        (b'{"command_id": "c", "status": "in_progress"}', AckStatus.IN_PROGRESS),
-        (b'{"command_id": "c", "status": "SUCCESS"}', AckStatus.SUCCESS),
+        (b'{"command_id": "c", "status": "failed"}', "c", AckStatus.FAILED),
+        (b'{"command_id": "c", "status": "rejected"}', "c", AckStatus.REJECTED),
+        (b'{"command_id": "c", "status": "in_progress"}', "c", AckStatus.IN_PROGRESS),
+        (b'{"command_id": "c", "status": "SUCCESS"}', "c", AckStatus.SUCCESS),
+        # Legacy acks: no command id, and the status alone or as a bare word.
+        (b'{"status": "ok"}', None, AckStatus.SUCCESS),
+        (b'{"status": "OK"}', None, AckStatus.SUCCESS),
+        (b'{"status": "success"}', None, AckStatus.SUCCESS),
+        (b'{"status": "error"}', None, AckStatus.FAILED),
+        (b'{"status": "fail"}', None, AckStatus.FAILED),
+        (b'"OK"', None, AckStatus.SUCCESS),
+        (b'"success"', None, AckStatus.SUCCESS),
+        (b"OK", None, AckStatus.SUCCESS),
+        (b"ok\n", None, AckStatus.SUCCESS),
+        (b"error", None, AckStatus.FAILED),
     ],
 )
-def test_ack_statuses(payload: bytes, status: AckStatus) -> None:
-    assert ack("ntp", payload).status is status
-
-
-@pytest.mark.parametrize(
-    ("payload", "status"),
-    [
-        (b'{"status": "ok"}', AckStatus.SUCCESS),
-        (b'{"status": "OK"}', AckStatus.SUCCESS),
-        (b'{"status": "success"}', AckStatus.SUCCESS),
-        (b'{"status": "error"}', AckStatus.FAILED),
-        (b'{"status": "fail"}', AckStatus.FAILED),
-        (b'"OK"', AckStatus.SUCCESS),
-        (b'"success"', AckStatus.SUCCESS),
-        (b"OK", AckStatus.SUCCESS),
-        (b"ok\n", AckStatus.SUCCESS),
-        (b"error", AckStatus.FAILED),
-    ],
-)
-def test_legacy_acks_have_no_command_id(payload: bytes, status: AckStatus) -> None:
+def test_ack_statuses_with_and_without_a_command_id(
+    payload: bytes, command_id: str | None, status: AckStatus
+) -> None:
     result = ack("reboot", payload)
-    assert result.command_id is None
+    assert result.command_id == command_id
     assert result.status is status
 
 

@@ -14,6 +14,19 @@ from msm_common.topics import (
     TopicKind,
 )
 
+
+def shadow(
+    op: ShadowOp, suffix: ShadowSuffix | None = None, name: str | None = None
+) -> ParsedTopic:
+    """A shadow topic of the thing `d`."""
+    return ParsedTopic(TopicKind.SHADOW, "d", shadow_op=op, shadow_suffix=suffix, shadow_name=name)
+
+
+def presence(event: PresenceEventType, client_id: str, *, device_uuid: str | None) -> ParsedTopic:
+    """A lifecycle event: the device is the client id only where that is a valid thing name."""
+    return ParsedTopic(TopicKind.PRESENCE, device_uuid, presence_event=event, client_id=client_id)
+
+
 VALID = [
     ("msm/dev-1/telemetry", ParsedTopic(TopicKind.TELEMETRY, "dev-1")),
     ("msm/ESP90000005/device_info", ParsedTopic(TopicKind.DEVICE_INFO, "ESP90000005")),
@@ -21,59 +34,24 @@ VALID = [
     ("msm/d/ntp", ParsedTopic(TopicKind.COMMAND, "d", CommandType.NTP)),
     ("msm/d/mqtt", ParsedTopic(TopicKind.COMMAND, "d", CommandType.MQTT)),
     ("msm/d/sftp", ParsedTopic(TopicKind.COMMAND, "d", CommandType.SFTP)),
-    (
-        "$aws/things/d/shadow/update",
-        ParsedTopic(TopicKind.SHADOW, "d", shadow_op=ShadowOp.UPDATE),
-    ),
-    (
-        "$aws/things/d/shadow/update/delta",
-        ParsedTopic(
-            TopicKind.SHADOW, "d", shadow_op=ShadowOp.UPDATE, shadow_suffix=ShadowSuffix.DELTA
-        ),
-    ),
-    (
-        "$aws/things/d/shadow/get/accepted",
-        ParsedTopic(
-            TopicKind.SHADOW, "d", shadow_op=ShadowOp.GET, shadow_suffix=ShadowSuffix.ACCEPTED
-        ),
-    ),
+    ("$aws/things/d/shadow/update", shadow(ShadowOp.UPDATE)),
+    ("$aws/things/d/shadow/update/delta", shadow(ShadowOp.UPDATE, ShadowSuffix.DELTA)),
+    ("$aws/things/d/shadow/get/accepted", shadow(ShadowOp.GET, ShadowSuffix.ACCEPTED)),
     (
         "$aws/things/d/shadow/name/config/delete/rejected",
-        ParsedTopic(
-            TopicKind.SHADOW,
-            "d",
-            shadow_op=ShadowOp.DELETE,
-            shadow_suffix=ShadowSuffix.REJECTED,
-            shadow_name="config",
-        ),
+        shadow(ShadowOp.DELETE, ShadowSuffix.REJECTED, "config"),
     ),
     (
         "$aws/things/d/shadow/name/name/update/documents",
-        ParsedTopic(
-            TopicKind.SHADOW,
-            "d",
-            shadow_op=ShadowOp.UPDATE,
-            shadow_suffix=ShadowSuffix.DOCUMENTS,
-            shadow_name="name",
-        ),
+        shadow(ShadowOp.UPDATE, ShadowSuffix.DOCUMENTS, "name"),
     ),
     (
         "$aws/events/presence/connected/dev-1",
-        ParsedTopic(
-            TopicKind.PRESENCE,
-            "dev-1",
-            presence_event=PresenceEventType.CONNECTED,
-            client_id="dev-1",
-        ),
+        presence(PresenceEventType.CONNECTED, "dev-1", device_uuid="dev-1"),
     ),
     (
         "$aws/events/presence/disconnected/msm ingest.1",
-        ParsedTopic(
-            TopicKind.PRESENCE,
-            None,
-            presence_event=PresenceEventType.DISCONNECTED,
-            client_id="msm ingest.1",
-        ),
+        presence(PresenceEventType.DISCONNECTED, "msm ingest.1", device_uuid=None),
     ),
     (
         "$aws/events/thing/dev-1/created",
