@@ -38,41 +38,6 @@ LINES = [
         Connected("anon", "127.0.0.1:1", None),
         id="connected without a username",
     ),
-    pytest.param(
-        "1795731658: Client meter-1 disconnected.",
-        Disconnected("meter-1", "CLIENT_INITIATED_DISCONNECT"),
-        id="clean disconnect",
-    ),
-    pytest.param(
-        "1795731660: Client meter-1 closed its connection.",
-        Disconnected("meter-1", "CONNECTION_LOST"),
-        id="socket closed",
-    ),
-    pytest.param(
-        "1: Socket error on client meter-1, disconnecting.",
-        Disconnected("meter-1", "CONNECTION_LOST"),
-        id="socket error",
-    ),
-    pytest.param(
-        "1: Client meter-1 has exceeded timeout, disconnecting.",
-        Disconnected("meter-1", "MQTT_KEEP_ALIVE_TIMEOUT"),
-        id="keep-alive timeout",
-    ),
-    pytest.param(
-        "1: Client meter-1 already connected, closing old connection.",
-        Disconnected("meter-1", "DUPLICATE_CLIENTID"),
-        id="session taken over",
-    ),
-    pytest.param(
-        "1: Client meter-1 disconnected due to protocol error.",
-        Disconnected("meter-1", "CLIENT_ERROR"),
-        id="protocol error",
-    ),
-    pytest.param(
-        "1: Client meter-1 disconnected: Protocol error.",
-        Disconnected("meter-1", "CLIENT_ERROR"),
-        id="disconnected with a reason",
-    ),
     pytest.param("1: New connection from 127.0.0.1:52255 on port 8883.", None, id="tcp accept"),
     pytest.param(
         "1: Client connection from 127.0.0.1 failed: error:0A0000C7:SSL routines::peer did not"
@@ -87,6 +52,23 @@ LINES = [
 @pytest.mark.parametrize(("line", "expected"), LINES)
 def test_log_lines_are_read_as_connects_and_disconnects(line: str, expected: object) -> None:
     assert parse_log_line(line) == expected
+
+
+# mosquitto's lines about meter-1 going away -> the disconnectReason AWS reports.
+DISCONNECT_LINES = {
+    "1795731658: Client meter-1 disconnected.": "CLIENT_INITIATED_DISCONNECT",
+    "1795731660: Client meter-1 closed its connection.": "CONNECTION_LOST",
+    "1: Socket error on client meter-1, disconnecting.": "CONNECTION_LOST",
+    "1: Client meter-1 has exceeded timeout, disconnecting.": "MQTT_KEEP_ALIVE_TIMEOUT",
+    "1: Client meter-1 already connected, closing old connection.": "DUPLICATE_CLIENTID",
+    "1: Client meter-1 disconnected due to protocol error.": "CLIENT_ERROR",
+    "1: Client meter-1 disconnected: Protocol error.": "CLIENT_ERROR",
+}
+
+
+@pytest.mark.parametrize(("line", "reason"), DISCONNECT_LINES.items())
+def test_disconnect_lines_are_read_with_the_reason_aws_reports(line: str, reason: str) -> None:
+    assert parse_log_line(line) == Disconnected("meter-1", reason)
 
 
 def payload(event: object) -> dict[str, object]:

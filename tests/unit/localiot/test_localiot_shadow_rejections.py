@@ -11,111 +11,76 @@ from shadow_helpers import T0, body, build, rejected, state, update
 
 TOKEN = "tok"
 LONG = "x" * 65
+TOO_LARGE = "The payload exceeds the maximum size allowed"
+
+
+def rejection(
+    name: str, payload: bytes, message: str, *, code: int = 400, token: str | None = None
+) -> Any:
+    """A case: `payload` is answered `code` with `message` (and the update's clientToken)."""
+    return pytest.param(payload, code, message, token, id=name)
+
+
 REJECT_CASES = [
-    pytest.param(b"{", 400, "Invalid JSON", None, id="invalid json"),
-    pytest.param(b"[]", 400, "Invalid JSON", None, id="not an object"),
-    pytest.param(b'{"state": {"desired": {"a": NaN}}}', 400, "Invalid JSON", None, id="NaN"),
-    pytest.param(
+    rejection("invalid json", b"{", "Invalid JSON"),
+    rejection("not an object", b"[]", "Invalid JSON"),
+    rejection("NaN", b'{"state": {"desired": {"a": NaN}}}', "Invalid JSON"),
+    rejection(
+        "not utf-8",
         b'{"state": {"desired": {"a": "\xff"}}}',
-        415,
         "Unsupported documented encoding; supported encoding is UTF-8",
-        None,
-        id="not utf-8",
+        code=415,
     ),
-    pytest.param(
-        body({"clientToken": TOKEN}), 400, "Missing required node: state", TOKEN, id="missing state"
+    rejection(
+        "missing state", body({"clientToken": TOKEN}), "Missing required node: state", token=TOKEN
     ),
-    pytest.param(
+    rejection(
+        "state not an object",
         body({"state": 5, "clientToken": TOKEN}),
-        400,
         "State node must be an object",
-        TOKEN,
-        id="state not an object",
+        token=TOKEN,
     ),
-    pytest.param(
+    rejection(
+        "desired not an object",
         body({"state": {"desired": [1]}}),
-        400,
         "Desired node must be an object",
-        None,
-        id="desired not an object",
     ),
-    pytest.param(
+    rejection(
+        "reported not an object",
         body({"state": {"reported": "x"}}),
-        400,
         "Reported node must be an object",
-        None,
-        id="reported not an object",
     ),
-    pytest.param(
-        body({"state": {"delta": {"a": 1}}}),
-        400,
-        "State contains an invalid node",
-        None,
-        id="unknown state node",
+    rejection(
+        "unknown state node", body({"state": {"delta": {"a": 1}}}), "State contains an invalid node"
     ),
-    pytest.param(
+    rejection(
+        "null inside an array",
         body({"state": {"desired": {"c": [None, 1]}}}),
-        400,
         "State contains an invalid node",
-        None,
-        id="null inside an array",
     ),
-    pytest.param(
-        body({**state({"a": 1}), "version": "3"}),
-        400,
-        "Invalid version",
-        None,
-        id="version as a string",
+    *(
+        rejection(name, body({**state({"a": 1}), key: value}), message)
+        for name, key, value, message in [
+            ("version as a string", "version", "3", "Invalid version"),
+            ("version as a boolean", "version", True, "Invalid version"),
+            ("negative version", "version", -1, "Invalid version"),
+            ("client token longer than 64 bytes", "clientToken", LONG, "Invalid clientToken"),
+            ("client token not a string", "clientToken", 7, "Invalid clientToken"),
+        ]
     ),
-    pytest.param(
-        body({**state({"a": 1}), "version": True}),
-        400,
-        "Invalid version",
-        None,
-        id="version as a boolean",
-    ),
-    pytest.param(
-        body({**state({"a": 1}), "version": -1}),
-        400,
-        "Invalid version",
-        None,
-        id="negative version",
-    ),
-    pytest.param(
-        body({**state({"a": 1}), "clientToken": LONG}),
-        400,
-        "Invalid clientToken",
-        None,
-        id="client token longer than 64 bytes",
-    ),
-    pytest.param(
-        body({**state({"a": 1}), "clientToken": 7}),
-        400,
-        "Invalid clientToken",
-        None,
-        id="client token not a string",
-    ),
-    pytest.param(
+    rejection(
+        "seven levels of nesting",
         body(state({"a": {"b": {"c": {"d": {"e": {"f": {"g": 1}}}}}}})),
-        400,
         "JSON contains too many levels of nesting; maximum is 6",
-        None,
-        id="seven levels of nesting",
     ),
-    pytest.param(
+    rejection(
+        "state over 8 KB",
         body({**state({"big": "x" * 8200}), "clientToken": TOKEN}),
-        413,
-        "The payload exceeds the maximum size allowed",
-        TOKEN,
-        id="state over 8 KB",
+        TOO_LARGE,
+        code=413,
+        token=TOKEN,
     ),
-    pytest.param(
-        b" " * (128 * 1024 + 1),
-        413,
-        "The payload exceeds the maximum size allowed",
-        None,
-        id="request over the message limit",
-    ),
+    rejection("request over the message limit", b" " * (128 * 1024 + 1), TOO_LARGE, code=413),
 ]
 
 
