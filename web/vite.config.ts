@@ -11,5 +11,5 @@ export default defineConfig({
     chunkSizeWarningLimit: 400,
   },
   server: { port: 18110, strictPort: true, proxy: { "/api": "http://127.0.0.1:8080" } },
-  test: { include: ["test/**/*.test.ts"], environment: "node" },
+  test: { include: ["test/**/*.test.{ts,tsx}"], environment: "node" },
 });

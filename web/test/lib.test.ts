@@ -130,6 +130,12 @@ describe("command forms", () => {
     expect(initialValues("mqtt", item).broker_password).toBe("");
     expect(initialValues("mqtt", item).broker_ip).toBe("h");
   });
+  it("labels each field and marks what is required", () => {
+    const shown = (kind: keyof typeof FORMS) => FORMS[kind].map((f) => `${f.label}${f.required ? " *" : ""}${f.kind === "text" ? "" : ` (${f.kind})`}`);
+    expect(shown("ntp")).toEqual(["NTP server 1 *", "NTP server 2", "NTP server 3"]);
+    expect(shown("sftp")).toEqual(["SFTP host *", "SFTP port * (number)", "SFTP user *", "SFTP password * (secret)", "Data interval (s) * (number)"]);
+    expect(FORMS.sftp.map((f) => f.name)).toEqual(["server_ip", "server_port", "username", "password", "data_interval"]);
+  });
 });
 
 describe("manifest preview", () => {

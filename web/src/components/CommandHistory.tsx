@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { api, type Command } from "../api/client";
 import { Notice, Section, State } from "./ui";
+import { Table, type Column } from "./Table";
 import { cancellable, isFinal } from "../lib/commands";
 import { when } from "../lib/format";
 import { describe } from "../lib/problems";
@@ -11,6 +12,12 @@ interface Props {
   changed: number;
   onChange: () => void;
 }
+
+const TRANSITIONS: Column<Command["history"][number]>[] = [
+  { title: "State", cell: (h) => <State status={h.status} /> },
+  { title: "At", cell: (h) => when(h.at) },
+  { title: "Reason", cell: (h) => h.reason ?? "" },
+];
 
 export function CommandHistory({ uuid, mayCommand, changed, onChange }: Props) {
   const [items, setItems] = useState<Command[] | null>(null);
@@ -78,26 +85,7 @@ export function CommandHistory({ uuid, mayCommand, changed, onChange }: Props) {
                     .join(", ")}
                 </p>
               )}
-              <table aria-label={`Transitions of ${c.type} command`}>
-                <thead>
-                  <tr>
-                    <th scope="col">State</th>
-                    <th scope="col">At</th>
-                    <th scope="col">Reason</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {c.history.map((h, i) => (
-                    <tr key={i}>
-                      <td>
-                        <State status={h.status} />
-                      </td>
-                      <td>{when(h.at)}</td>
-                      <td>{h.reason ?? ""}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <Table label={`Transitions of ${c.type} command`} columns={TRANSITIONS} rows={c.history} rowKey={(_h, i) => i} cards={false} />
             </details>
             {mayCommand && cancellable(c.status) && (
               <button type="button" className="small" onClick={() => void cancel(c.command_id)}>

@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { api, type ConfigItem } from "../api/client";
-import { Field, Notice, Section, State } from "./ui";
+import { Fact, Notice, Section, State, TextField } from "./ui";
 import { useCommand } from "./useCommand";
 import { FORMS, commandBody, initialValues, shownValue, type ConfigKind } from "../lib/forms";
 import { ago, when } from "../lib/format";
@@ -107,15 +107,13 @@ function ConfigCard({ uuid, kind, item, mayCommand, onCommand }: { uuid: string;
       {item?.configured ? (
         <dl className="facts small">
           {fields.map((f) => (
-            <div key={f.name}>
-              <dt>{f.label}</dt>
-              <dd data-field={f.name}>{shownValue(item, f)}</dd>
-            </div>
+            <Fact key={f.name} term={f.label} field={f.name}>
+              {shownValue(item, f)}
+            </Fact>
           ))}
-          <div>
-            <dt>Applied</dt>
-            <dd title={when(item.updated_at)}>{ago(item.updated_at)}</dd>
-          </div>
+          <Fact term="Applied" title={when(item.updated_at)}>
+            {ago(item.updated_at)}
+          </Fact>
         </dl>
       ) : (
         <p className="muted">Not configured through MSM yet.</p>
@@ -138,25 +136,19 @@ function ConfigCard({ uuid, kind, item, mayCommand, onCommand }: { uuid: string;
       )}
       {mayCommand && editing && (
         <form onSubmit={submit} noValidate aria-label={`Set ${TITLES[kind]}`}>
-          {fields.map((f) => {
-            const id = `${kind}-${f.name}`;
-            const error = errors.fields[f.name];
-            return (
-              <Field key={f.name} id={id} label={f.label} error={error}>
-                <input
-                  id={id}
-                  name={f.name}
-                  type={f.kind === "secret" ? "password" : "text"}
-                  inputMode={f.kind === "number" ? "numeric" : undefined}
-                  autoComplete={f.kind === "secret" ? "new-password" : "off"}
-                  aria-invalid={error ? true : undefined}
-                  aria-describedby={error ? `${id}-error` : undefined}
-                  value={values[f.name] ?? ""}
-                  onChange={(e) => setValues((v) => ({ ...v, [f.name]: e.target.value }))}
-                />
-              </Field>
-            );
-          })}
+          {fields.map((f) => (
+            <TextField
+              key={f.name}
+              id={`${kind}-${f.name}`}
+              name={f.name}
+              label={f.label}
+              error={errors.fields[f.name]}
+              type={f.kind === "secret" ? "password" : "text"}
+              inputMode={f.kind === "number" ? "numeric" : undefined}
+              value={values[f.name] ?? ""}
+              onChange={(x) => setValues((v) => ({ ...v, [f.name]: x }))}
+            />
+          ))}
           {errors.form && <Notice kind="error">{errors.form}</Notice>}
           <div className="buttons">
             <button type="submit" disabled={busy}>

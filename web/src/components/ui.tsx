@@ -68,6 +68,56 @@ export function Field({
   );
 }
 
+/** A labelled text input whose error (the API's message for that field) stands beside it and
+ * is announced with it; a password is never offered for autofill. */
+export function TextField({
+  id,
+  label,
+  error,
+  name,
+  type = "text",
+  inputMode,
+  value,
+  onChange,
+}: {
+  id: string;
+  label: string;
+  error?: string;
+  name?: string;
+  type?: "text" | "email" | "password";
+  inputMode?: "numeric";
+  value: string;
+  onChange: (value: string) => void;
+}) {
+  return (
+    <Field id={id} label={label} error={error}>
+      <input
+        id={id}
+        name={name}
+        type={type}
+        inputMode={inputMode}
+        autoComplete={type === "password" ? "new-password" : "off"}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={error ? `${id}-error` : undefined}
+        value={value}
+        onChange={(e) => onChange(e.target.value)}
+      />
+    </Field>
+  );
+}
+
+/** One term and its value in a <dl className="facts">. */
+export function Fact({ term, title, field, children }: { term: string; title?: string; field?: string; children: ReactNode }) {
+  return (
+    <div>
+      <dt>{term}</dt>
+      <dd title={title} data-field={field}>
+        {children}
+      </dd>
+    </div>
+  );
+}
+
 export function Notice({ kind, children }: { kind: "error" | "info" | "ok"; children: ReactNode }) {
   return (
     <p className={`notice ${kind}`} role={kind === "error" ? "alert" : "status"}>

@@ -8,26 +8,24 @@ export interface FieldSpec {
   required: boolean;
 }
 
+const field = (name: string, label: string, kind: FieldSpec["kind"] = "text", required = true): FieldSpec => ({ name, label, kind, required });
+
+/** Where a meter sends its data (the MQTT broker, the SFTP server): host, port, user, password
+ * and the data interval, each required; what differs is the fields' names and the word before. */
+function destination(what: string, host: string, port: string, user: string, password: string): FieldSpec[] {
+  return [
+    field(host, `${what} host`),
+    field(port, `${what} port`, "number"),
+    field(user, `${what} user`),
+    field(password, `${what} password`, "secret"),
+    field("data_interval", "Data interval (s)", "number"),
+  ];
+}
+
 export const FORMS: Record<ConfigKind, FieldSpec[]> = {
-  ntp: [
-    { name: "server_1", label: "NTP server 1", kind: "text", required: true },
-    { name: "server_2", label: "NTP server 2", kind: "text", required: false },
-    { name: "server_3", label: "NTP server 3", kind: "text", required: false },
-  ],
-  mqtt: [
-    { name: "broker_ip", label: "Broker host", kind: "text", required: true },
-    { name: "broker_port", label: "Broker port", kind: "number", required: true },
-    { name: "broker_user", label: "Broker user", kind: "text", required: true },
-    { name: "broker_password", label: "Broker password", kind: "secret", required: true },
-    { name: "data_interval", label: "Data interval (s)", kind: "number", required: true },
-  ],
-  sftp: [
-    { name: "server_ip", label: "SFTP host", kind: "text", required: true },
-    { name: "server_port", label: "SFTP port", kind: "number", required: true },
-    { name: "username", label: "SFTP user", kind: "text", required: true },
-    { name: "password", label: "SFTP password", kind: "secret", required: true },
-    { name: "data_interval", label: "Data interval (s)", kind: "number", required: true },
-  ],
+  ntp: [field("server_1", "NTP server 1"), field("server_2", "NTP server 2", "text", false), field("server_3", "NTP server 3", "text", false)],
+  mqtt: destination("Broker", "broker_ip", "broker_port", "broker_user", "broker_password"),
+  sftp: destination("SFTP", "server_ip", "server_port", "username", "password"),
 };
 
 /** The JSON body: blanks left out, numbers as numbers (anything else is passed on for the

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { api, type Me, type Status } from "../api/client";
-import { Flag, Link, Notice, Online, Section } from "../components/ui";
+import { Fact, Flag, Link, Notice, Online, Section } from "../components/ui";
+import { Table, type Column } from "../components/Table";
 import { DeviceCharts } from "../components/DeviceCharts";
 import { DeviceConfig } from "../components/DeviceConfig";
 import { CommandHistory } from "../components/CommandHistory";
@@ -44,36 +45,22 @@ export function DevicePage({ uuid, me }: { uuid: string; me: Me }) {
       {status && (
         <Section title="Status">
           <dl className="facts" data-testid="device-status">
-            <div>
-              <dt>State</dt>
-              <dd>
-                <Online online={status.online} /> <span className="muted">since {when(status.since)}</span>
-              </dd>
-            </div>
-            <div>
-              <dt>Last seen</dt>
-              <dd title={when(status.last_seen)}>{ago(status.last_seen)}</dd>
-            </div>
-            <div>
-              <dt>Firmware</dt>
-              <dd>{status.firmware_version ?? "—"}</dd>
-            </div>
-            <div>
-              <dt>MQTT</dt>
-              <dd>
-                <Flag value={status.mqtt_status} label="MQTT" />
-              </dd>
-            </div>
-            <div>
-              <dt>SFTP</dt>
-              <dd>
-                <Flag value={status.sftp_status} label="SFTP" />
-              </dd>
-            </div>
-            <div>
-              <dt>Pending commands</dt>
-              <dd>{status.pending_commands.length ? status.pending_commands.map((c) => `${c.type} (${c.status})`).join(", ") : "none"}</dd>
-            </div>
+            <Fact term="State">
+              <Online online={status.online} /> <span className="muted">since {when(status.since)}</span>
+            </Fact>
+            <Fact term="Last seen" title={when(status.last_seen)}>
+              {ago(status.last_seen)}
+            </Fact>
+            <Fact term="Firmware">{status.firmware_version ?? "—"}</Fact>
+            <Fact term="MQTT">
+              <Flag value={status.mqtt_status} label="MQTT" />
+            </Fact>
+            <Fact term="SFTP">
+              <Flag value={status.sftp_status} label="SFTP" />
+            </Fact>
+            <Fact term="Pending commands">
+              {status.pending_commands.length ? status.pending_commands.map((c) => `${c.type} (${c.status})`).join(", ") : "none"}
+            </Fact>
           </dl>
         </Section>
       )}
@@ -85,43 +72,27 @@ export function DevicePage({ uuid, me }: { uuid: string; me: Me }) {
   );
 }
 
+type Reading = Status["latest"][number] & Record<string, unknown>;
+
+const READINGS: Column<Reading>[] = [
+  { title: "Channel", rowHeader: true, cell: (r) => String(r.channel_id) },
+  { title: "Phase", cell: (r) => r.phase ?? "—" },
+  { title: "Voltage", cell: (r) => num(r.line_voltage, 1, "V") },
+  { title: "Current", cell: (r) => num(r.current, 2, "A") },
+  { title: "Active power", cell: (r) => num(r.active_power, 0, "W") },
+  { title: "Reactive power", cell: (r) => num(r.reactive_power, 0, "var") },
+  { title: "Temperature", cell: (r) => num(r.temperature, 1, "°C") },
+  { title: "At", cell: (r) => ago(typeof r.timestamp === "string" ? r.timestamp : null) },
+];
+
 function Readings({ status }: { status: Status }) {
-  const rows = status.latest as (Status["latest"][number] & Record<string, unknown>)[];
+  const rows = status.latest as Reading[];
   return (
     <Section title="Latest readings">
       {rows.length === 0 ? (
         <p className="muted">No readings yet.</p>
       ) : (
-        <div className="table-wrap">
-          <table aria-label="Latest readings per channel and phase">
-            <thead>
-              <tr>
-                <th scope="col">Channel</th>
-                <th scope="col">Phase</th>
-                <th scope="col">Voltage</th>
-                <th scope="col">Current</th>
-                <th scope="col">Active power</th>
-                <th scope="col">Reactive power</th>
-                <th scope="col">Temperature</th>
-                <th scope="col">At</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((r) => (
-                <tr key={`${r.channel_id}:${r.phase}`}>
-                  <th scope="row" data-label="Channel">{String(r.channel_id)}</th>
-                  <td data-label="Phase">{r.phase ?? "—"}</td>
-                  <td data-label="Voltage">{num(r.line_voltage, 1, "V")}</td>
-                  <td data-label="Current">{num(r.current, 2, "A")}</td>
-                  <td data-label="Active power">{num(r.active_power, 0, "W")}</td>
-                  <td data-label="Reactive power">{num(r.reactive_power, 0, "var")}</td>
-                  <td data-label="Temperature">{num(r.temperature, 1, "°C")}</td>
-                  <td data-label="At">{ago(typeof r.timestamp === "string" ? r.timestamp : null)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table label="Latest readings per channel and phase" columns={READINGS} rows={rows} rowKey={(r) => `${r.channel_id}:${r.phase}`} />
       )}
     </Section>
   );

@@ -1,6 +1,7 @@
-import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { provisioning, type Me } from "../api/client";
 import { Field, Notice, Section } from "../components/ui";
+import { Table, type Column } from "../components/Table";
 import { previewManifest, type ManifestPreview } from "../lib/manifest";
 import { describe, formErrors, isProblem } from "../lib/problems";
 import { when } from "../lib/format";
@@ -12,6 +13,13 @@ interface Listed {
   device_uuid?: string;
   [k: string]: unknown;
 }
+
+const ALLOWLIST: Column<Listed>[] = [
+  { title: "Serial", rowHeader: true, cell: (e) => e.serial },
+  { title: "IMEI", cell: (e) => e.imei ?? "—" },
+  { title: "Status", cell: (e) => e.status ?? "—" },
+  { title: "Device", cell: (e) => e.device_uuid ?? "—" },
+];
 
 export function Provisioning({ me: _me }: { me: Me }) {
   const [entries, setEntries] = useState<Listed[] | null>(null);
@@ -50,28 +58,7 @@ export function Provisioning({ me: _me }: { me: Me }) {
           </select>
         </div>
         {listError && <Notice kind="error">{listError}</Notice>}
-        <div className="table-wrap">
-          <table aria-label="Allowlist (first 100)">
-            <thead>
-              <tr>
-                <th scope="col">Serial</th>
-                <th scope="col">IMEI</th>
-                <th scope="col">Status</th>
-                <th scope="col">Device</th>
-              </tr>
-            </thead>
-            <tbody>
-              {entries?.map((e) => (
-                <tr key={e.serial}>
-                  <th scope="row" data-label="Serial">{e.serial}</th>
-                  <td data-label="IMEI">{e.imei ?? "—"}</td>
-                  <td data-label="Status">{e.status ?? "—"}</td>
-                  <td data-label="Device">{e.device_uuid ?? "—"}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table label="Allowlist (first 100)" columns={ALLOWLIST} rows={entries} rowKey={(e) => e.serial} />
       </Section>
     </>
   );
@@ -136,17 +123,38 @@ function Upload({ onDone }: { onDone: () => void }) {
   );
 }
 
-function Decommission() {
+type Message = { kind: "ok" | "error"; text: string } | null;
+
+/** A form about one device: its uuid first, then any other fields and the button, and below the
+ * form what came of it. onSubmit gets the uuid trimmed. */
+function DeviceForm({ title, id, onSubmit, message, children }: { title: string; id: string; onSubmit: (uuid: string) => void; message: Message; children: ReactNode }) {
   const [uuid, setUuid] = useState("");
+  return (
+    <Section title={title}>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          onSubmit(uuid.trim());
+        }}
+      >
+        <Field id={id} label="Device uuid">
+          <input id={id} required value={uuid} onChange={(e) => setUuid(e.target.value)} />
+        </Field>
+        {children}
+      </form>
+      {message && <Notice kind={message.kind}>{message.text}</Notice>}
+    </Section>
+  );
+}
+
+function Decommission() {
   const [certStatus, setCertStatus] = useState("REVOKED");
   const [confirm, setConfirm] = useState("");
-  const [message, setMessage] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
+  const [message, setMessage] = useState<Message>(null);
   const [fields, setFields] = useState<Record<string, string>>({});
 
-  async function submit(e: FormEvent) {
-    e.preventDefault();
+  async function submit(target: string) {
     setFields({});
-    const target = uuid.trim();
     if (confirm.trim() !== target) {
       setFields({ confirm: "type the device uuid again to confirm" });
       return;
@@ -167,36 +175,27 @@ function Decommission() {
   }
 
   return (
-    <Section title="Decommission a device">
-      <form onSubmit={submit}>
-        <Field id="dc-uuid" label="Device uuid">
-          <input id="dc-uuid" required value={uuid} onChange={(e) => setUuid(e.target.value)} />
-        </Field>
-        <Field id="dc-status" label="Certificate becomes" error={fields.certificate_status}>
-          <select id="dc-status" value={certStatus} onChange={(e) => setCertStatus(e.target.value)}>
-            <option value="REVOKED">REVOKED</option>
-            <option value="INACTIVE">INACTIVE</option>
-          </select>
-        </Field>
-        <Field id="dc-confirm" label="Type the uuid again to confirm" error={fields.confirm}>
-          <input id="dc-confirm" required value={confirm} onChange={(e) => setConfirm(e.target.value)} />
-        </Field>
-        <button type="submit" className="danger">
-          Decommission
-        </button>
-      </form>
-      {message && <Notice kind={message.kind}>{message.text}</Notice>}
-    </Section>
+    <DeviceForm title="Decommission a device" id="dc-uuid" onSubmit={(target) => void submit(target)} message={message}>
+      <Field id="dc-status" label="Certificate becomes" error={fields.certificate_status}>
+        <select id="dc-status" value={certStatus} onChange={(e) => setCertStatus(e.target.value)}>
+          <option value="REVOKED">REVOKED</option>
+          <option value="INACTIVE">INACTIVE</option>
+        </select>
+      </Field>
+      <Field id="dc-confirm" label="Type the uuid again to confirm" error={fields.confirm}>
+        <input id="dc-confirm" required value={confirm} onChange={(e) => setConfirm(e.target.value)} />
+      </Field>
+      <button type="submit" className="danger">
+        Decommission
+      </button>
+    </DeviceForm>
   );
 }
 
 function Rotate() {
-  const [uuid, setUuid] = useState("");
-  const [message, setMessage] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
+  const [message, setMessage] = useState<Message>(null);
 
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    const target = uuid.trim();
+  async function submit(target: string) {
     const { status, body } = await provisioning(`devices/${encodeURIComponent(target)}/rotate`, { method: "POST" });
     if (status === 202) {
       const r = (body as { rotation?: { request_id?: string; requested_at?: string } }).rotation;
@@ -205,14 +204,8 @@ function Rotate() {
   }
 
   return (
-    <Section title="Rotate a certificate">
-      <form onSubmit={submit}>
-        <Field id="rot-uuid" label="Device uuid">
-          <input id="rot-uuid" required value={uuid} onChange={(e) => setUuid(e.target.value)} />
-        </Field>
-        <button type="submit">Request rotation</button>
-      </form>
-      {message && <Notice kind={message.kind}>{message.text}</Notice>}
-    </Section>
+    <DeviceForm title="Rotate a certificate" id="rot-uuid" onSubmit={(target) => void submit(target)} message={message}>
+      <button type="submit">Request rotation</button>
+    </DeviceForm>
   );
 }

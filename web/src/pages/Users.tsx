@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { api, type Me, type Schemas } from "../api/client";
-import { Field, Notice, Section } from "../components/ui";
+import { Notice, Section, TextField } from "../components/ui";
+import { Table, type Column } from "../components/Table";
 import { ROLES_MANAGE, can } from "../lib/perms";
 import { describe, formErrors, type FormErrors } from "../lib/problems";
 import { when } from "../lib/format";
@@ -30,58 +31,38 @@ export function Users({ me }: { me: Me }) {
     void load();
   }
 
+  const columns: Column<User>[] = [
+    { title: "User", rowHeader: true, cell: (u) => u.username },
+    { title: "Email", cell: (u) => u.email },
+    {
+      title: "Roles",
+      cell: (u) => (
+        <fieldset className="inline">
+          <legend className="sr-only">Roles of {u.username}</legend>
+          <RoleChecks roles={roles} chosen={u.roles} disabled={u.id === me.id} onChange={(chosen) => void patch(u, { roles: chosen })} />
+        </fieldset>
+      ),
+    },
+    { title: "Created", cell: (u) => when(u.created_at) },
+    {
+      title: "Account",
+      cell: (u) =>
+        u.id === me.id ? (
+          "you"
+        ) : (
+          <button type="button" className="small" onClick={() => void patch(u, { disabled: !u.disabled })}>
+            {u.disabled ? `Enable ${u.username}` : `Disable ${u.username}`}
+          </button>
+        ),
+    },
+  ];
+
   return (
     <>
       <h1>Users and roles</h1>
       {error && <Notice kind="error">{error}</Notice>}
       <Section title="Users">
-        <div className="table-wrap">
-          <table aria-label="Users">
-            <thead>
-              <tr>
-                <th scope="col">User</th>
-                <th scope="col">Email</th>
-                <th scope="col">Roles</th>
-                <th scope="col">Created</th>
-                <th scope="col">Account</th>
-              </tr>
-            </thead>
-            <tbody>
-              {users?.map((u) => (
-                <tr key={u.id}>
-                  <th scope="row" data-label="User">{u.username}</th>
-                  <td data-label="Email">{u.email}</td>
-                  <td data-label="Roles">
-                    <fieldset className="inline">
-                      <legend className="sr-only">Roles of {u.username}</legend>
-                      {roles.map((r) => (
-                        <label key={r.name} className="check">
-                          <input
-                            type="checkbox"
-                            checked={u.roles.includes(r.name)}
-                            disabled={u.id === me.id}
-                            onChange={(e) => void patch(u, { roles: e.target.checked ? [...u.roles, r.name] : u.roles.filter((x) => x !== r.name) })}
-                          />{" "}
-                          {r.name}
-                        </label>
-                      ))}
-                    </fieldset>
-                  </td>
-                  <td data-label="Created">{when(u.created_at)}</td>
-                  <td data-label="Account">
-                    {u.id === me.id ? (
-                      "you"
-                    ) : (
-                      <button type="button" className="small" onClick={() => void patch(u, { disabled: !u.disabled })}>
-                        {u.disabled ? `Enable ${u.username}` : `Disable ${u.username}`}
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table label="Users" columns={columns} rows={users} rowKey={(u) => u.id} />
       </Section>
       <Register roles={roles} onDone={load} />
       <Section title="Roles">
@@ -96,6 +77,21 @@ export function Users({ me }: { me: Me }) {
       </Section>
     </>
   );
+}
+
+/** A checkbox a role; onChange gets the roles chosen once the box clicked has turned. */
+function RoleChecks({ roles, chosen, disabled, onChange }: { roles: Role[]; chosen: string[]; disabled?: boolean; onChange: (chosen: string[]) => void }) {
+  return roles.map((r) => (
+    <label key={r.name} className="check">
+      <input
+        type="checkbox"
+        checked={chosen.includes(r.name)}
+        disabled={disabled}
+        onChange={(e) => onChange(e.target.checked ? [...chosen, r.name] : chosen.filter((x) => x !== r.name))}
+      />{" "}
+      {r.name}
+    </label>
+  ));
 }
 
 const REGISTER_FIELDS = ["username", "email", "password", "roles"] as const;
@@ -122,18 +118,8 @@ function Register({ roles, onDone }: { roles: Role[]; onDone: () => void }) {
     }
   }
 
-  const input = (name: keyof typeof empty, label: string, type = "text") => (
-    <Field id={`reg-${name}`} label={label} error={errors.fields[name]}>
-      <input
-        id={`reg-${name}`}
-        type={type}
-        autoComplete={type === "password" ? "new-password" : "off"}
-        aria-invalid={errors.fields[name] ? true : undefined}
-        aria-describedby={errors.fields[name] ? `reg-${name}-error` : undefined}
-        value={values[name]}
-        onChange={(e) => setValues((v) => ({ ...v, [name]: e.target.value }))}
-      />
-    </Field>
+  const input = (name: keyof typeof empty, label: string, type?: "email" | "password") => (
+    <TextField id={`reg-${name}`} label={label} error={errors.fields[name]} type={type} value={values[name]} onChange={(x) => setValues((v) => ({ ...v, [name]: x }))} />
   );
 
   return (
@@ -144,11 +130,7 @@ function Register({ roles, onDone }: { roles: Role[]; onDone: () => void }) {
         {input("password", "Password (12 characters or more)", "password")}
         <fieldset>
           <legend>Roles</legend>
-          {roles.map((r) => (
-            <label key={r.name} className="check">
-              <input type="checkbox" checked={chosen.includes(r.name)} onChange={(e) => setChosen((c) => (e.target.checked ? [...c, r.name] : c.filter((x) => x !== r.name)))} /> {r.name}
-            </label>
-          ))}
+          <RoleChecks roles={roles} chosen={chosen} onChange={setChosen} />
           {errors.fields.roles && <small className="error">{errors.fields.roles}</small>}
         </fieldset>
         {errors.form && <Notice kind="error">{errors.form}</Notice>}
