@@ -21,7 +21,7 @@ PROD: dict[str, Any] = {
 @pytest.mark.parametrize(
     ("field", "value", "error"),
     [
-        ("api_jwks_url", "http://api.internal/api/auth/jwks.json", "MSM_API_JWKS_URL"),
+        ("api_jwks_url", "http://api.internal/api/auth/jwks.json", "MSM_PROVISIONER_API_JWKS_URL"),
         ("provisioner_hook_target", "http://prov.internal/hook", "MSM_PROVISIONER_HOOK_TARGET"),
     ],
 )
@@ -53,7 +53,7 @@ def test_production_refuses_short_secrets_and_seeding() -> None:
 
 def test_production_needs_explicit_jwks_url() -> None:
     prod = {k: v for k, v in PROD.items() if k != "api_jwks_url"}
-    with pytest.raises(SettingsError, match="MSM_API_JWKS_URL"):
+    with pytest.raises(SettingsError, match="MSM_PROVISIONER_API_JWKS_URL"):
         ProvisionerSettings(**prod, hook_token="x" * 32)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -79,6 +79,12 @@ class CommonSettings(BaseSettings):
 
     @model_validator(mode="before")
     @classmethod
+    def _warn_old_names(cls, data: Any) -> Any:
+        warn_renamed(cls)  # a service's old MSM_<NAME> variables (see `service_aliases`)
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
     def _local_endpoints_outside_production(cls, data: Any) -> Any:
         """moto's addresses are defaults of the local stack only: in production the AWS SDK
         finds the real endpoints (and a setting named explicitly stays explicit)."""
@@ -97,7 +103,7 @@ class CommonSettings(BaseSettings):
             return self
         missing = [n for n in self.required_in_production() if n not in self.model_fields_set]
         if missing:
-            names = ", ".join("MSM_" + n.upper() for n in missing)
+            names = ", ".join(env_name(type(self), n) for n in missing)
             unset = "env" not in self.model_fields_set
             why = "MSM_ENV is not set, so this runs as production, and " if unset else ""
             hint = " (for the local stack set MSM_ENV=local: source deploy/local/env.sh)"
@@ -116,30 +122,62 @@ def renamed(service: str, name: str) -> AliasChoices:
     return AliasChoices(f"MSM_{service}_{name}".upper(), f"MSM_{name}".upper(), name)
 
 
-def service_aliases(service: str, shared: type[BaseSettings]) -> SettingsConfigDict:
+def service_aliases(
+    service: str,
+    shared: type[BaseSettings],
+    *,
+    keep: Collection[str] = (),
+    old_names: bool = True,
+) -> SettingsConfigDict:
     """The config of a service's settings class: its own fields (those `shared` does not declare)
-    are read as `renamed(service, name)`, the shared ones as `MSM_<NAME>`."""
+    are read as `renamed(service, name)`, the shared ones as `MSM_<NAME>`.
+
+    A field already named after its service (`api_port`, `provisioner_claim_quota`) has had its
+    `MSM_<SERVICE>_` name all along and keeps it; so do the fields in `keep` (a name another
+    program reads too). `old_names=False`: the service never had other names (no `MSM_<NAME>`)."""
 
     def alias(name: str) -> AliasChoices:
-        if name in shared.model_fields:
+        if name in shared.model_fields or name in keep or name.startswith(f"{service}_"):
             return AliasChoices(f"MSM_{name}".upper(), name)
+        if not old_names:
+            return AliasChoices(f"MSM_{service}_{name}".upper(), name)
         return renamed(service, name)
 
     return SettingsConfigDict(alias_generator=AliasGenerator(validation_alias=alias))
 
 
+def variables(cls: type[BaseSettings], field: str) -> list[str]:
+    """The variables that set `field`, the one that wins first (then a deprecated old name)."""
+    alias = cls.model_fields[field].validation_alias
+    choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+    names = [c.upper() for c in choices if isinstance(c, str) and c.upper().startswith("MSM_")]
+    return names or [f"MSM_{field}".upper()]
+
+
+def env_name(cls: type[BaseSettings], field: str) -> str:
+    """The variable that sets `field` (the new one, for a renamed setting)."""
+    return variables(cls, field)[0]
+
+
+def deprecated_names(cls: type[BaseSettings]) -> dict[str, str]:
+    """The deprecated variables `cls` still reads, each with the name that replaces it."""
+    return {
+        names[1]: names[0] for field in cls.model_fields if len(names := variables(cls, field)) == 2
+    }
+
+
+# Shown by default (Python hides a DeprecationWarning outside __main__): an operator still using
+# an old name sees which variable to set instead.
+warnings.filterwarnings("default", category=DeprecationWarning, module=__name__)
+
+
 def warn_renamed(cls: type[BaseSettings], environ: Mapping[str, str] | None = None) -> None:
     """Warn about every old variable name still set for a field declared with `renamed`."""
     env = {k.upper() for k in (os.environ if environ is None else environ)}
-    for field in cls.model_fields.values():
-        alias = field.validation_alias
-        if not isinstance(alias, AliasChoices):
-            continue
-        names = [c for c in alias.choices if isinstance(c, str) and c.startswith("MSM_")]
-        if len(names) == 2 and names[1] in env:
+    for old, new in deprecated_names(cls).items():
+        if old in env:
             warnings.warn(
-                f"{names[1]} is deprecated and will be ignored in the next release: "
-                f"set {names[0]} instead",
+                f"{old} is deprecated and will be ignored in the next release: set {new} instead",
                 DeprecationWarning,
-                stacklevel=4,
+                stacklevel=1,
             )

@@ -1,11 +1,12 @@
-"""The api service's settings (`MSM_*` variables), on top of what every service shares."""
+"""The api service's settings: its own as `MSM_API_*` (the old `MSM_*` names still work for one
+release, with a DeprecationWarning), on top of what every service shares (`MSM_*`)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from msm_common.settings import CommonSettings, SettingsError
+from msm_common.settings import CommonSettings, SettingsError, env_name, service_aliases
 from pydantic import Field, SecretStr, model_validator
 
 LOCAL_SECRETS = Path(".local/secrets")
@@ -13,6 +14,8 @@ LOCAL_SECRETS = Path(".local/secrets")
 
 class ApiSettings(CommonSettings):
     """REST API: port, JWT keys and lifetimes, first admin, gunicorn, limits, login throttling."""
+
+    model_config = service_aliases("api", CommonSettings)  # api_port: MSM_API_PORT as before
 
     service_name: str = "msm-api"
     api_port: int = Field(default=8080, ge=1, le=65535)
@@ -86,7 +89,9 @@ class ApiSettings(CommonSettings):
             return self
         key = self.jwt_private_key_file
         if key is None or not key.is_file():
-            raise SettingsError(f"production needs a readable MSM_JWT_PRIVATE_KEY_FILE ({key})")
+            name = env_name(ApiSettings, "jwt_private_key_file")
+            raise SettingsError(f"production needs a readable {name} ({key})")
         if self.admin_password is not None and len(self.admin_password.get_secret_value()) < 12:
-            raise SettingsError("MSM_ADMIN_PASSWORD must have at least 12 characters")
+            name = env_name(ApiSettings, "admin_password")
+            raise SettingsError(f"{name} must have at least 12 characters")
         return self

@@ -4,11 +4,10 @@ one release, with a DeprecationWarning), on top of what every service shares (`M
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from msm_common.adapters import amqp_topology
-from msm_common.settings import LOCAL_PKI, CommonSettings, service_aliases, warn_renamed
-from pydantic import Field, model_validator
+from msm_common.settings import LOCAL_PKI, CommonSettings, service_aliases
+from pydantic import Field
 
 
 class CommanderSettings(CommonSettings):
@@ -55,12 +54,6 @@ class CommanderSettings(CommonSettings):
     requests_queue: str = amqp_topology.COMMAND_REQUESTS_QUEUE
     acks_queue: str = "msm.commander.acks"
     presence_queue: str = "msm.commander.presence"
-
-    @model_validator(mode="before")
-    @classmethod
-    def _old_names(cls, data: Any) -> Any:
-        warn_renamed(cls)
-        return data
 
     def required_in_production(self) -> tuple[str, ...]:
         """Besides the database and broker: the MQTT broker, the commander's identity, and the

@@ -7,17 +7,14 @@ from pathlib import Path
 from typing import Literal
 
 from msm_common.contracts import is_thing_name
-from msm_common.settings import LOCAL_PKI, CommonSettings, SettingsError
-from pydantic import AliasChoices, Field, model_validator
-
-
-def _env(name: str) -> AliasChoices:
-    """Read field `name` from `MSM_INGEST_<NAME>`; keyword arguments keep the plain name."""
-    return AliasChoices(f"MSM_INGEST_{name.upper()}", name)
+from msm_common.settings import LOCAL_PKI, CommonSettings, SettingsError, service_aliases
+from pydantic import Field, model_validator
 
 
 class IngestSettings(CommonSettings):
     """Sources, batching, outbox recovery, device state, shadows and quarantine of ingest."""
+
+    model_config = service_aliases("ingest", CommonSettings, old_names=False)  # always MSM_INGEST_*
 
     service_name: str = "msm-ingest"
     # Its own MQTT identity (least privilege: deploy/local/mosquitto/acl.base, deploy/aws/).
@@ -25,64 +22,48 @@ class IngestSettings(CommonSettings):
     mqtt_key_file: Path = LOCAL_PKI / "ingest.key"
     metrics_port: int = Field(default=9101, ge=0, le=65535, description="0 disables /metrics")
 
-    source: Literal["mqtt", "sqs"] = Field(default="mqtt", validation_alias=_env("source"))
+    source: Literal["mqtt", "sqs"] = Field(default="mqtt")
 
     # MQTT source: a persistent session per connection, optionally in a shared-subscription group.
-    client_id: str = Field(default="", validation_alias=_env("client_id"))
-    shared_group: str = Field(default="", validation_alias=_env("shared_group"))
-    mqtt_connections: int = Field(default=1, ge=1, le=64, validation_alias=_env("mqtt_connections"))
-    session_expiry_s: int = Field(default=3600, ge=0, validation_alias=_env("session_expiry_s"))
-    receive_maximum: int = Field(
-        default=1000, ge=1, le=65535, validation_alias=_env("receive_maximum")
-    )
+    client_id: str = Field(default="")
+    shared_group: str = Field(default="")
+    mqtt_connections: int = Field(default=1, ge=1, le=64)
+    session_expiry_s: int = Field(default=3600, ge=0)
+    receive_maximum: int = Field(default=1000, ge=1, le=65535)
     # The device level of the subscriptions: "+" (every device), or a comma-separated list of
     # device uuids (a canary replica, or a test that must not see other tests' traffic).
-    subscribe_devices: str = Field(default="+", validation_alias=_env("subscribe_devices"))
+    subscribe_devices: str = Field(default="+")
 
     # SQS source (fed by an AWS IoT Rule, see deploy/aws/iot-rule-sqs.md).
-    sqs_queue_url: str = Field(default="", validation_alias=_env("sqs_queue_url"))
-    sqs_pollers: int = Field(default=2, ge=1, le=64, validation_alias=_env("sqs_pollers"))
-    sqs_wait_s: int = Field(default=10, ge=0, le=20, validation_alias=_env("sqs_wait_s"))
+    sqs_queue_url: str = Field(default="")
+    sqs_pollers: int = Field(default=2, ge=1, le=64)
+    sqs_wait_s: int = Field(default=10, ge=0, le=20)
 
     # Batching: a batch closes at batch_max messages or batch_max_wait_ms after its first one.
-    batch_max: int = Field(default=500, ge=1, le=10_000, validation_alias=_env("batch_max"))
-    batch_max_wait_ms: int = Field(
-        default=50, ge=0, le=60_000, validation_alias=_env("batch_max_wait_ms")
-    )
-    queue_max: int = Field(default=0, ge=0, validation_alias=_env("queue_max"))
-    confirm_timeout_s: float = Field(default=10.0, gt=0, validation_alias=_env("confirm_timeout_s"))
-    mongo_timeout_ms: int = Field(default=5000, ge=100, validation_alias=_env("mongo_timeout_ms"))
-    shutdown_timeout_s: float = Field(
-        default=8.0, gt=0, le=60, validation_alias=_env("shutdown_timeout_s")
-    )
+    batch_max: int = Field(default=500, ge=1, le=10_000)
+    batch_max_wait_ms: int = Field(default=50, ge=0, le=60_000)
+    queue_max: int = Field(default=0, ge=0)
+    confirm_timeout_s: float = Field(default=10.0, gt=0)
+    mongo_timeout_ms: int = Field(default=5000, ge=100)
+    shutdown_timeout_s: float = Field(default=8.0, gt=0, le=60)
 
     # A batch's deliveries are acknowledged once RabbitMQ confirmed its events, or after this
     # long once one outbox entry holds what is still unconfirmed (RabbitMQ slow or down).
-    outbox_after_ms: int = Field(
-        default=1000, ge=0, le=60_000, validation_alias=_env("outbox_after_ms")
-    )
-    recovery_interval_s: float = Field(
-        default=5.0, gt=0, validation_alias=_env("recovery_interval_s")
-    )
+    outbox_after_ms: int = Field(default=1000, ge=0, le=60_000)
+    recovery_interval_s: float = Field(default=5.0, gt=0)
     # Another process's outbox entry older than this is taken for an orphan and republished.
-    recovery_grace_s: float = Field(default=60.0, ge=0, validation_alias=_env("recovery_grace_s"))
+    recovery_grace_s: float = Field(default=60.0, ge=0)
     # A device's last_seen and latest readings are written at most once per device per interval
     # (and at once on its first message or a connectivity change); the API reads newer readings
     # from telemetry.
-    device_state_interval_s: float = Field(
-        default=60.0, ge=0, le=3600, validation_alias=_env("device_state_interval_s")
-    )
+    device_state_interval_s: float = Field(default=60.0, ge=0, le=3600)
 
-    shadow_enabled: bool = Field(default=True, validation_alias=_env("shadow_enabled"))
-    shadow_min_interval_s: float = Field(
-        default=10.0, ge=0, validation_alias=_env("shadow_min_interval_s")
-    )
+    shadow_enabled: bool = Field(default=True)
+    shadow_min_interval_s: float = Field(default=10.0, ge=0)
 
-    require_known_device: bool = Field(default=False, validation_alias=_env("require_known_device"))
-    quarantine_payload_max: int = Field(
-        default=4096, ge=0, le=1 << 20, validation_alias=_env("quarantine_payload_max")
-    )
-    event_source: str = Field(default="msm-ingest", validation_alias=_env("event_source"))
+    require_known_device: bool = Field(default=False)
+    quarantine_payload_max: int = Field(default=4096, ge=0, le=1 << 20)
+    event_source: str = Field(default="msm-ingest")
 
     def required_in_production(self) -> tuple[str, ...]:
         names = [*super().required_in_production()]

@@ -1,11 +1,18 @@
-"""The provisioner's settings (`MSM_*` variables), on top of what every service shares."""
+"""The provisioner's settings: its own as `MSM_PROVISIONER_*` (the old `MSM_*` names still work
+for one release, with a DeprecationWarning), on top of what every service shares (`MSM_*`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-from msm_common.settings import LOCAL_PKI, CommonSettings, SettingsError
+from msm_common.settings import (
+    LOCAL_PKI,
+    CommonSettings,
+    SettingsError,
+    env_name,
+    service_aliases,
+)
 from pydantic import Field, SecretStr, model_validator
 
 DEFAULT_SEED_CSV = Path("deploy/local/allowlist-sim.csv")
@@ -14,6 +21,12 @@ _TRUTHY = frozenset({"1", "true", "yes", "on"})
 
 class ProvisionerSettings(CommonSettings):
     """Pre-provisioning hook, registry, certificate lifecycle, AWS setup, admin API."""
+
+    # The hook's credentials keep MSM_HOOK_TOKEN / MSM_HOOK_SECRET: the hook's callers (localiot,
+    # deploy/aws/hook_lambda.py) send the same secret under the same name.
+    model_config = service_aliases(
+        "provisioner", CommonSettings, keep=("hook_token", "hook_secret")
+    )
 
     service_name: str = "msm-provisioner"
     # Its own MQTT identity (least privilege: deploy/local/mosquitto/acl.base, deploy/aws/).
@@ -93,7 +106,8 @@ class ProvisionerSettings(CommonSettings):
         if self.provisioner_seed_allowlist:
             raise SettingsError("MSM_PROVISIONER_SEED_ALLOWLIST is for the local stack only")
         if not self.api_jwks_url.startswith("https://"):
-            raise SettingsError("production needs an https:// MSM_API_JWKS_URL")
+            name = env_name(ProvisionerSettings, "api_jwks_url")
+            raise SettingsError(f"production needs an https:// {name}")
         target = self.provisioner_hook_target
         if not target.startswith(("https://", "arn:")):
             raise SettingsError(
