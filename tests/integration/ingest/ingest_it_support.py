@@ -33,19 +33,6 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def telemetry(ts_ms: int, phases: str = "ABC", **overrides: Any) -> bytes:
-    reading = {
-        "channel_id": 0,
-        "temperature": 25.0,
-        "line_voltage": 230.0,
-        "current": 5.0,
-        "active_power": 1000.0,
-        "reactive_power": 10.0,
-    }
-    reading.update(overrides)
-    return orjson.dumps({"timestamp": ts_ms, "readings": [dict(reading, phase=p) for p in phases]})
-
-
 def settings_for(endpoints: Any, db_name: str, amqp_url: str, **overrides: Any) -> IngestSettings:
     values: dict[str, Any] = {
         "mongo_uri": endpoints.mongo_uri,

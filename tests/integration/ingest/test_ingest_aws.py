@@ -13,9 +13,9 @@ from ingest_it_support import (
     now_ms,
     running,
     settings_for,
-    telemetry,
     wait_for,
 )
+from support.readings import telemetry_payload
 from support.services import unique
 
 pytestmark = pytest.mark.integration
@@ -56,7 +56,8 @@ def test_sqs_messages_are_stored_and_deleted_only_after_the_write(
     sqs, url = sqs_queue
     device = unique("itsqs")
     bodies = [
-        _rule_output(f"msm/{device}/telemetry", telemetry(now_ms() - 1000 + i)) for i in range(24)
+        _rule_output(f"msm/{device}/telemetry", telemetry_payload(now_ms() - 1000 + i))
+        for i in range(24)
     ]
     bodies.append("this is not what the rule sends")
     proxy = TcpProxy(urllib.parse.urlsplit(endpoints.mongo_uri).port or 27017)
@@ -113,7 +114,9 @@ def test_shadow_reported_follows_the_latest_readings_and_device_info(endpoints, 
     try:
         with running(settings, source=source):
             for i in range(5):
-                source.feed(f"msm/{device}/telemetry", telemetry(t0 + i * 1000, active_power=i))
+                source.feed(
+                    f"msm/{device}/telemetry", telemetry_payload(t0 + i * 1000, active_power=i)
+                )
             info = {
                 "device_imei": "356938035643809",
                 "device_ip": "10.0.0.7",

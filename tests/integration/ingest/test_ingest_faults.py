@@ -12,9 +12,9 @@ from ingest_it_support import (
     now_ms,
     running,
     settings_for,
-    telemetry,
     wait_for,
 )
+from support.readings import telemetry_payload
 from support.services import unique
 
 pytestmark = pytest.mark.integration
@@ -33,11 +33,11 @@ def test_database_outage_stops_acks_and_nothing_is_lost(endpoints, mongo_db, amq
     t0 = now_ms() - 1000
     try:
         with running(settings, source=source) as ingest:
-            source.feed(f"msm/{device}/telemetry", telemetry(t0))
+            source.feed(f"msm/{device}/telemetry", telemetry_payload(t0))
             assert wait_for(lambda: source.acks == 1)
             proxy.down()
             for i in range(1, 21):
-                source.feed(f"msm/{device}/telemetry", telemetry(t0 + i))
+                source.feed(f"msm/{device}/telemetry", telemetry_payload(t0 + i))
             assert not wait_for(lambda: source.acks > 1, timeout=2.0)  # nothing durable: no ack
             assert ingest.metrics.registry.get_sample_value("msm_ingest_store_retries_total") > 0
             proxy.up()
@@ -61,7 +61,7 @@ def test_broker_outage_keeps_storing_and_events_catch_up(endpoints, mongo_db, am
         with running(settings, source=source):
             proxy.down()
             for i in range(10):
-                source.feed(f"msm/{device}/telemetry", telemetry(t0 + i))
+                source.feed(f"msm/{device}/telemetry", telemetry_payload(t0 + i))
             source.feed(f"msm/{device}/sftp", b'{"command_id": "c-9", "status": "failed"}')
             assert wait_for(lambda: source.acks == 11)  # durable in MongoDB (rows, outbox)
             assert mongo_db.telemetry.count_documents({}) == 30

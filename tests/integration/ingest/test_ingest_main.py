@@ -14,7 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from ingest_it_support import Meter, now_ms, running, settings_for, telemetry, wait_for
+from ingest_it_support import Meter, now_ms, running, settings_for, wait_for
+from support.readings import telemetry_payload
 from support.services import unique
 
 pytestmark = pytest.mark.integration
@@ -61,7 +62,7 @@ def test_sigterm_drains_acks_and_exits_promptly(endpoints, mongo_db, amqp_url, t
         t0 = now_ms() - 60_000
         publishing = threading.Thread(
             target=lambda: [
-                meter.publish(f"msm/{device}/telemetry", telemetry(t0 + i, phases="AB"))
+                meter.publish(f"msm/{device}/telemetry", telemetry_payload(t0 + i, phases="AB"))
                 for i in range(200)
             ]
         )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from ingest_it_support import EventTap, Meter, now_ms, running, settings_for, telemetry, wait_for
+from ingest_it_support import EventTap, Meter, now_ms, running, settings_for, wait_for
+from support.readings import telemetry_payload
 from support.services import unique
 
 pytestmark = pytest.mark.integration
@@ -34,7 +35,9 @@ def test_telemetry_is_stored_and_published_and_the_devices_show_the_latest(
     with running(settings):
         for i in range(10):
             for d in devices:
-                meter.publish(f"msm/{d}/telemetry", telemetry(t0 + i * 1000, active_power=i))
+                meter.publish(
+                    f"msm/{d}/telemetry", telemetry_payload(t0 + i * 1000, active_power=i)
+                )
         assert wait_for(lambda: mongo_db.telemetry.count_documents({}) == 90)
         events = tap.wait(30)
     tap.close()
@@ -58,7 +61,7 @@ BAD = [
     (b"[" * 50_000 + b"]" * 50_000, "too_deep"),
     (b'{"timestamp": 1, "channel_id": 0, "phase": "A", "temperature": NaN}', "non_finite_number"),
     (b'{"channel_id": 0, "phase": "A", "temperature": Infinity}', "non_finite_number"),
-    (telemetry(now_ms(), current="high"), "field_invalid"),
+    (telemetry_payload(now_ms(), current="high"), "field_invalid"),
 ]
 
 
@@ -68,7 +71,7 @@ def test_bad_payloads_are_quarantined_and_ingest_keeps_going(endpoints, mongo_db
     with running(settings) as ingest:
         for payload, _ in BAD:
             meter.publish(f"msm/{device}/telemetry", payload)
-        meter.publish(f"msm/{device}/telemetry", telemetry(now_ms()))
+        meter.publish(f"msm/{device}/telemetry", telemetry_payload(now_ms()))
         assert wait_for(lambda: mongo_db.telemetry.count_documents({}) == 3)
         assert wait_for(lambda: mongo_db.rejected_messages.count_documents({}) == len(BAD))
         assert ingest.alive
@@ -92,8 +95,8 @@ def test_unknown_devices_are_quarantined_when_registration_is_required(
         subscribe_devices=f"{known},{stranger}",
     )
     with running(settings):
-        meter.publish(f"msm/{stranger}/telemetry", telemetry(now_ms()))
-        meter.publish(f"msm/{known}/telemetry", telemetry(now_ms()))
+        meter.publish(f"msm/{stranger}/telemetry", telemetry_payload(now_ms()))
+        meter.publish(f"msm/{known}/telemetry", telemetry_payload(now_ms()))
         assert wait_for(lambda: mongo_db.rejected_messages.count_documents({}) == 1)
         assert wait_for(lambda: mongo_db.telemetry.count_documents({}) == 3)
     assert mongo_db.rejected_messages.find_one()["reason"] == "unknown_device"
@@ -103,7 +106,7 @@ def test_unknown_devices_are_quarantined_when_registration_is_required(
 def test_a_message_delivered_twice_is_stored_once(endpoints, mongo_db, amqp_url, meter):
     device = unique("itdup")
     settings = settings_for(endpoints, mongo_db.name, amqp_url, subscribe_devices=device)
-    payload = telemetry(now_ms())
+    payload = telemetry_payload(now_ms())
     with running(settings) as ingest:
         meter.publish(f"msm/{device}/telemetry", payload)
         meter.publish(f"msm/{device}/telemetry", payload)

@@ -22,19 +22,6 @@ from msm_ingest.recovery import Recovery
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
 
-def telemetry_payload(ts_ms: int, phases: str = "ABC", channel: int = 0, **overrides: Any) -> bytes:
-    reading = {
-        "channel_id": channel,
-        "temperature": 25.0,
-        "line_voltage": 230.0,
-        "current": 5.0,
-        "active_power": 1000.0,
-        "reactive_power": 10.0,
-    }
-    reading.update(overrides)
-    return orjson.dumps({"timestamp": ts_ms, "readings": [dict(reading, phase=p) for p in phases]})
-
-
 def ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ingest_fakes import NOW, Clock, make_pipeline, ms, telemetry_payload, wait_for
+from ingest_fakes import NOW, Clock, make_pipeline, ms, wait_for
 from msm_common.contracts import Reading
 from msm_ingest.domain.device_state import DeviceStateCoalescer
+from support.readings import telemetry_payload
 
 
 def reading(at_s: float, phase: str = "A") -> Reading:

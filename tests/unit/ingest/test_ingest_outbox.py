@@ -15,12 +15,12 @@ from ingest_fakes import (
     ms,
     orphan_entry,
     stored_row,
-    telemetry_payload,
     wait_for,
 )
 from msm_common.contracts import telemetry_event_id
 from msm_ingest.batch_writer import BatchWriter, Published
 from msm_ingest.metrics import IngestMetrics
+from support.readings import telemetry_payload
 
 T0 = ms(NOW - timedelta(minutes=5))
 

@@ -13,9 +13,9 @@ from ingest_fakes import (
     make_pipeline,
     metric,
     ms,
-    telemetry_payload,
     wait_for,
 )
+from support.readings import telemetry_payload
 
 T0 = ms(NOW - timedelta(minutes=5))
 
