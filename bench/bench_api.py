@@ -132,10 +132,10 @@ def start_api(mongo_uri: str, port: int) -> subprocess.Popen[bytes]:
         **os.environ,
         "MSM_API_PORT": str(port),
         "MSM_MONGO_URI": f"{parsed.scheme}://{parsed.netloc}/{DB_NAME}",
-        "MSM_ADMIN_EMAIL": ADMIN[0],
-        "MSM_ADMIN_PASSWORD": ADMIN[1],
+        "MSM_API_ADMIN_EMAIL": ADMIN[0],
+        "MSM_API_ADMIN_PASSWORD": ADMIN[1],
         "MSM_LOG_LEVEL": "WARNING",
-        "MSM_LOGIN_MAX_ADDRESS_FAILURES": "1000",
+        "MSM_API_LOGIN_MAX_ADDRESS_FAILURES": "1000",
         "MSM_METRICS_PORT": "0",  # the ops port (9103) may be taken by `make run`
     }
     proc = subprocess.Popen([str(ROOT / ".venv/bin/msm-api")], env=env, cwd=ROOT)

@@ -282,7 +282,11 @@ def start_services(
     port = free_port()
     start(
         "msm-api",
-        {"MSM_API_PORT": str(port), "MSM_ADMIN_EMAIL": ADMIN[0], "MSM_ADMIN_PASSWORD": ADMIN[1]},
+        {
+            "MSM_API_PORT": str(port),
+            "MSM_API_ADMIN_EMAIL": ADMIN[0],
+            "MSM_API_ADMIN_PASSWORD": ADMIN[1],
+        },
     )
     return port
 

@@ -98,19 +98,26 @@ def run_env() -> dict[str, str]:
     return {k.strip(): v.strip() for k, v in pairs}
 
 
+# A secrets file written before the api's settings were MSM_API_* (read under the new names).
+RENAMED_SECRETS = {
+    "MSM_ADMIN_EMAIL": "MSM_API_ADMIN_EMAIL",
+    "MSM_ADMIN_PASSWORD": "MSM_API_ADMIN_PASSWORD",
+}
+
+
 def ensure_local_secrets() -> dict[str, str]:
     """Generate the local stack's secrets once (never used in production mode)."""
     if not SECRETS.exists():
         SECRETS.parent.mkdir(parents=True, exist_ok=True)
         values = {
-            "MSM_ADMIN_EMAIL": "admin@msm.local",
-            "MSM_ADMIN_PASSWORD": secrets.token_urlsafe(12),
+            "MSM_API_ADMIN_EMAIL": "admin@msm.local",
+            "MSM_API_ADMIN_PASSWORD": secrets.token_urlsafe(12),
             "MSM_HOOK_TOKEN": secrets.token_urlsafe(24),
         }
         SECRETS.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
         SECRETS.chmod(0o600)
     pairs = (line.split("=", 1) for line in SECRETS.read_text().splitlines() if "=" in line)
-    return {k: v for k, v in pairs}
+    return {RENAMED_SECRETS.get(k, k): v for k, v in pairs}
 
 
 def pump(name: str, stream: object, width: int) -> None:
@@ -146,7 +153,7 @@ def banner(env: dict[str, str], timeout_s: float = 60.0) -> None:
     else:
         print(f"runner: the API did not answer on {base} within {timeout_s:.0f}s (see its output)")
         return
-    email, password = env.get("MSM_ADMIN_EMAIL", ""), env.get("MSM_ADMIN_PASSWORD", "")
+    email, password = env.get("MSM_API_ADMIN_EMAIL", ""), env.get("MSM_API_ADMIN_PASSWORD", "")
     print(
         "\n"
         + (f"  MSM console {base}/\n" if env.get("MSM_API_CONSOLE_DIR") else "")

@@ -139,9 +139,9 @@ def stack(endpoints: Endpoints, amqp_url: str, tmp_path_factory: Any) -> Iterato
             "api",
             [str(BIN / "msm-api")],
             MSM_API_PORT=str(ports["api"]),
-            MSM_WORKERS="1",
-            MSM_ADMIN_EMAIL=ADMIN[0],
-            MSM_ADMIN_PASSWORD=ADMIN[1],
+            MSM_API_WORKERS="1",
+            MSM_API_ADMIN_EMAIL=ADMIN[0],
+            MSM_API_ADMIN_PASSWORD=ADMIN[1],
             MSM_SECRETS_DIR=str(tmp / "secrets"),
         )
         api = f"http://127.0.0.1:{ports['api']}"
@@ -153,7 +153,7 @@ def stack(endpoints: Endpoints, amqp_url: str, tmp_path_factory: Any) -> Iterato
             "provisioner",
             [str(BIN / "msm-provisioner"), "serve"],
             MSM_PROVISIONER_PORT=str(ports["provisioner"]),
-            MSM_API_JWKS_URL=f"{api}/api/auth/jwks.json",
+            MSM_PROVISIONER_API_JWKS_URL=f"{api}/api/auth/jwks.json",
             MSM_PROVISIONER_SEED_ALLOWLIST=str(tmp / "allowlist.csv"),
             **mqtt_identity("provisioner"),
             **hook_auth,

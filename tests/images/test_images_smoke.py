@@ -45,11 +45,11 @@ def service_env(name: str, ports: list[int], db: str, amqp_url: str) -> tuple[di
     own, ops = ports
     common = {"MSM_MONGO_DB": db, "MSM_AMQP_URL": amqp_url, "MSM_METRICS_PORT": str(ops)}
     if name == "msm-api":
-        return {**common, "MSM_API_PORT": str(own), "MSM_WORKERS": "1"}, own
+        return {**common, "MSM_API_PORT": str(own), "MSM_API_WORKERS": "1"}, own
     if name == "msm-provisioner":
         jwks = f"http://127.0.0.1:{own}/api/auth/jwks.json"  # not asked for by /healthz
-        return {**common, "MSM_PROVISIONER_PORT": str(own), "MSM_WORKERS": "1",
-                "MSM_API_JWKS_URL": jwks}, own  # fmt: skip
+        return {**common, "MSM_PROVISIONER_PORT": str(own), "MSM_PROVISIONER_WORKERS": "1",
+                "MSM_PROVISIONER_API_JWKS_URL": jwks}, own  # fmt: skip
     if name == "msm-localiot":
         return {**common, "MSM_LOCALIOT_HTTP_LISTEN": f"127.0.0.1:{own}"}, own
     if name == "msm-ingest":

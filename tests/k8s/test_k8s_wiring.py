@@ -12,12 +12,11 @@ import pytest
 from msm_api.settings import ApiSettings
 from msm_commander.settings import CommanderSettings
 from msm_common.adapters import amqp_topology
-from msm_common.settings import CommonSettings
+from msm_common.settings import CommonSettings, env_name
 from msm_ingest.settings import IngestSettings
 from msm_localiot.settings import LocaliotSettings
 from msm_metersim.settings import MetersimSettings
 from msm_provisioner.settings import ProvisionerSettings
-from pydantic import AliasChoices
 from support.k8s_manifests import (
     K8S,
     OVERLAYS,
@@ -42,18 +41,9 @@ EXTRA_NAMES = {"MSM_SECRETS_DIR"}  # read with os.environ by the api (secrets_di
 
 
 def setting_names(cls: type[CommonSettings]) -> set[str]:
-    names = set(EXTRA_NAMES)
-    for name, field in cls.model_fields.items():
-        alias = field.validation_alias
-        if isinstance(alias, AliasChoices):
-            names |= {
-                c.upper() for c in alias.choices if isinstance(c, str) and c.startswith("MSM_")
-            }
-        elif isinstance(alias, str):
-            names.add(alias.upper())
-        else:
-            names.add(f"MSM_{name.upper()}")
-    return names
+    """The variables `cls` reads, not counting the old names it still accepts for one release:
+    a manifest uses the current ones."""
+    return EXTRA_NAMES | {env_name(cls, field) for field in cls.model_fields}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -75,8 +65,9 @@ def test_every_msm_variable_is_read_by_the_service_it_is_given_to(overlay: str) 
 def test_the_check_knows_a_misspelt_setting() -> None:
     assert "MSM_INGEST_SHARED_GROUP" in setting_names(IngestSettings)
     assert "MSM_INGEST_SHAREDGROUP" not in setting_names(IngestSettings)
-    assert "MSM_TRUSTED_PROXIES" in setting_names(ApiSettings)
-    assert "MSM_TRUSTED_PROXIES" not in setting_names(CommanderSettings)
+    assert "MSM_API_TRUSTED_PROXIES" in setting_names(ApiSettings)
+    assert "MSM_API_TRUSTED_PROXIES" not in setting_names(CommanderSettings)
+    assert "MSM_TRUSTED_PROXIES" not in setting_names(ApiSettings)  # the api's old name
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -89,7 +80,7 @@ def test_services_run_in_production_mode_behind_one_trusted_proxy(overlay: str) 
     env = "local" if overlay == "dev" else "production"  # dev: a laptop without KMS
     assert data["msm-common"]["MSM_ENV"] == env
     assert data["msm-common"]["MSM_BIND_HOST"] == "0.0.0.0"
-    assert data["msm-api"]["MSM_TRUSTED_PROXIES"] == "1"
+    assert data["msm-api"]["MSM_API_TRUSTED_PROXIES"] == "1"
 
 
 SECRETISH = re.compile(r"(PASSWORD|SECRET|TOKEN|_URI|_URL)$")

@@ -131,8 +131,8 @@ def test_probes_and_services_point_at_declared_container_ports(overlay: str) -> 
 
 
 DRAIN_SETTING = {
-    "msm-api": "MSM_GRACEFUL_TIMEOUT_S",
-    "msm-provisioner": "MSM_GRACEFUL_TIMEOUT_S",
+    "msm-api": "MSM_API_GRACEFUL_TIMEOUT_S",
+    "msm-provisioner": "MSM_PROVISIONER_GRACEFUL_TIMEOUT_S",
     "msm-ingest": "MSM_INGEST_SHUTDOWN_TIMEOUT_S",
 }
 

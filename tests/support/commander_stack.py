@@ -107,7 +107,11 @@ def running_stack(endpoints: Any, amqp_url: str, logs: Path) -> Iterator[Stack]:
     tag = unique("e2e")
     devices = [unique("e2e-meter") for _ in range(METERS)]
     ports = {name: free_port() for name in ("api", "ingest", "commander", "localiot")}
-    api_env = {"MSM_WORKERS": "1", "MSM_ADMIN_EMAIL": ADMIN[0], "MSM_ADMIN_PASSWORD": ADMIN[1]}
+    api_env = {
+        "MSM_API_WORKERS": "1",
+        "MSM_API_ADMIN_EMAIL": ADMIN[0],
+        "MSM_API_ADMIN_PASSWORD": ADMIN[1],
+    }
     with running_services(
         endpoints,
         amqp_url,

@@ -82,9 +82,9 @@ def running_console_stack(
     api_url = f"http://127.0.0.1:{ports['api']}"
     prov_url = f"http://127.0.0.1:{ports['prov']}"
     api_env = {
-        "MSM_WORKERS": "2",
-        "MSM_ADMIN_EMAIL": ADMIN[0],
-        "MSM_ADMIN_PASSWORD": ADMIN[1],
+        "MSM_API_WORKERS": "2",
+        "MSM_API_ADMIN_EMAIL": ADMIN[0],
+        "MSM_API_ADMIN_PASSWORD": ADMIN[1],
         "MSM_API_CONSOLE_DIR": str(built_console()),
         "MSM_API_CONSOLE_PROVISIONER_URL": prov_url,
     }
@@ -106,7 +106,7 @@ def running_console_stack(
                 **services.env,
                 **identity(endpoints.pki_dir, "provisioner"),
                 "MSM_PROVISIONER_PORT": str(ports["prov"]),
-                "MSM_API_JWKS_URL": f"{api_url}/api/auth/jwks.json",
+                "MSM_PROVISIONER_API_JWKS_URL": f"{api_url}/api/auth/jwks.json",
                 "MSM_HOOK_TOKEN": unique("e2e-hook-token"),
                 "MSM_PROVISIONER_BACKGROUND": "false",
             },

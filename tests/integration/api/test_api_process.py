@@ -31,7 +31,7 @@ def env_for(endpoints: Any, mongo_db: Any, tmp_path: Path, **extra: str) -> dict
         mongo_db,
         endpoints.amqp_url,
         MSM_SECRETS_DIR=str(tmp_path / "secrets"),
-        MSM_BCRYPT_ROUNDS="4",
+        MSM_API_BCRYPT_ROUNDS="4",
         **extra,
     )
 
@@ -46,8 +46,8 @@ def get(url: str) -> tuple[int, str]:
 
 @pytest.fixture
 def served(endpoints: Any, mongo_db: Any, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    admin = {"MSM_ADMIN_EMAIL": ADMIN_EMAIL, "MSM_ADMIN_PASSWORD": ADMIN_PASSWORD}
-    env = env_for(endpoints, mongo_db, tmp_path, MSM_WORKERS="2", **admin)
+    admin = {"MSM_API_ADMIN_EMAIL": ADMIN_EMAIL, "MSM_API_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    env = env_for(endpoints, mongo_db, tmp_path, MSM_API_WORKERS="2", **admin)
     with serving(EXE, env, "MSM_API_PORT", wait_s=60) as urls:
         yield urls
 

@@ -24,7 +24,8 @@ def test_the_provisioner_follows_a_signing_key_rotation(
         new = keys.from_private_key(rsa.generate_private_key(public_exponent=65537, key_size=2048))
         api.use(key_ring=keys.KeyRing(old))
         old_token = api.login()
-        # The provisioner keeps the JWKS a second here (MSM_API_JWKS_CACHE_S, 300 s by default).
+        # The provisioner keeps the JWKS a second here
+        # (MSM_PROVISIONER_API_JWKS_CACHE_S, 300 s by default).
         provisioner = make_app({"api_jwks_url": api.jwks_url, "api_jwks_cache_s": 1})
         client = provisioner.test_client()
         url = "/api/provisioning/attempts"

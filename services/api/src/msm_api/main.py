@@ -29,8 +29,8 @@ def parser() -> argparse.ArgumentParser:
         "create-admin",
         help="create an admin, or restore an account as an enabled admin with a new password",
     )
-    admin.add_argument("--username", help="default: MSM_ADMIN_USERNAME")
-    admin.add_argument("--email", help="default: MSM_ADMIN_EMAIL (needed to create)")
+    admin.add_argument("--username", help="default: MSM_API_ADMIN_USERNAME")
+    admin.add_argument("--email", help="default: MSM_API_ADMIN_EMAIL (needed to create)")
     admin.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin's first line"
     )
@@ -47,7 +47,7 @@ def cmd_create_admin(settings: ApiSettings, args: argparse.Namespace) -> int:
     from msm_api import recovery  # noqa: PLC0415
 
     try:
-        password = recovery.read_password(args.password_stdin)
+        password = recovery.read_password(args.password_stdin, given=settings.admin_password)
         print(
             recovery.run(
                 settings,
@@ -85,7 +85,7 @@ def cmd_serve(settings: ApiSettings) -> int:
     if not settings.is_production and settings.admin_email:
         log.info(
             "log in: curl -s -X POST %s/api/auth/login -H 'Content-Type: application/json' "
-            '-d \'{"email": "%s", "password": "$MSM_ADMIN_PASSWORD"}\'',
+            '-d \'{"email": "%s", "password": "$MSM_API_ADMIN_PASSWORD"}\'',
             base,
             settings.admin_email,
         )

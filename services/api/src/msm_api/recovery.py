@@ -8,13 +8,13 @@ and the recovery is written to the audit log.
 from __future__ import annotations
 
 import getpass
-import os
 import socket
 import sys
 from datetime import datetime
 from typing import Any, Final, TextIO
 
 from msm_common.adapters import mongo
+from pydantic import SecretStr
 from pymongo import ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
@@ -32,18 +32,23 @@ class RecoveryError(RuntimeError):
     """The recovery cannot be done as asked (printed, exit status 1)."""
 
 
-def read_password(from_stdin: bool, stdin: TextIO = sys.stdin) -> str:
-    """The new password: from stdin (`--password-stdin`), MSM_ADMIN_PASSWORD, or a prompt."""
+def read_password(
+    from_stdin: bool, stdin: TextIO = sys.stdin, *, given: SecretStr | None = None
+) -> str:
+    """The new password: from stdin (`--password-stdin`), `given` (the settings'
+    MSM_API_ADMIN_PASSWORD), or a prompt."""
     if from_stdin:
         password = stdin.readline().rstrip("\r\n")
-    elif os.environ.get("MSM_ADMIN_PASSWORD"):
-        password = os.environ["MSM_ADMIN_PASSWORD"]
+    elif given is not None and given.get_secret_value():
+        password = given.get_secret_value()
     elif stdin.isatty():
         password = getpass.getpass("new admin password: ")
         if getpass.getpass("again: ") != password:
             raise RecoveryError("the passwords differ")
     else:
-        raise RecoveryError("give the password on stdin (--password-stdin) or MSM_ADMIN_PASSWORD")
+        raise RecoveryError(
+            "give the password on stdin (--password-stdin) or MSM_API_ADMIN_PASSWORD"
+        )
     if len(password) < MIN_PASSWORD:
         raise RecoveryError(f"the password must have at least {MIN_PASSWORD} characters")
     return password

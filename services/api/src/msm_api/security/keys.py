@@ -116,7 +116,7 @@ def for_settings(settings: ApiSettings) -> SigningKey:
 
 
 def ring_for_settings(settings: ApiSettings, signing: SigningKey) -> KeyRing:
-    """`signing` plus the verify-only keys of MSM_JWT_VERIFY_KEY_FILES."""
+    """`signing` plus the verify-only keys of MSM_API_JWT_VERIFY_KEY_FILES."""
     return KeyRing(signing, tuple(load(path) for path in settings.jwt_verify_key_paths))
 
 
