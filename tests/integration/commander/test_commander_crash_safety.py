@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from commander_harness import FAST, Ack
+from msm_common.settings import env_name
 from support.services import ROOT
 from support.waiting import wait_for
 
@@ -64,7 +65,7 @@ class CommanderProcess:
         self.env = dict(os.environ)
         for name, value in settings.model_dump().items():
             if value is not None:
-                self.env[f"MSM_{name.upper()}"] = str(value)
+                self.env[env_name(type(settings), name)] = str(value)
         self.env["MSM_LOG_LEVEL"] = "WARNING"
         self.log = log_path.open("ab")
         self.proc: subprocess.Popen[bytes] | None = None
