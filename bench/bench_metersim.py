@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import ssl
 import subprocess
 import sys
@@ -28,6 +27,9 @@ from msm_metersim.identity import serials, uuid_for
 from paho.mqtt.enums import CallbackAPIVersion
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from support.processes import stop  # noqa: E402  (as the metersim tests stop a process)
+
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -74,12 +76,7 @@ def run_metersim(args: argparse.Namespace) -> dict[str, float]:
             time.sleep(0.5)
         t1, c1, s1 = lines[-1]
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 20)
     span = t1 - t0
     return {
         "ramp_s": ramp_s,

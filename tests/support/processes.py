@@ -39,6 +39,16 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def stop(proc: subprocess.Popen[Any], timeout: float) -> int:
+    """SIGTERM, and SIGKILL if `proc` has not exited within `timeout` s; its exit code."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
 @contextlib.contextmanager
 def serving(
     exe: str, env: dict[str, str], port_var: str, wait_s: float
@@ -58,10 +68,4 @@ def serving(
             time.sleep(0.2)
         yield base, f"http://127.0.0.1:{ops}"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            assert proc.wait(timeout=30) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        assert stop(proc, 30) == 0

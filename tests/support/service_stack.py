@@ -17,6 +17,7 @@ from msm_common.adapters import mongo
 from msm_metersim import registered_device
 
 from support.e2e import answers, ready, wait_for
+from support.processes import stop
 from support.services import ROOT, unique
 
 BIN = ROOT / ".venv/bin"
@@ -51,12 +52,7 @@ class Process:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+            stop(self.proc, 30)
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -16,6 +15,7 @@ import boto3
 import pytest
 from msm_common.contracts import DeviceInfoMessage, TelemetryMessage
 from msm_metersim import Fleet, FleetOptions, MetersimSettings
+from support.processes import stop
 from support.services import ROOT, unique
 from support.waiting import wait_for
 
@@ -48,12 +48,7 @@ def localiot(endpoints: Any) -> Iterator[MetersimSettings]:
             time.sleep(0.2)
         yield settings
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 15)
 
 
 def test_a_meter_provisions_itself_by_claim_and_restarts_with_the_same_identity(
