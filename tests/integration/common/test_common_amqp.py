@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 
 import pika
 import pytest
@@ -67,15 +69,36 @@ def test_publish_without_a_connection_is_reported_not_lost_silently() -> None:
         pub.close()
 
 
-def test_consumer_acks_good_messages_and_dead_letters_poison(amqp_url: str, publisher) -> None:
-    spec = QueueSpec("t.commands.poison", amqp_topology.COMMANDS_EXCHANGE, ("t.poison",))
+def _dead_letters(amqp_url: str, spec: QueueSpec) -> QueueSpec:
+    """A queue of our own for what `spec`'s queue dead-letters, declared."""
     dlq = QueueSpec(
-        "t.dead.poison",
+        spec.name.replace(".commands.", ".dead."),
         amqp_topology.DEAD_LETTER_EXCHANGE,
-        ("dead.t.commands.poison",),
+        (f"dead.{spec.name}",),
         dead_letter=False,
     )
     _queue(amqp_url, dlq)
+    return dlq
+
+
+@contextlib.contextmanager
+def _consuming(amqp_url: str, spec: QueueSpec, handle, **options) -> Iterator[amqp.Consumer]:
+    """A consumer of `spec` with `handle`, connected; stopped (its thread ended) afterwards."""
+    consumer = amqp.Consumer(amqp_url, [(spec, handle)], name="test", **options)
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    try:
+        assert consumer.connected.wait(15)
+        yield consumer
+    finally:
+        consumer.stop()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_consumer_acks_good_messages_and_dead_letters_poison(amqp_url: str, publisher) -> None:
+    spec = QueueSpec("t.commands.poison", amqp_topology.COMMANDS_EXCHANGE, ("t.poison",))
+    dlq = _dead_letters(amqp_url, spec)
     seen: list[bytes] = []
     done = threading.Event()
 
@@ -86,22 +109,16 @@ def test_consumer_acks_good_messages_and_dead_letters_poison(amqp_url: str, publ
         if len(seen) == 2:
             done.set()
 
-    consumer = amqp.Consumer(amqp_url, [(spec, handle)], prefetch=10, name="test")
-    thread = threading.Thread(target=consumer.run, daemon=True)
-    thread.start()
-    assert consumer.connected.wait(15)
-    msgs = [
-        amqp.OutgoingMessage(amqp_topology.COMMANDS_EXCHANGE, "t.poison", b)
-        for b in (b"one", b"poison", b"two")
-    ]
-    assert all(publisher.publish_confirmed(msgs))
+    with _consuming(amqp_url, spec, handle, prefetch=10):
+        msgs = [
+            amqp.OutgoingMessage(amqp_topology.COMMANDS_EXCHANGE, "t.poison", b)
+            for b in (b"one", b"poison", b"two")
+        ]
+        assert all(publisher.publish_confirmed(msgs))
 
-    assert done.wait(10)
-    assert seen == [b"one", b"two"]
-    assert _drain(amqp_url, dlq.name, 1) == [b"poison"]
-    consumer.stop()
-    thread.join(10)
-    assert not thread.is_alive()
+        assert done.wait(10)
+        assert seen == [b"one", b"two"]
+        assert _drain(amqp_url, dlq.name, 1) == [b"poison"]
 
 
 def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue(
@@ -110,33 +127,19 @@ def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue(
     spec = QueueSpec(
         "t.commands.flaky", amqp_topology.COMMANDS_EXCHANGE, ("t.flaky",), delivery_limit=2
     )
-    dlq = QueueSpec(
-        "t.dead.flaky",
-        amqp_topology.DEAD_LETTER_EXCHANGE,
-        ("dead.t.commands.flaky",),
-        dead_letter=False,
-    )
-    _queue(amqp_url, dlq)
+    dlq = _dead_letters(amqp_url, spec)
     attempts: list[int] = []
 
     def handle(_method, _body: bytes, _props) -> None:
         attempts.append(1)
         raise RuntimeError("database down")
 
-    consumer = amqp.Consumer(amqp_url, [(spec, handle)], name="test")
-    thread = threading.Thread(target=consumer.run, daemon=True)
-    thread.start()
-    assert consumer.connected.wait(15)
-    assert all(
-        publisher.publish_confirmed(
-            [amqp.OutgoingMessage(amqp_topology.COMMANDS_EXCHANGE, "t.flaky", b"x")]
-        )
-    )
+    with _consuming(amqp_url, spec, handle):
+        message = amqp.OutgoingMessage(amqp_topology.COMMANDS_EXCHANGE, "t.flaky", b"x")
+        assert all(publisher.publish_confirmed([message]))
 
-    assert _drain(amqp_url, dlq.name, 1, timeout=20) == [b"x"]
-    assert len(attempts) == 3  # first delivery + two redeliveries, then dead-lettered
-    consumer.stop()
-    thread.join(10)
+        assert _drain(amqp_url, dlq.name, 1, timeout=20) == [b"x"]
+        assert len(attempts) == 3  # first delivery + two redeliveries, then dead-lettered
 
 
 def test_batches_from_several_threads_are_each_confirmed_whole(amqp_url: str, publisher) -> None:
