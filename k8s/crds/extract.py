@@ -20,68 +20,75 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 
-# (repository, tag, path of the CRD file, versions to keep)
-SOURCES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
-    (
+Source = tuple[str, str, str, tuple[str, ...]]  # repository, tag, CRD file, versions to keep
+
+
+def _crds(repo: str, tag: str, keep: str, path: str, *plurals: str) -> list[Source]:
+    """The CRD file `path` of `repo` at `tag`, or one per plural (`path` names it `{plural}`);
+    from each, the version `keep`."""
+    return [(repo, tag, path.format(plural=plural), (keep,)) for plural in plurals or ("",)]
+
+
+SOURCES: tuple[Source, ...] = (
+    *_crds(
         "mongodb/mongodb-kubernetes-operator",
         "v0.13.0",
+        "v1",
         "config/crd/bases/mongodbcommunity.mongodb.com_mongodbcommunity.yaml",
-        ("v1",),
     ),
-    (
+    *_crds(
         "rabbitmq/cluster-operator",
         "v2.22.3",
+        "v1beta1",
         "config/crd/bases/rabbitmq.com_rabbitmqclusters.yaml",
-        ("v1beta1",),
     ),
-    *(
-        (
-            "rabbitmq/messaging-topology-operator",
-            "v1.20.1",
-            f"config/crd/bases/rabbitmq.com_{plural}.yaml",
-            ("v1beta1",),
-        )
-        for plural in ("users", "permissions")
+    *_crds(
+        "rabbitmq/messaging-topology-operator",
+        "v1.20.1",
+        "v1beta1",
+        "config/crd/bases/rabbitmq.com_{plural}.yaml",
+        "users",
+        "permissions",
     ),
-    *(
-        (
-            "kubernetes-sigs/gateway-api",
-            "v1.6.1",
-            f"config/crd/standard/gateway.networking.k8s.io_{plural}.yaml",
-            ("v1",),
-        )
-        for plural in ("gatewayclasses", "gateways", "httproutes")
+    *_crds(
+        "kubernetes-sigs/gateway-api",
+        "v1.6.1",
+        "v1",
+        "config/crd/standard/gateway.networking.k8s.io_{plural}.yaml",
+        "gatewayclasses",
+        "gateways",
+        "httproutes",
     ),
-    ("kedacore/keda", "v2.20.2", "config/crd/bases/keda.sh_scaledobjects.yaml", ("v1alpha1",)),
-    (
+    *_crds(
         "kedacore/keda",
         "v2.20.2",
-        "config/crd/bases/keda.sh_triggerauthentications.yaml",
-        ("v1alpha1",),
+        "v1alpha1",
+        "config/crd/bases/keda.sh_{plural}.yaml",
+        "scaledobjects",
+        "triggerauthentications",
     ),
-    (
+    *_crds(
         "prometheus-operator/prometheus-operator",
         "v0.93.0",
+        "v1",
         "example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml",
-        ("v1",),
     ),
-    *(
-        (
-            "external-secrets/external-secrets",
-            "v2.9.0",
-            f"config/crds/bases/external-secrets.io_{plural}.yaml",
-            ("v1",),
-        )
-        for plural in ("externalsecrets", "secretstores")
+    *_crds(
+        "external-secrets/external-secrets",
+        "v2.9.0",
+        "v1",
+        "config/crds/bases/external-secrets.io_{plural}.yaml",
+        "externalsecrets",
+        "secretstores",
     ),
-    *(
-        (
-            "envoyproxy/gateway",
-            "v1.9.0",
-            f"charts/gateway-helm/charts/crds/crds/generated/gateway.envoyproxy.io_{plural}.yaml",
-            ("v1alpha1",),
-        )
-        for plural in ("backendtrafficpolicies", "clienttrafficpolicies", "envoyproxies")
+    *_crds(
+        "envoyproxy/gateway",
+        "v1.9.0",
+        "v1alpha1",
+        "charts/gateway-helm/charts/crds/crds/generated/gateway.envoyproxy.io_{plural}.yaml",
+        "backendtrafficpolicies",
+        "clienttrafficpolicies",
+        "envoyproxies",
     ),
 )
 
