@@ -25,6 +25,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from msm_common.adapters import mongo
 from msm_common.adapters.mqtt import MqttConfig, MqttConnection
+from msm_common.adapters.mqtt_settings import service_mqtt_config
 from pymongo.database import Database
 
 from .http_side import HttpServer, IotDataApp
@@ -117,7 +118,9 @@ def bootstrap(
     certificate_store = certificate_store or _mongo_certificate_store(db)
     shadows = ShadowService(store, clock)
 
-    mqtt_config = _mqtt_config(settings)
+    mqtt_config = service_mqtt_config(
+        settings, default_client_id=f"msm-localiot-{uuid.uuid4().hex[:8]}"
+    )
     holder: dict[str, Router] = {}
     mqtt: MqttConnection | None = None
     if publisher is None:
@@ -204,18 +207,6 @@ def _mongo_certificate_store(db: Any) -> certs.MongoCertificateStore:
     found = certs.MongoCertificateStore(db[certs.COLLECTION])
     found.ensure_indexes()
     return found
-
-
-def _mqtt_config(settings: LocaliotSettings) -> MqttConfig:
-    return MqttConfig(
-        host=settings.mqtt_host,
-        port=settings.mqtt_port,
-        ca_file=settings.mqtt_ca_file,
-        cert_file=settings.mqtt_cert_file,
-        key_file=settings.mqtt_key_file,
-        client_id=settings.mqtt_client_id or f"msm-localiot-{uuid.uuid4().hex[:8]}",
-        keepalive_s=settings.mqtt_keepalive_s,
-    )
 
 
 def _common_name(config: MqttConfig) -> str:

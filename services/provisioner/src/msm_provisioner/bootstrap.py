@@ -15,6 +15,7 @@ from typing import Any
 from msm_common.adapters import mongo
 from msm_common.adapters.amqp import ConfirmingPublisher
 from msm_common.adapters.mqtt import MqttConfig
+from msm_common.adapters.mqtt_settings import service_mqtt_config
 from msm_common.auth.principal import Accounts, Authenticator, MongoAccounts, RoleCache, mongo_roles
 from msm_common.auth.tokens import JwksKeys, TokenVerifier
 from pymongo.database import Database
@@ -95,12 +96,6 @@ def prepare(d: Deps) -> None:
 
 
 def mqtt_config(settings: ProvisionerSettings) -> MqttConfig:
-    return MqttConfig(
-        host=settings.mqtt_host,
-        port=settings.mqtt_port,
-        ca_file=settings.mqtt_ca_file,
-        cert_file=settings.mqtt_cert_file,
-        key_file=settings.mqtt_key_file,
-        client_id=settings.mqtt_client_id or f"msm-provisioner-{uuid.uuid4().hex[:8]}",
-        keepalive_s=settings.mqtt_keepalive_s,
+    return service_mqtt_config(
+        settings, default_client_id=f"msm-provisioner-{uuid.uuid4().hex[:8]}"
     )

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shlex
 import subprocess
@@ -127,15 +128,6 @@ def kick_config(base: MqttConfig) -> Callable[[str], MqttConfig]:
     """localiot's own identity, with the victim's client id and a clean, short-lived session."""
 
     def config_for(client_id: str) -> MqttConfig:
-        return MqttConfig(
-            host=base.host,
-            port=base.port,
-            ca_file=base.ca_file,
-            cert_file=base.cert_file,
-            key_file=base.key_file,
-            client_id=client_id,
-            keepalive_s=base.keepalive_s,
-            clean_start=True,
-        )
+        return dataclasses.replace(base, client_id=client_id, clean_start=True)
 
     return config_for

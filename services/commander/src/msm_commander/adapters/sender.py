@@ -8,7 +8,8 @@ import socket
 from typing import Protocol
 
 import paho.mqtt.client as paho
-from msm_common.adapters.mqtt import MqttConfig, MqttConnection
+from msm_common.adapters.mqtt import MqttConnection
+from msm_common.adapters.mqtt_settings import service_mqtt_config
 from msm_common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -25,20 +26,10 @@ class CommandSender(Protocol):
         ...
 
 
-def client_id(settings: CommonSettings) -> str:
-    return settings.mqtt_client_id or f"msm-commander-{socket.gethostname()}-{os.getpid()}"
-
-
 class MqttSender:
     def __init__(self, settings: CommonSettings, *, timeout_s: float) -> None:
-        config = MqttConfig(
-            host=settings.mqtt_host,
-            port=settings.mqtt_port,
-            ca_file=settings.mqtt_ca_file,
-            cert_file=settings.mqtt_cert_file,
-            key_file=settings.mqtt_key_file,
-            client_id=client_id(settings),
-            keepalive_s=settings.mqtt_keepalive_s,
+        config = service_mqtt_config(
+            settings, default_client_id=f"msm-commander-{socket.gethostname()}-{os.getpid()}"
         )
         self._conn = MqttConnection(config)
         self._timeout = timeout_s
