@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import subprocess
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from msm_common.logs import configure_logging
+from msm_common.signals import stop_on_signals
 
 from msm_metersim.fleet import Fleet, FleetOptions
 from msm_metersim.policy import AckPolicy
@@ -131,9 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "%d meters with a connection each; --shared-connections 4 is far lighter",
             options.devices,
         )
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
     fleet = Fleet(options, settings)
     try:
         fleet.open()

@@ -11,6 +11,7 @@ import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from msm_common.health import Readiness
+from msm_common.settings import CommonSettings
 
 
 def exposition(registry: CollectorRegistry) -> bytes:
@@ -66,3 +67,17 @@ def serve(
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name=f"{name}-http", daemon=True).start()
     return server
+
+
+def serve_configured(
+    settings: CommonSettings,
+    registry: CollectorRegistry,
+    ready: Callable[[], Readiness],
+    alive: Callable[[], bool],
+    *,
+    name: str,
+) -> ThreadingHTTPServer | None:
+    """`serve` on the settings' bind host and metrics port; None where that port is 0 (off)."""
+    if not settings.metrics_port:
+        return None
+    return serve(settings.bind_host, settings.metrics_port, registry, ready, alive, name=name)

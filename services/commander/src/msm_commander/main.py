@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-import threading
-from types import FrameType
 
 from msm_common import ops_server, secrets
 from msm_common.adapters import mongo
 from msm_common.logs import configure_logging
 from msm_common.settings import SettingsError
+from msm_common.signals import stop_on_signals
 
 from msm_commander.bootstrap import bootstrap
 from msm_commander.reencrypt import reencrypt
@@ -44,24 +42,10 @@ def main() -> None:
         raise SystemExit(2)
     configure_logging(settings.service_name, settings.log_level)
     commander = bootstrap(settings)
-    server = None
-    if settings.metrics_port:
-        server = ops_server.serve(
-            settings.bind_host,
-            settings.metrics_port,
-            commander.metrics.registry,
-            commander.readiness,
-            commander.alive,
-            name="commander",
-        )
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %s: draining", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    server = ops_server.serve_configured(
+        settings, commander.metrics.registry, commander.readiness, commander.alive, name="commander"
+    )
+    stop = stop_on_signals()
     commander.start()
     log.info(
         "msm-commander started: ack timeout %.1fs, %d attempts, %d consumers, metrics on %s:%d",

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-import threading
 
 from msm_common import ops_server
 from msm_common.logs import configure_logging
 from msm_common.settings import SettingsError
+from msm_common.signals import stop_on_signals
 from pydantic import ValidationError
 
 from msm_ingest.bootstrap import bootstrap, tune_gc
@@ -25,21 +24,11 @@ def main() -> int:
         print(f"msm-ingest: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.service_name, settings.log_level)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-
+    stop = stop_on_signals()
     ingest = bootstrap(settings)
-    server = None
-    if settings.metrics_port:
-        server = ops_server.serve(
-            settings.bind_host,
-            settings.metrics_port,
-            ingest.metrics.registry,
-            ingest.readiness,
-            lambda: ingest.alive,
-            name="ingest",
-        )
+    server = ops_server.serve_configured(
+        settings, ingest.metrics.registry, ingest.readiness, lambda: ingest.alive, name="ingest"
+    )
     try:
         if not ingest.prepare(stop):
             return 0
