@@ -15,6 +15,8 @@ from typing import Any
 
 from msm_common.contracts import DeviceInfoMessage, Reading, format_timestamp
 
+from msm_ingest.domain.devices import latest_value
+
 Fragment = dict[str, Any]
 
 
@@ -47,14 +49,7 @@ class ShadowState:
         reported: Fragment = dict(self.info)
         if self.latest:
             reported["latest"] = {
-                key: {
-                    "timestamp": format_timestamp(r.timestamp),
-                    "temperature": r.temperature,
-                    "line_voltage": r.line_voltage,
-                    "current": r.current,
-                    "active_power": r.active_power,
-                    "reactive_power": r.reactive_power,
-                }
+                key: {**latest_value(r), "timestamp": format_timestamp(r.timestamp)}
                 for key, r in self.latest.items()
             }
         if self.last_seen is not None:
