@@ -11,11 +11,11 @@ import orjson
 from commander_fakes import Clock, InMemoryStore, RecordingEvents, RecordingSender, secret_box
 from msm_commander.bootstrap import Commander, bootstrap
 from msm_commander.domain.documents import from_request
-from msm_commander.domain.messages import AckReceived, PresenceChanged
+from msm_commander.domain.messages import PresenceChanged
 from msm_commander.domain.state_machine import Status
 from msm_commander.handlers import dispatch
 from msm_commander.settings import CommanderSettings
-from msm_common.contracts.acks import AckStatus
+from msm_common.contracts.acks import AckStatus, CommandAck
 from msm_common.contracts.command_request import CommandRequest
 from msm_common.contracts.commands import CommandType
 from msm_common.secrets import seal_params
@@ -89,7 +89,7 @@ class World:
         device: str = DEVICE,
         message: str | None = None,
     ) -> None:
-        ack = AckReceived(
+        ack = CommandAck(
             device_uuid=device,
             command_type=CommandType(type_),
             command_id=command_id,

@@ -13,12 +13,13 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 import orjson
+from msm_common.contracts.acks import CommandAck
 from msm_common.contracts.command_request import CommandRequest
 from msm_common.contracts.errors import ContractError
 from msm_common.identifiers import is_command_id, is_thing_name
 
 from msm_commander.domain import documents
-from msm_commander.domain.messages import AckReceived, PresenceChanged
+from msm_commander.domain.messages import PresenceChanged
 from msm_commander.domain.state_machine import (
     RetryPolicy,
     Status,
@@ -124,14 +125,14 @@ def handle_malformed_request(d: Deps, body: bytes, error: ContractError) -> None
 
 
 # -- acknowledgements -----------------------------------------------------------------------------
-def handle_ack(d: Deps, ack: AckReceived) -> None:
+def handle_ack(d: Deps, ack: CommandAck) -> None:
     d.metrics.acks.labels(ack.status.value, _ack(d, ack)).inc()
     # It just spoke, so it is connected: its next command can go at once. A fresh read: a
     # request that arrived meanwhile saw this command in flight and left the next send to us.
     d.scheduler.schedule(ack.device_uuid, online=True)
 
 
-def _answered(d: Deps, ack: AckReceived) -> dict[str, Any] | None:
+def _answered(d: Deps, ack: CommandAck) -> dict[str, Any] | None:
     """The command an ack answers: by its id, or (old firmware) the oldest in flight."""
     if ack.command_id is not None:
         doc = d.store.get(ack.command_id)
@@ -142,7 +143,7 @@ def _answered(d: Deps, ack: AckReceived) -> dict[str, Any] | None:
     return next((x for x in docs if x["_id"] == command_id), None)
 
 
-def _ack(d: Deps, ack: AckReceived) -> str:
+def _ack(d: Deps, ack: CommandAck) -> str:
     """Apply the ack to the command it answers; returns what became of it."""
     doc = _answered(d, ack)
     if doc is None:
@@ -185,7 +186,7 @@ def handle_presence(d: Deps, presence: PresenceChanged) -> None:
 Handler = Callable[[Deps, Any], None]
 HANDLERS: Final[Mapping[type, Handler]] = {
     CommandRequest: handle_request,
-    AckReceived: handle_ack,
+    CommandAck: handle_ack,
     PresenceChanged: handle_presence,
 }
 

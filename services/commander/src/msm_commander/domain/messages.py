@@ -12,21 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from msm_common.contracts import _checks
-from msm_common.contracts.acks import MAX_ACK_MESSAGE, STATUS_WORDS, AckStatus
-from msm_common.contracts.commands import CommandType, command_type
+from msm_common.contracts.acks import MAX_ACK_MESSAGE, STATUS_WORDS, CommandAck
+from msm_common.contracts.commands import command_type
 from msm_common.contracts.errors import ContractError, field_error, short_repr
 from msm_common.contracts.events import CloudEvent
 from msm_common.contracts.timeparse import parse_timestamp
-
-
-@dataclass(frozen=True, slots=True)
-class AckReceived:
-    device_uuid: str
-    command_type: CommandType
-    command_id: str | None
-    status: AckStatus
-    message: str | None
-    received_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +36,8 @@ def _data(event: CloudEvent) -> dict[str, object]:
     return _checks.require_object(event.data, "event data")
 
 
-def parse_ack_event(body: bytes, routing_key: str, *, now: datetime) -> AckReceived:
+def parse_ack_event(body: bytes, routing_key: str, *, now: datetime) -> CommandAck:
+    """The meter's ack that ingest forwarded: the same `CommandAck` ingest read off the topic."""
     event = CloudEvent.from_json(body)
     data = _data(event)
     command_id = data.get("command_id")
@@ -60,7 +51,7 @@ def parse_ack_event(body: bytes, routing_key: str, *, now: datetime) -> AckRecei
     if message is not None and not isinstance(message, str):
         raise field_error("message", f"must be a string, got {short_repr(message)}")
     received = data.get("received_at")
-    return AckReceived(
+    return CommandAck(
         device_uuid=_device(event, data, routing_key),
         command_type=command_type(data.get("command_type"), "command_type"),
         command_id=command_id,
@@ -89,7 +80,6 @@ def parse_presence_event(body: bytes, routing_key: str, *, now: datetime) -> Pre
 
 
 __all__ = [
-    "AckReceived",
     "ContractError",
     "PresenceChanged",
     "parse_ack_event",
