@@ -74,22 +74,33 @@ def apply_update(current: Shadow | None, payload: bytes, now: int) -> Updated | 
     return Updated(shadow, accepted, documents, _delta_message(previous, shadow, patch, now, token))
 
 
-def apply_get(current: Shadow | None, payload: bytes, now: int, shadow_name: str) -> Got | Rejected:
-    """The whole document with its delta, or 404 when there is no shadow."""
+def _existing(
+    current: Shadow | None, payload: bytes, now: int, shadow_name: str
+) -> tuple[Shadow, str | None] | Rejected:
+    """The stored shadow and the request's client token; a bad request, or 404 with no shadow."""
     try:
         token = optional_token(payload)
     except ShadowRequestError as rejection:
         return rejection.at(now)
     if current is None or not current.exists:
         return Rejected(404, no_shadow_message(shadow_name), now, token)
-    state = copy.deepcopy(current.state)
-    delta, _ = delta_of(current)
+    return current, token
+
+
+def apply_get(current: Shadow | None, payload: bytes, now: int, shadow_name: str) -> Got | Rejected:
+    """The whole document with its delta, or 404 when there is no shadow."""
+    found = _existing(current, payload, now, shadow_name)
+    if isinstance(found, Rejected):
+        return found
+    shadow, token = found
+    state = copy.deepcopy(shadow.state)
+    delta, _ = delta_of(shadow)
     if delta:
         state["delta"] = delta
     document: JsonObject = {
         "state": state,
-        "metadata": copy.deepcopy(current.metadata),
-        "version": current.version,
+        "metadata": copy.deepcopy(shadow.metadata),
+        "version": shadow.version,
         "timestamp": now,
     }
     return Got(_with_token(document, token))
@@ -99,14 +110,12 @@ def apply_delete(
     current: Shadow | None, payload: bytes, now: int, shadow_name: str
 ) -> Deleted | Rejected:
     """Delete the shadow; its version survives in a tombstone. 404 when there is none."""
-    try:
-        token = optional_token(payload)
-    except ShadowRequestError as rejection:
-        return rejection.at(now)
-    if current is None or not current.exists:
-        return Rejected(404, no_shadow_message(shadow_name), now, token)
-    tombstone = Shadow(version=current.version, deleted=True)
-    accepted = _with_token({"version": current.version, "timestamp": now}, token)
+    found = _existing(current, payload, now, shadow_name)
+    if isinstance(found, Rejected):
+        return found
+    shadow, token = found
+    tombstone = Shadow(version=shadow.version, deleted=True)
+    accepted = _with_token({"version": shadow.version, "timestamp": now}, token)
     return Deleted(tombstone, accepted)
 
 
