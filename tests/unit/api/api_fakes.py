@@ -1,12 +1,17 @@
-"""Fakes of the api's own interfaces for unit tests: accounts in memory, custom roles."""
+"""Fakes of the api's own interfaces for unit tests: accounts in memory, custom roles, and the
+in-memory stores the app runs on."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
+from accounts_fake import InMemoryAuditLog, InMemoryRoleStore, InMemoryUserStore
+from api_store_fake import InMemoryApiStore
 from bson import ObjectId
 from msm_api.domain.permissions import BUILTIN_ROLES
 from msm_common.auth.principal import Account
+from telemetry_fake import InMemoryTelemetry
 
 # Custom roles next to the built-in ones, as an admin would define them.
 CUSTOM_ROLES = {
@@ -41,3 +46,16 @@ class FakeAccounts:
         account = Account(**values)
         self.by_id[account.user_id] = account
         return account
+
+
+@dataclass
+class Fakes:
+    """The in-memory stores `store_app` runs on (the roles: `api_fakes.ROLE_DOCS`)."""
+
+    devices: InMemoryApiStore = field(default_factory=InMemoryApiStore)
+    telemetry: InMemoryTelemetry = field(default_factory=InMemoryTelemetry)
+    users: InMemoryUserStore = field(default_factory=InMemoryUserStore)
+    roles: InMemoryRoleStore = field(
+        default_factory=lambda: InMemoryRoleStore({d["name"]: dict(d) for d in ROLE_DOCS})
+    )
+    audit: InMemoryAuditLog = field(default_factory=InMemoryAuditLog)

@@ -19,8 +19,6 @@ class InMemoryApiStore:
     devices: dict[str, Document] = field(default_factory=dict)
     commands: dict[str, Document] = field(default_factory=dict)
     configs: dict[str, dict[str, Document]] = field(default_factory=dict)
-    # Telemetry newer than a device document's `latest`, by device: {"channel:phase": reading}.
-    newer: dict[str, Document] = field(default_factory=dict)
 
     def device(self, device_uuid: str) -> Document | None:
         return copy.deepcopy(self.devices.get(device_uuid))
@@ -61,9 +59,6 @@ class InMemoryApiStore:
             if d["device_uuid"] == device_uuid and d["status"] in dc.IN_FLIGHT
         ]
         return copy.deepcopy(sorted(docs, key=lambda d: d["created_at"])[:limit])
-
-    def latest_readings(self, device_uuid: str, latest: Mapping[str, Any]) -> Document:
-        return {**latest, **self.newer.get(device_uuid, {})}
 
     def command(self, command_id: str) -> Document | None:
         return copy.deepcopy(self.commands.get(command_id))

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from api_fakes import ROLE_DOCS, FakeAccounts
+from api_fakes import ROLE_DOCS, FakeAccounts, Fakes
 from api_store_fake import InMemoryApiStore
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from msm_api.app import create_app
@@ -17,6 +17,7 @@ from msm_api.settings import ApiSettings
 from msm_common.auth.principal import RoleCache
 from pymongo.errors import ServerSelectionTimeoutError
 from support.api_publisher import FakePublisher
+from telemetry_fake import InMemoryRateLimits
 
 
 class UnreachableCollection:
@@ -44,19 +45,18 @@ def fake_accounts() -> FakeAccounts:
     return FakeAccounts()
 
 
-def _app(
-    signing_key: keys.SigningKey, accounts: FakeAccounts, store: InMemoryApiStore | None = None
-) -> Any:
+def _app(signing_key: keys.SigningKey, accounts: FakeAccounts, **fakes: Any) -> Any:
+    """The app over an unreachable database, with the in-memory `fakes` given (bootstrap's
+    keyword arguments) in its place."""
     settings = ApiSettings(env="test", max_body_bytes=4096)
     deps = bootstrap(
         settings,
         db=UnreachableDb(),  # type: ignore[arg-type]
-        store=store,
         publisher=FakePublisher(),
         signing_key=signing_key,
         passwords=PasswordHasher(4),
         accounts=accounts,
-        roles=RoleCache(lambda: ROLE_DOCS),
+        **{"roles": RoleCache(lambda: ROLE_DOCS), **fakes},
     )
     return create_app(settings, deps=deps, prepare=False)
 
@@ -68,16 +68,30 @@ def unit_app(signing_key: keys.SigningKey, fake_accounts: FakeAccounts) -> Any:
 
 
 @pytest.fixture
-def api_store() -> InMemoryApiStore:
-    return InMemoryApiStore()
+def fakes() -> Fakes:
+    return Fakes()
 
 
 @pytest.fixture
-def store_app(
-    signing_key: keys.SigningKey, fake_accounts: FakeAccounts, api_store: InMemoryApiStore
-) -> Any:
-    """The app whose device, command and config views use the in-memory store."""
-    return _app(signing_key, fake_accounts, api_store)
+def api_store(fakes: Fakes) -> InMemoryApiStore:
+    return fakes.devices
+
+
+@pytest.fixture
+def store_app(signing_key: keys.SigningKey, fake_accounts: FakeAccounts, fakes: Fakes) -> Any:
+    """The app on the in-memory stores: devices, commands, configs, telemetry, users, roles,
+    audit."""
+    return _app(
+        signing_key,
+        fake_accounts,
+        store=fakes.devices,
+        telemetry=fakes.telemetry,
+        rate_limits=InMemoryRateLimits(),
+        users=fakes.users,
+        role_store=fakes.roles,
+        roles=RoleCache(fakes.roles.roles),
+        audit_log=fakes.audit,
+    )
 
 
 @pytest.fixture

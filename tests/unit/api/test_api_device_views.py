@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
+from api_fakes import Fakes
 from api_store_fake import InMemoryApiStore
 from msm_common.contracts.command_request import CommandRequest
 from support.command_samples import MQTT, NTP
@@ -24,7 +25,7 @@ def store(api_store: InMemoryApiStore) -> InMemoryApiStore:
         "last_seen": SEEN,
         "firmware_version": "2.3.1",
         "mqtt_status": True,
-        "latest": {"1:L1": {"timestamp": SEEN, "voltage": 230.1}},
+        "latest": {"1:L1": {"timestamp": SEEN, "line_voltage": 230.1}},
     }
     return api_store
 
@@ -56,14 +57,24 @@ def test_an_unknown_device_is_404(client: Any, bearer: Any) -> None:
 
 
 def test_status_shows_latest_readings_newer_telemetry_and_pending_commands(
-    client: Any, bearer: Any, store: InMemoryApiStore
+    client: Any, bearer: Any, store: InMemoryApiStore, fakes: Fakes
 ) -> None:
-    store.newer[DEVICE] = {"2:L1": {"timestamp": SEEN + timedelta(seconds=5), "voltage": 229.0}}
+    # Rows newer than the document's `latest` show; older ones were merged into it already.
+    row = {"device_uuid": DEVICE, "phase": "L1", "line_voltage": 229.0}
+    fakes.telemetry.add(
+        [
+            {**row, "channel_id": 2, "timestamp": SEEN + timedelta(seconds=5)},
+            {**row, "channel_id": 3, "timestamp": SEEN},
+        ]
+    )
     sent = client.post(f"/api/devices/{DEVICE}/reboot", headers=bearer("operator"))
     assert sent.status_code == 202
     body = client.get(f"/api/devices/{DEVICE}/status", headers=bearer("viewer")).get_json()
     assert body["online"] is True and body["mqtt_status"] is True
-    assert [(r["channel_id"], r["voltage"]) for r in body["latest"]] == [(1, 230.1), (2, 229.0)]
+    assert [(r["channel_id"], r["line_voltage"]) for r in body["latest"]] == [
+        (1, 230.1),
+        (2, 229.0),
+    ]
     [pending] = body["pending_commands"]
     assert (pending["command_id"], pending["status"]) == (sent.get_json()["command_id"], "queued")
 
@@ -206,7 +217,7 @@ def test_latest_readings_per_device(client: Any, bearer: Any, store: InMemoryApi
     body = client.get("/api/telemetry/latest?limit=1", headers=headers).get_json()
     [item] = body["items"]
     assert item["device_uuid"] == DEVICE
-    assert [(r["channel_id"], r["phase"], r["voltage"]) for r in item["readings"]] == [
+    assert [(r["channel_id"], r["phase"], r["line_voltage"]) for r in item["readings"]] == [
         (1, "L1", 230.1)
     ]
     rest = client.get(f"/api/telemetry/latest?cursor={body['next_cursor']}", headers=headers)

@@ -9,11 +9,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from bson import ObjectId
 from msm_common.auth.principal import normalise_user_id
 from msm_common.settings import SettingsError
-from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
 
 from msm_api.context import Deps
 from msm_api.problems import ApiError
@@ -28,14 +25,14 @@ INVALID_REFRESH = "the refresh token is invalid, expired or already used"
 def find_user(d: Deps, identity: str) -> dict[str, Any] | None:
     field = "email" if "@" in identity else "username"
     value = identity.strip().lower() if field == "email" else identity.strip()
-    return d.db["users"].find_one({field: value})
+    return d.users.user_by(field, value)
 
 
 def user_by_id(d: Deps, user_id: str) -> dict[str, Any] | None:
     canonical = normalise_user_id(user_id)
     if canonical is None:
         return None
-    return d.db["users"].find_one({"_id": ObjectId(canonical)})
+    return d.users.user(canonical)
 
 
 def end_sessions(d: Deps, user_id: str) -> None:
@@ -43,8 +40,8 @@ def end_sessions(d: Deps, user_id: str) -> None:
     canonical = normalise_user_id(user_id)
     if canonical is None:
         return
-    d.db["refresh_tokens"].update_many({"user_id": canonical}, {"$set": {"revoked": True}})
-    d.db["users"].update_one({"_id": ObjectId(canonical)}, {"$inc": {"token_version": 1}})
+    d.users.revoke_user_refresh(canonical)
+    d.users.bump_token_version(canonical)
 
 
 def public_user(doc: dict[str, Any]) -> dict[str, Any]:
@@ -80,7 +77,7 @@ def issue_pair(
     refresh = d.tokens.issue_refresh(
         user_id=user_id, family=family, now=now, not_after=session_ends_at
     )
-    d.db["refresh_tokens"].insert_one(
+    d.users.insert_refresh(
         {
             "_id": refresh.jti,
             "family": family,
@@ -93,7 +90,7 @@ def issue_pair(
         }
     )
     if replaces is not None:
-        d.db["refresh_tokens"].update_one({"_id": replaces}, {"$set": {"replaced_by": refresh.jti}})
+        d.users.mark_replaced(replaces, refresh.jti)
     return {
         "access_token": access.token,
         "refresh_token": refresh.token,
@@ -129,14 +126,9 @@ def refresh(d: Deps, token: str, now: datetime) -> dict[str, Any]:
     except TokenError:
         raise ApiError(401, INVALID_REFRESH) from None
     new_jti_placeholder = uuid.uuid4().hex
-    spent = d.db["refresh_tokens"].find_one_and_update(
-        {"_id": claims.jti, "revoked": False, "replaced_by": None},
-        {"$set": {"replaced_by": new_jti_placeholder, "used_at": now}},
-        return_document=ReturnDocument.AFTER,
-    )
+    spent = d.users.spend_refresh(claims.jti, new_jti_placeholder, now)
     if spent is None:
-        known = d.db["refresh_tokens"].find_one({"_id": claims.jti}, {"family": 1})
-        if known is not None:
+        if d.users.refresh_known(claims.jti):
             revoke_family(d, claims.family)
             log.warning("refresh token reuse; family %s revoked", claims.family)
         raise ApiError(401, INVALID_REFRESH)
@@ -151,7 +143,7 @@ def refresh(d: Deps, token: str, now: datetime) -> dict[str, Any]:
 
 
 def revoke_family(d: Deps, family: str) -> None:
-    d.db["refresh_tokens"].update_many({"family": family}, {"$set": {"revoked": True}})
+    d.users.revoke_family(family)
 
 
 def logout(d: Deps, token: str) -> str:
@@ -164,12 +156,12 @@ def logout(d: Deps, token: str) -> str:
     revoke_family(d, claims.family)
     canonical = normalise_user_id(claims.user_id)
     if canonical is not None:
-        d.db["users"].update_one({"_id": ObjectId(canonical)}, {"$inc": {"token_version": 1}})
+        d.users.bump_token_version(canonical)
     return claims.user_id
 
 
 def check_roles_exist(d: Deps, roles: list[str]) -> None:
-    known = {doc["name"] for doc in d.db["roles"].find({"name": {"$in": roles}}, {"name": 1})}
+    known = {doc["name"] for doc in d.role_store.roles(roles)}
     missing = [r for r in roles if r not in known]
     if missing:
         # Well formed, but not (or no longer) a role here: a conflict with the current state.
@@ -189,16 +181,14 @@ def create_user(
         "disabled": False,
         "token_version": 0,
     }
-    try:
-        d.db["users"].insert_one(doc)
-    except DuplicateKeyError:
-        raise ApiError(409, "a user with this username or email already exists") from None
+    if not d.users.insert_user(doc):
+        raise ApiError(409, "a user with this username or email already exists")
     return doc
 
 
 def ensure_first_admin(d: Deps, now: datetime) -> bool:
     """Create the admin from MSM_ADMIN_EMAIL / MSM_ADMIN_PASSWORD when there is no user yet."""
-    if d.db["users"].find_one({}, {"_id": 1}) is not None:
+    if d.users.any_user():
         return False
     s = d.settings
     email = s.admin_email

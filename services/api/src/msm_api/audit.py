@@ -63,7 +63,7 @@ def init_app(app: Flask) -> None:
             "details": g.get("audit_details", {}),
         }
         try:
-            deps().db["audit_log"].insert_one(entry)
+            deps().audit_log.record(entry)
         except PyMongoError:
             log.exception("could not record audit entry for %s %s", request.method, request.path)
         return resp

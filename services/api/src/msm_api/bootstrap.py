@@ -12,13 +12,15 @@ from msm_common.secrets import SecretBox, box_for
 from pymongo.database import Database
 
 from msm_api import accounts
+from msm_api.adapters.accounts import MongoAuditLog, MongoRoleStore, MongoUserStore
 from msm_api.adapters.publisher import AmqpCommandPublisher
 from msm_api.adapters.roles import seed_builtin_roles
 from msm_api.adapters.store import MongoApiStore
+from msm_api.adapters.telemetry import MongoTelemetryStore
 from msm_api.context import CommandPublisher, Deps
 from msm_api.domain.cursor import CursorCodec
 from msm_api.metrics import ApiMetrics
-from msm_api.ports import ApiStore
+from msm_api.ports import ApiStore, AuditLog, RateLimits, RoleStore, TelemetryStore, UserStore
 from msm_api.security import keys, ratelimit, throttle
 from msm_api.security.passwords import PasswordHasher
 from msm_api.security.throttle import LoginThrottle, ThrottlePolicy
@@ -43,6 +45,11 @@ def bootstrap(
     roles: RoleCache | None = None,
     secrets: SecretBox | None = None,
     store: ApiStore | None = None,
+    telemetry: TelemetryStore | None = None,
+    rate_limits: RateLimits | None = None,
+    users: UserStore | None = None,
+    role_store: RoleStore | None = None,
+    audit_log: AuditLog | None = None,
 ) -> Deps:
     """Build the API's dependencies; each part given replaces the real one (tests pass fakes).
     `signing_key` is used for the real key ring when `key_ring` is not given."""
@@ -69,6 +76,11 @@ def bootstrap(
         settings=settings,
         db=db,
         store=store or MongoApiStore(db),
+        telemetry=telemetry or MongoTelemetryStore(db),
+        rate_limits=rate_limits or ratelimit.RateLimiter(db),
+        users=users or MongoUserStore(db),
+        role_store=role_store or MongoRoleStore(db),
+        audit_log=audit_log or MongoAuditLog(db),
         publisher=publisher,
         tokens=tokens,
         passwords=passwords or PasswordHasher(settings.bcrypt_rounds),

@@ -13,7 +13,7 @@ from msm_common.secrets import SecretBox
 from pymongo.database import Database
 
 from msm_api.domain.cursor import CursorCodec
-from msm_api.ports import ApiStore
+from msm_api.ports import ApiStore, AuditLog, RateLimits, RoleStore, TelemetryStore, UserStore
 from msm_api.security.passwords import PasswordHasher
 from msm_api.security.throttle import LoginThrottle
 from msm_api.security.tokens import TokenService
@@ -41,6 +41,11 @@ class Deps:
     settings: ApiSettings
     db: Database[dict[str, Any]]
     store: ApiStore  # what the device, command and config views read and write
+    telemetry: TelemetryStore
+    rate_limits: RateLimits  # CSV exports per caller
+    users: UserStore  # accounts and their refresh tokens
+    role_store: RoleStore  # the roles as stored (`roles` is the few-seconds cache of them)
+    audit_log: AuditLog
     publisher: CommandPublisher
     tokens: TokenService
     passwords: PasswordHasher

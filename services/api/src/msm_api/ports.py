@@ -1,17 +1,23 @@
-"""What the device, command and config views need from the database.
+"""What the views need from the database, one Protocol per part.
 
-`adapters.store.MongoApiStore` is the real one; unit tests use an in-memory fake behind the
-same Protocol. (Telemetry pages and the auth side still read MongoDB directly.)
+The real ones are in `msm_api.adapters`; unit tests use in-memory fakes behind the same
+Protocols (tests/unit/api).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from msm_api.domain.timerange import TimeRange
+from msm_api.security.ratelimit import RateLimit
+
 Document = dict[str, Any]
-Key = tuple[datetime, str]  # (created_at, _id): a position in a newest-first page
+Key = tuple[datetime, str]  # (time, _id): a position in a keyset page
+Filter = Mapping[str, Any]  # field -> value, every one must match
+Span = tuple[datetime, datetime]  # [start, end)
 
 
 class ApiStore(Protocol):
@@ -33,10 +39,6 @@ class ApiStore(Protocol):
 
     def in_flight_commands(self, device_uuid: str, limit: int) -> list[Document]:
         """The device's queued and sent commands, oldest first (`_id`, type, status, created_at)."""
-        ...
-
-    def latest_readings(self, device_uuid: str, latest: Mapping[str, Any]) -> Document:
-        """The device document's `latest`, with what telemetry holds that is newer."""
         ...
 
     # -- commands -----------------------------------------------------------------------------
@@ -61,4 +63,125 @@ class ApiStore(Protocol):
 
     def latest_commands(self, kind: str, device_uuids: list[str]) -> dict[str, Document]:
         """The newest command of `kind` per device: command_id, status, created_at, updated_at."""
+        ...
+
+
+class TelemetryStore(Protocol):
+    """The `telemetry` rows (fields `domain.telemetry.READING_FIELDS` and `_id`)."""
+
+    def readings(
+        self, base: Filter, rng: TimeRange, after: Key | None, limit: int
+    ) -> list[Document]:
+        """Rows matching `base` with timestamp in `rng` (from inclusive, to exclusive),
+        (timestamp, `_id`) after `after`, in (timestamp, `_id`) order; at most `limit`."""
+        ...
+
+    def buckets(self, base: Filter, rng: Span, interval: str) -> list[Document]:
+        """`domain.telemetry.bucket_row`s of the rows matching `base` in `rng`, in
+        (bucket start, device, channel, phase) order."""
+        ...
+
+    def first_timestamp(self, base: Filter, rng: Span) -> datetime | None:
+        """The oldest timestamp of a row matching `base` in `rng`."""
+        ...
+
+    def newest(self, device_uuid: str, after: datetime | None, limit: int) -> list[Document]:
+        """The device's rows after `after`, newest first; at most `limit`."""
+        ...
+
+
+class RateLimits(Protocol):
+    def take(self, limit: RateLimit, who: str, now: datetime) -> int:
+        """Count one request by `who`; 0 if allowed, else seconds until the window ends."""
+        ...
+
+
+class UserStore(Protocol):
+    """The `users` accounts (user ids are the canonical 24-hex form) and their refresh tokens."""
+
+    def user(self, user_id: str) -> Document | None: ...
+
+    def user_by(self, field: str, value: str) -> Document | None:
+        """The account whose `field` (username or email) is `value`."""
+        ...
+
+    def any_user(self) -> bool: ...
+
+    def insert_user(self, doc: Document) -> bool:
+        """Store `doc` (setting its `_id`); False if the username or email is taken."""
+        ...
+
+    def users_page(self, after: str | None, limit: int) -> list[Document]:
+        """Accounts by username after `after`; at most `limit`."""
+        ...
+
+    def update_user(self, user_id: str, changes: Mapping[str, Any]) -> Document | None:
+        """Set `changes` and bump the token version; the account after, None if gone."""
+        ...
+
+    def restore_user(self, user_id: str, fields: Mapping[str, Any]) -> None:
+        """Set `fields` back (undo a change), leaving the token version."""
+        ...
+
+    def bump_token_version(self, user_id: str) -> None:
+        """Invalidate every access token issued to the account so far."""
+        ...
+
+    def has_enabled_admin(self, admin_role: str, *, besides: str | None = None) -> bool:
+        """Whether an enabled account holds `admin_role` (other than `besides`)."""
+        ...
+
+    def anyone_holds(self, role: str) -> bool: ...
+
+    # -- refresh tokens -----------------------------------------------------------------------
+    def insert_refresh(self, doc: Document) -> None: ...
+
+    def mark_replaced(self, jti: str, replaced_by: str) -> None: ...
+
+    def spend_refresh(self, jti: str, replaced_by: str, now: datetime) -> Document | None:
+        """Mark a live, unspent refresh token spent; the token after, None if it was not."""
+        ...
+
+    def refresh_known(self, jti: str) -> bool: ...
+
+    def revoke_family(self, family: str) -> None: ...
+
+    def revoke_user_refresh(self, user_id: str) -> None: ...
+
+
+class RoleStore(Protocol):
+    """The `roles` documents: name, permissions, created_at/updated_at."""
+
+    def roles(self, names: Sequence[str] | None = None) -> list[Document]:
+        """The roles named (all of them if None), by name."""
+        ...
+
+    def role(self, name: str) -> Document | None: ...
+
+    def insert_role(self, doc: Document) -> bool:
+        """False if a role of that name exists."""
+        ...
+
+    def set_permissions(self, name: str, permissions: Sequence[str], now: datetime) -> bool:
+        """False if there is no such role."""
+        ...
+
+    def delete_role(self, name: str) -> bool:
+        """False if there is no such role."""
+        ...
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str | None = None
+    action: str | None = None
+    start: datetime | None = None  # `at` in [start, end)
+    end: datetime | None = None
+
+
+class AuditLog(Protocol):
+    def record(self, entry: Document) -> None: ...
+
+    def page(self, query: AuditFilter, before: Key | None, limit: int) -> list[Document]:
+        """Entries matching `query` newest first by (at, `_id`), before `before`."""
         ...

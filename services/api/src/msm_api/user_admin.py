@@ -14,9 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bson import ObjectId
 from msm_common.auth.principal import Principal, normalise_user_id
-from pymongo import ReturnDocument
 
 from msm_api.accounts import check_roles_exist
 from msm_api.context import Deps
@@ -29,7 +27,7 @@ LAST_ADMIN = "the last enabled admin cannot be disabled or demoted"
 def permissions_now(d: Deps, roles: list[str]) -> frozenset[str]:
     """What `roles` carry as stored now (not the few-seconds role cache: a grant decided on a
     stale table could hand out a permission an admin has just added to a role)."""
-    docs = d.db["roles"].find({"name": {"$in": roles}}, {"name": 1, "permissions": 1})
+    docs = d.role_store.roles(roles)
     table = {str(doc["name"]): frozenset(doc.get("permissions") or ()) for doc in docs}
     table[ADMIN] = frozenset(ALL_PERMISSIONS)
     return permissions_of(roles, table)
@@ -50,13 +48,6 @@ def _enabled_admin(roles: list[str], disabled: bool) -> bool:
     return ADMIN in roles and not disabled
 
 
-def enabled_admins(d: Deps, *, besides: ObjectId | None = None) -> int:
-    filt: dict[str, Any] = {"roles": ADMIN, "disabled": {"$ne": True}}
-    if besides is not None:
-        filt["_id"] = {"$ne": besides}
-    return d.db["users"].count_documents(filt, limit=1)
-
-
 def update_user(
     d: Deps,
     who: Principal,
@@ -69,7 +60,7 @@ def update_user(
 ) -> tuple[dict[str, Any], list[str]]:
     """Apply the changes the caller may make; returns the account after and the changed fields."""
     canonical = normalise_user_id(user_id)
-    doc = d.db["users"].find_one({"_id": ObjectId(canonical)}) if canonical else None
+    doc = d.users.user(canonical) if canonical else None
     if doc is None:
         raise ApiError(404, "no such user")
     old_roles = sorted(set(doc.get("roles") or []))
@@ -78,10 +69,10 @@ def update_user(
     new_disabled = disabled if disabled is not None else old_disabled
     if not who.is_admin and (ADMIN in old_roles or permissions_now(d, old_roles) - who.permissions):
         raise ApiError(403, "you cannot change an account with permissions you do not hold")
-    oid = doc["_id"]
+    oid = str(doc["_id"])
     was_admin = _enabled_admin(old_roles, old_disabled)
     demotes = was_admin and not _enabled_admin(new_roles, new_disabled)
-    if demotes and not enabled_admins(d, besides=oid):
+    if demotes and not d.users.has_enabled_admin(ADMIN, besides=oid):
         raise ApiError(409, LAST_ADMIN)
     if canonical == who.user_id and (new_roles != old_roles or new_disabled != old_disabled):
         raise ApiError(403, "you cannot change your own roles or disable yourself")
@@ -96,17 +87,11 @@ def update_user(
         changes["password"] = d.passwords.hash(password)
     if not changes:
         return doc, []
-    after = d.db["users"].find_one_and_update(
-        {"_id": oid},
-        {"$set": {**changes, "updated_at": now}, "$inc": {"token_version": 1}},
-        return_document=ReturnDocument.AFTER,
-    )
+    after = d.users.update_user(oid, {**changes, "updated_at": now})
     if after is None:
         raise ApiError(404, "no such user")
-    if demotes and not enabled_admins(d):  # a concurrent change removed the other admin
-        d.db["users"].update_one(
-            {"_id": oid}, {"$set": {"roles": old_roles, "disabled": old_disabled}}
-        )
+    if demotes and not d.users.has_enabled_admin(ADMIN):  # a concurrent change removed the other
+        d.users.restore_user(oid, {"roles": old_roles, "disabled": old_disabled})
         raise ApiError(409, LAST_ADMIN)
-    d.db["refresh_tokens"].update_many({"user_id": str(oid)}, {"$set": {"revoked": True}})
+    d.users.revoke_user_refresh(oid)
     return after, sorted(changes)

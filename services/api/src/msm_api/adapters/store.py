@@ -7,12 +7,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from pymongo import ReturnDocument
+from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from msm_api.adapters.telemetry import with_newer_rows
 from msm_api.domain import commands as dc
 from msm_api.ports import Document, Key
+
+
+def insert_new(coll: Collection[Document], doc: Document) -> bool:
+    """Insert `doc`; False if a unique index already holds its key."""
+    try:
+        coll.insert_one(doc)
+    except DuplicateKeyError:
+        return False
+    return True
 
 
 class MongoApiStore:
@@ -53,9 +62,6 @@ class MongoApiStore:
         )
         return list(found.sort("created_at", 1).limit(limit))
 
-    def latest_readings(self, device_uuid: str, latest: Mapping[str, Any]) -> Document:
-        return with_newer_rows(self._db, device_uuid, dict(latest))
-
     def command(self, command_id: str) -> Document | None:
         return self._commands.find_one({"_id": command_id})
 
@@ -63,11 +69,7 @@ class MongoApiStore:
         return self._commands.find_one({"idempotency_key": key})
 
     def insert_command(self, doc: Document) -> bool:
-        try:
-            self._commands.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+        return insert_new(self._commands, doc)
 
     def update_if_queued(self, command_id: str, update: Mapping[str, Any]) -> Document | None:
         return self._commands.find_one_and_update(

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from bson import ObjectId
 from flask import Blueprint, Response
 
 from msm_api import paging
@@ -12,6 +9,7 @@ from msm_api.context import deps
 from msm_api.domain.permissions import AUDIT_READ
 from msm_api.domain.timerange import check_range
 from msm_api.models.data import AuditPage, AuditQuery
+from msm_api.ports import AuditFilter
 from msm_api.routing import endpoint, json_response
 
 bp = Blueprint("audit", __name__, url_prefix="/api")
@@ -30,20 +28,13 @@ bp = Blueprint("audit", __name__, url_prefix="/api")
 def audit_log(query: AuditQuery) -> Response:
     d = deps()
     rng = check_range(query.from_, query.to)
-    filt: dict[str, Any] = {}
+    before = None
     if query.cursor is not None:
         at, last_id = d.cursors.decode("audit", query.cursor)
-        t, oid = paging.when(at), ObjectId(str(last_id))
-        filt["$or"] = [{"at": {"$lt": t}}, {"at": t, "_id": {"$lt": oid}}]
-    if query.actor is not None:
-        filt["actor"] = query.actor
-    if query.action is not None:
-        filt["action"] = query.action
-    bounds = {k: v for k, v in (("$gte", rng.start), ("$lt", rng.end)) if v is not None}
-    if bounds:
-        filt = {"$and": [filt, {"at": bounds}]} if filt else {"at": bounds}
-    found = d.db["audit_log"].find(filt).sort([("at", -1), ("_id", -1)]).limit(query.limit + 1)
-    docs, more = paging.page(list(found), query.limit)
+        before = (paging.when(at), str(last_id))
+    wanted = AuditFilter(query.actor, query.action, rng.start, rng.end)
+    found = d.audit_log.page(wanted, before, query.limit + 1)
+    docs, more = paging.page(found, query.limit)
     cursor = None
     if more and docs:
         cursor = d.cursors.encode("audit", [docs[-1]["at"].isoformat(), str(docs[-1]["_id"])])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response, request
 
 from msm_api import accounts, audit, user_admin
@@ -164,11 +162,11 @@ def register(body: RegisterRequest) -> Response:
 )
 def list_users(query: PageQuery) -> Response:
     d = deps()
-    filt: dict[str, Any] = {}
+    after = None
     if query.cursor is not None:
         (last,) = d.cursors.decode("users", query.cursor)
-        filt["username"] = {"$gt": str(last)}
-    docs = list(d.db["users"].find(filt).sort("username", 1).limit(query.limit + 1))
+        after = str(last)
+    docs = d.users.users_page(after, query.limit + 1)
     more = len(docs) > query.limit
     docs = docs[: query.limit]
     cursor = d.cursors.encode("users", [docs[-1]["username"]]) if more else None

@@ -23,6 +23,7 @@ from msm_api.models.devices import (
     DeviceStatus,
 )
 from msm_api.problems import ApiError
+from msm_api.readings import latest_rows
 from msm_api.routing import endpoint, json_response
 
 bp = Blueprint("devices", __name__, url_prefix="/api")
@@ -77,20 +78,6 @@ def get_device(device_uuid: str) -> Response:
     return json_response(public_device(_device(device_uuid)))
 
 
-def _latest(latest: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = []
-    for key, reading in sorted(latest.items()):
-        channel, _, phase = key.partition(":")
-        rows.append(
-            {
-                "channel_id": int(channel) if channel.isdigit() else channel,
-                "phase": phase or None,
-                **(reading if isinstance(reading, dict) else {}),
-            }
-        )
-    return rows
-
-
 @endpoint(
     bp,
     "/devices/<device_uuid>/status",
@@ -113,7 +100,7 @@ def device_status(device_uuid: str) -> Response:
             "since": conn.get("since"),
             "last_seen": doc.get("last_seen"),
             "last_disconnect_reason": conn.get("last_disconnect_reason"),
-            "latest": _latest(store.latest_readings(device_uuid, doc.get("latest") or {})),
+            "latest": latest_rows(deps().telemetry, device_uuid, doc.get("latest") or {}),
             "mqtt_status": doc.get("mqtt_status"),
             "sftp_status": doc.get("sftp_status"),
             "firmware_version": doc.get("firmware_version"),

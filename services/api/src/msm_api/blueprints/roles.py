@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask import Blueprint, Response
-from pymongo.errors import DuplicateKeyError
 
 from msm_api import audit
 from msm_api.context import deps, now, principal
@@ -53,7 +52,7 @@ def _grantable(permissions: Iterable[str]) -> None:
     response=RoleList,
 )
 def list_roles() -> Response:
-    docs = deps().db["roles"].find({}).sort("name", 1).limit(1000)
+    docs = deps().role_store.roles()
     return json_response({"items": [_out(d) for d in docs]})
 
 
@@ -68,7 +67,7 @@ def list_roles() -> Response:
     errors=(404,),
 )
 def get_role(name: str) -> Response:
-    doc = deps().db["roles"].find_one({"name": name})
+    doc = deps().role_store.role(name)
     if doc is None:
         raise ApiError(404, "no such role")
     return json_response(_out(doc))
@@ -90,10 +89,8 @@ def get_role(name: str) -> Response:
 def create_role(body: RoleCreate) -> Response:
     _grantable(body.permissions)
     doc = {"name": body.name, "permissions": sorted(set(body.permissions)), "created_at": now()}
-    try:
-        deps().db["roles"].insert_one(doc)
-    except DuplicateKeyError:
-        raise ApiError(409, "a role with this name already exists") from None
+    if not deps().role_store.insert_role(doc):
+        raise ApiError(409, "a role with this name already exists")
     deps().roles.invalidate()
     audit.note(target=body.name, permissions=doc["permissions"])
     return json_response(_out(doc), status=201)
@@ -115,12 +112,7 @@ def update_role(name: str, body: RoleUpdate) -> Response:
     _mutable(name)
     _grantable(body.permissions)
     perms = sorted(set(body.permissions))
-    res = (
-        deps()
-        .db["roles"]
-        .update_one({"name": name}, {"$set": {"permissions": perms, "updated_at": now()}})
-    )
-    if not res.matched_count:
+    if not deps().role_store.set_permissions(name, perms, now()):
         raise ApiError(404, "no such role")
     deps().roles.invalidate()
     audit.note(permissions=perms)
@@ -141,9 +133,9 @@ def update_role(name: str, body: RoleUpdate) -> Response:
 def delete_role(name: str) -> Response:
     _mutable(name)
     d = deps()
-    if d.db["users"].find_one({"roles": name}, {"_id": 1}) is not None:
+    if d.users.anyone_holds(name):
         raise ApiError(409, "users still hold this role")
-    if not d.db["roles"].delete_one({"name": name}).deleted_count:
+    if not d.role_store.delete_role(name):
         raise ApiError(404, "no such role")
     d.roles.invalidate()
     return Response(status=204)

@@ -11,16 +11,15 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from msm_api import paging
-from msm_api.adapters.telemetry import Page, TelemetryReader
-from msm_api.blueprints.devices import _latest
 from msm_api.context import deps, now, principal
 from msm_api.domain import telemetry as dt
 from msm_api.domain.permissions import TELEMETRY_READ
 from msm_api.domain.timerange import TimeRange, bucket_range, check_range
 from msm_api.models.data import MAX_TELEMETRY_LIMIT, LatestQuery, TelemetryPage, TelemetryQuery
 from msm_api.problems import ApiError
+from msm_api.readings import Page, TelemetryPages, latest_rows
 from msm_api.routing import endpoint, json_response
-from msm_api.security.ratelimit import RateLimit, RateLimiter
+from msm_api.security.ratelimit import RateLimit
 
 bp = Blueprint("telemetry", __name__, url_prefix="/api")
 CSV_MAX_ROWS = 5_000_000
@@ -66,7 +65,7 @@ def _csv_allowed(rng: TimeRange) -> TimeRange:
             field="from",
         )
     limit = RateLimit("csv", d.settings.csv_exports_per_minute)
-    wait = RateLimiter(d.db).take(limit, principal().user_id, now())
+    wait = d.rate_limits.take(limit, principal().user_id, now())
     if wait:
         raise ApiError(
             429, "too many CSV exports; try again later", headers={"Retry-After": str(wait)}
@@ -88,7 +87,7 @@ def _csv_allowed(rng: TimeRange) -> TimeRange:
 )
 def telemetry(query: TelemetryQuery) -> Response:
     d = deps()
-    reader = TelemetryReader(d.db, d.cursors)
+    reader = TelemetryPages(d.telemetry, d.cursors)
     base = dt.base_filter(query.device_uuid, query.channel_id, query.phase)
     rng = check_range(query.from_, query.to)
     if _wants_csv():
@@ -142,7 +141,7 @@ def latest(query: LatestQuery) -> Response:
         {
             "device_uuid": x["_id"],
             "last_seen": x.get("last_seen"),
-            "readings": _latest(d.store.latest_readings(x["_id"], x.get("latest") or {})),
+            "readings": latest_rows(d.telemetry, x["_id"], x.get("latest") or {}),
         }
         for x in docs
     ]

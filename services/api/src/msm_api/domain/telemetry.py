@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -11,6 +12,7 @@ MEASURES: Final = ("temperature", "line_voltage", "current", "active_power", "re
 READING_FIELDS: Final = ("device_uuid", "timestamp", "channel_id", "phase", *MEASURES)
 READING_PROJECTION: Final = {name: 1 for name in READING_FIELDS}
 STATS: Final = ("avg", "min", "max")
+NEWER_ROWS_MAX: Final = 2000  # about one coalescing interval of a fast meter's readings
 
 SeriesKey = tuple[str, int, str]
 
@@ -107,3 +109,30 @@ def csv_values(row: dict[str, Any], interval: str | None) -> list[Any]:
         return [row.get(name) for name in READING_FIELDS]
     head = [row["device_uuid"], row["channel_id"], row["phase"], row["start"], interval]
     return [*head, row["count"], *(row[m][s] for m in MEASURES for s in STATS)]
+
+
+def newest_stamp(latest: dict[str, Any]) -> datetime | None:
+    """The newest reading's timestamp in a device document's `latest` (None if it has none)."""
+    stamps = [
+        v["timestamp"]
+        for v in latest.values()
+        if isinstance(v, dict) and v.get("timestamp") is not None
+    ]
+    return max(stamps) if stamps else None
+
+
+def merge_newer(
+    latest: dict[str, Any], rows_newest_first: Iterable[dict[str, Any]]
+) -> dict[str, Any]:
+    """A device document's `latest` plus the readings in `rows` that are newer, per channel:phase.
+
+    Ingest writes `latest` at most once per device per interval, so the newest readings may be
+    only in `telemetry`; `rows` are the ones after the document's newest reading, newest first.
+    """
+    merged = {k: v for k, v in latest.items() if isinstance(v, dict)}
+    for row in rows_newest_first:
+        key = f"{row.get('channel_id')}:{row.get('phase')}"
+        held = merged.get(key)
+        if held is None or held.get("timestamp") is None or row["timestamp"] > held["timestamp"]:
+            merged[key] = {m: row.get(m) for m in ("timestamp", *MEASURES)}
+    return merged
