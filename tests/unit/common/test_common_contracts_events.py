@@ -31,18 +31,18 @@ def test_amqp_names() -> None:
 
 
 @pytest.mark.parametrize(
-    ("build", "expected"),
+    ("event_type", "expected"),
     [
-        (events.telemetry_received_key, "telemetry.received.dev-1"),
-        (events.device_info_key, "device.info.dev-1"),
-        (events.device_presence_key, "device.presence.dev-1"),
-        (events.command_ack_key, "command.ack.dev-1"),
-        (events.command_status_key, "command.status.dev-1"),
-        (events.device_provisioned_key, "device.provisioned.dev-1"),
+        (events.TELEMETRY_RECEIVED, "telemetry.received.dev-1"),
+        (events.DEVICE_INFO, "device.info.dev-1"),
+        (events.DEVICE_PRESENCE, "device.presence.dev-1"),
+        (events.COMMAND_ACK, "command.ack.dev-1"),
+        (events.COMMAND_STATUS, "command.status.dev-1"),
+        (events.DEVICE_PROVISIONED, "device.provisioned.dev-1"),
     ],
 )
-def test_routing_keys(build, expected: str) -> None:  # type: ignore[no-untyped-def]
-    assert build("dev-1") == expected
+def test_routing_keys(event_type: str, expected: str) -> None:
+    assert routing_key(event_type, "dev-1") == expected
 
 
 def test_routing_key_validates_its_parts() -> None:

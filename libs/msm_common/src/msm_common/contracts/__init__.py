@@ -7,6 +7,12 @@ reverse); `msm_common.device_messages` (topic + payload -> message) sits above b
 
 from __future__ import annotations
 
+# The exchanges are declared once, by the topology module; re-exported with the contracts.
+from msm_common.adapters.amqp_topology import (
+    COMMANDS_EXCHANGE,
+    DEAD_LETTER_EXCHANGE,
+    EVENTS_EXCHANGE,
+)
 from msm_common.contracts._checks import MAX_PAYLOAD_BYTES, check_device_uuid, load_json
 from msm_common.contracts.acks import (
     AckStatus,
@@ -35,12 +41,9 @@ from msm_common.contracts.events import (
     COMMAND_ACK,
     COMMAND_REQUEST_ROUTING_KEY,
     COMMAND_STATUS,
-    COMMANDS_EXCHANGE,
-    DEAD_LETTER_EXCHANGE,
     DEVICE_INFO,
     DEVICE_PRESENCE,
     DEVICE_PROVISIONED,
-    EVENTS_EXCHANGE,
     TELEMETRY_RECEIVED,
     CloudEvent,
     make_event,

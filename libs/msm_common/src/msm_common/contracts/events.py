@@ -10,43 +10,11 @@ from typing import Annotated, Any, Final, Literal
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-# The names are declared once, by the topology module; re-exported here with the contracts.
-from msm_common.adapters.amqp_topology import (
-    COMMAND_REQUEST_KEY,
-    COMMANDS_EXCHANGE,
-    DEAD_LETTER_EXCHANGE,
-    EVENTS_EXCHANGE,
-)
+from msm_common.adapters.amqp_topology import COMMAND_REQUEST_KEY
 from msm_common.contracts import _checks
 from msm_common.contracts.errors import from_validation_error
 from msm_common.contracts.telemetry import Reading, telemetry_event_id
 from msm_common.contracts.timeparse import format_timestamp, utc_ms
-
-__all__ = [
-    "COMMANDS_EXCHANGE",
-    "COMMANDS_EXCHANGE_TYPE",
-    "COMMAND_ACK",
-    "COMMAND_REQUEST_ROUTING_KEY",
-    "COMMAND_STATUS",
-    "DEAD_LETTER_EXCHANGE",
-    "DEVICE_INFO",
-    "DEVICE_PRESENCE",
-    "DEVICE_PROVISIONED",
-    "EVENTS_EXCHANGE",
-    "EVENTS_EXCHANGE_TYPE",
-    "EVENT_TYPES",
-    "TELEMETRY_RECEIVED",
-    "CloudEvent",
-    "command_ack_key",
-    "command_status_key",
-    "device_info_key",
-    "device_presence_key",
-    "device_provisioned_key",
-    "make_event",
-    "routing_key",
-    "telemetry_event",
-    "telemetry_received_key",
-]
 
 # --- AMQP ------------------------------------------------------------------------------------
 EVENTS_EXCHANGE_TYPE: Final = "topic"
@@ -77,30 +45,6 @@ def routing_key(event_type: str, device_uuid: str) -> str:
     if event_type not in EVENT_TYPES:
         raise ValueError(f"{event_type!r} is not an MSM event type")
     return f"{event_type.removeprefix('msm.')}.{_checks.check_device_uuid(device_uuid)}"
-
-
-def telemetry_received_key(device_uuid: str) -> str:
-    return routing_key(TELEMETRY_RECEIVED, device_uuid)
-
-
-def device_info_key(device_uuid: str) -> str:
-    return routing_key(DEVICE_INFO, device_uuid)
-
-
-def device_presence_key(device_uuid: str) -> str:
-    return routing_key(DEVICE_PRESENCE, device_uuid)
-
-
-def command_ack_key(device_uuid: str) -> str:
-    return routing_key(COMMAND_ACK, device_uuid)
-
-
-def command_status_key(device_uuid: str) -> str:
-    return routing_key(COMMAND_STATUS, device_uuid)
-
-
-def device_provisioned_key(device_uuid: str) -> str:
-    return routing_key(DEVICE_PROVISIONED, device_uuid)
 
 
 # --- the envelope ------------------------------------------------------------------------------
