@@ -25,7 +25,7 @@ import orjson
 import pika
 import pytest
 from msm_common.adapters.amqp_topology import EVENTS_EXCHANGE
-from msm_common.adapters.mqtt import MqttConfig, MqttConnection
+from msm_common.adapters.mqtt import MqttConnection
 from support.e2e import free_port, ready
 from support.services import unique
 
@@ -71,14 +71,7 @@ class Meters:
 
     def _run(self, device: str) -> None:
         ep = self.endpoints
-        cfg = MqttConfig(
-            ep.mqtt_host,
-            ep.mqtt_port,
-            ep.pki("ca.crt"),
-            ep.pki("loadgen.crt"),
-            ep.pki("loadgen.key"),
-            client_id=unique("e2e-meter"),
-        )
+        cfg = ep.mqtt_config(ep.pki("loadgen.crt"), ep.pki("loadgen.key"), unique("e2e-meter"))
         conn = MqttConnection(cfg).start()
         assert conn.wait_connected(10)
         t0 = int(time.time() * 1000) - 600_000

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 from images_support import CONSOLE, SERVICE_UID, SERVICES, Container, container_env, free_ports
-from msm_common.adapters.mqtt import MqttConfig, MqttConnection
+from msm_common.adapters.mqtt import MqttConnection
 from msm_metersim.identity import serials, uuid_for
 from support.e2e import ready, wait_for
 from support.services import unique
@@ -109,11 +109,7 @@ def telemetry(now: datetime) -> bytes:
 
 def publish_as(device: str, cert_key: tuple[Any, Any], endpoints, payload: bytes) -> None:
     cert, key = cert_key
-    config = MqttConfig(
-        endpoints.mqtt_host, endpoints.mqtt_port, endpoints.pki("ca.crt"), cert, key,
-        client_id=device,
-    )  # fmt: skip
-    connection = MqttConnection(config).start()
+    connection = MqttConnection(endpoints.mqtt_config(cert, key, device)).start()
     try:
         assert connection.wait_connected(10), f"{device} could not connect to the broker"
         info = connection.publish(f"msm/{device}/telemetry", payload, 1)

@@ -16,6 +16,9 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from msm_common.adapters.mqtt import MqttConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,6 +35,13 @@ class Endpoints:
 
     def pki(self, name: str) -> Path:
         return self.pki_dir / name
+
+    def mqtt_config(self, cert: Path, key: Path, client_id: str, **options: Any) -> MqttConfig:
+        """The broker as a client with `cert` and `key` sees it (the local CA vouches for it)."""
+        return MqttConfig(
+            self.mqtt_host, self.mqtt_port, self.pki("ca.crt"), cert, key, client_id=client_id,
+            **options,
+        )  # fmt: skip
 
 
 def _docker_answers() -> bool:

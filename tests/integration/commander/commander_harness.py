@@ -19,7 +19,7 @@ import orjson
 import pika
 from msm_common.adapters import amqp_topology
 from msm_common.adapters.amqp import ConfirmingPublisher, OutgoingMessage
-from msm_common.adapters.mqtt import MqttConfig, MqttConnection
+from msm_common.adapters.mqtt import MqttConnection
 from msm_common.contracts import CommandRequest, make_event
 from msm_common.contracts.events import COMMAND_ACK, DEVICE_PRESENCE
 from msm_common.secrets import SecretBox, seal_params
@@ -93,16 +93,10 @@ class FakeMeter:
     _timers: list[threading.Timer] = field(default_factory=list)
 
     def connect(self, endpoints: Any, cert: Any, key: Any) -> FakeMeter:
-        config = MqttConfig(
-            endpoints.mqtt_host,
-            endpoints.mqtt_port,
-            endpoints.pki("ca.crt"),
-            cert,
-            key,
-            client_id=self.uuid,
-        )
         self.conn = MqttConnection(
-            config, subscriptions=[(f"msm/{self.uuid}/+", 1)], on_message=self._on_message
+            endpoints.mqtt_config(cert, key, self.uuid),
+            subscriptions=[(f"msm/{self.uuid}/+", 1)],
+            on_message=self._on_message,
         ).start()
         assert self.conn.wait_connected(10), self.conn.last_error
         time.sleep(0.2)  # let the SUBACK land before anything is published to us

@@ -7,22 +7,14 @@ import time
 
 import paho.mqtt.client as paho
 import pytest
-from msm_common.adapters.mqtt import MqttConfig, MqttConnection
+from msm_common.adapters.mqtt import MqttConnection
 from support.services import unique
 
 pytestmark = pytest.mark.integration
 
 
 def _conn(endpoints, cert, key, **kw) -> MqttConnection:
-    cfg = MqttConfig(
-        endpoints.mqtt_host,
-        endpoints.mqtt_port,
-        endpoints.pki("ca.crt"),
-        cert,
-        key,
-        client_id=unique("t"),
-    )
-    return MqttConnection(cfg, **kw)
+    return MqttConnection(endpoints.mqtt_config(cert, key, unique("t")), **kw)
 
 
 @pytest.fixture
@@ -129,13 +121,10 @@ def test_receive_maximum_holds_back_unacknowledged_messages_until_they_are_acked
 ) -> None:
     topic = f"msm/{unique('dev')}/telemetry"
     inbox: queue.Queue[paho.MQTTMessage] = queue.Queue()
-    cfg = MqttConfig(
-        endpoints.mqtt_host,
-        endpoints.mqtt_port,
-        endpoints.pki("ca.crt"),
+    cfg = endpoints.mqtt_config(
         endpoints.pki("ingest.crt"),
         endpoints.pki("ingest.key"),
-        client_id=unique("t"),
+        unique("t"),
         manual_ack=True,
         receive_maximum=5,
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from msm_common import topics
-from msm_common.adapters.mqtt import MqttConfig, MqttConnection
+from msm_common.adapters.mqtt import MqttConnection
 from support.services import unique
 
 pytestmark = pytest.mark.integration
@@ -17,14 +17,7 @@ COMMAND = b'{"command_id": "c-1", "type": "reboot", "origin": "cloud"}'
 
 
 def connect(endpoints: Any, cert: Any, key: Any, **kw: Any) -> MqttConnection:
-    config = MqttConfig(
-        endpoints.mqtt_host,
-        endpoints.mqtt_port,
-        endpoints.pki("ca.crt"),
-        cert,
-        key,
-        client_id=kw.pop("client_id", unique("t")),
-    )
+    config = endpoints.mqtt_config(cert, key, kw.pop("client_id", unique("t")))
     conn = MqttConnection(config, **kw).start()
     assert conn.wait_connected(10), conn.last_error
     return conn

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pika
 from msm_common.adapters.amqp_topology import EVENTS_EXCHANGE
-from msm_common.adapters.mqtt import MqttConfig, MqttConnection
+from msm_common.adapters.mqtt import MqttConnection
 from msm_ingest.bootstrap import Ingest, bootstrap
 from msm_ingest.ports import Delivery, Sink
 from msm_ingest.settings import IngestSettings
@@ -106,13 +106,8 @@ class Meter:
     """Publishes as any device (the `loadgen` identity may publish to msm/#)."""
 
     def __init__(self, endpoints: Any, cert: str = "loadgen") -> None:
-        cfg = MqttConfig(
-            endpoints.mqtt_host,
-            endpoints.mqtt_port,
-            endpoints.pki("ca.crt"),
-            endpoints.pki(f"{cert}.crt"),
-            endpoints.pki(f"{cert}.key"),
-            client_id=unique("it-meter"),
+        cfg = endpoints.mqtt_config(
+            endpoints.pki(f"{cert}.crt"), endpoints.pki(f"{cert}.key"), unique("it-meter")
         )
         self.conn = MqttConnection(cfg).start()
         assert self.conn.wait_connected(10), self.conn.last_error

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 from ingest_it_support import Meter, now_ms, running, settings_for, wait_for
-from msm_common.adapters.mqtt import MqttConfig, MqttConnection
+from msm_common.adapters.mqtt import MqttConnection
 from support.services import unique
 
 pytestmark = pytest.mark.integration
@@ -50,14 +50,6 @@ def test_a_presence_event_from_any_identity_but_the_clouds_is_not_accepted(
 
 
 def _device(endpoints: Any, device: str, cert: Any, key: Any) -> MqttConnection:
-    cfg = MqttConfig(
-        endpoints.mqtt_host,
-        endpoints.mqtt_port,
-        endpoints.pki("ca.crt"),
-        cert,
-        key,
-        client_id=device,
-    )
-    conn = MqttConnection(cfg).start()
+    conn = MqttConnection(endpoints.mqtt_config(cert, key, device)).start()
     assert conn.wait_connected(10), conn.last_error
     return conn

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from msm_common.adapters.mqtt import MqttConfig, MqttConnection
+from msm_common.adapters.mqtt import MqttConnection
 from msm_common.contracts import DeviceCommand, validate_params
 from msm_common.device_messages import parse_device_message
 from support.services import unique
@@ -35,13 +35,8 @@ class Backend:
     def __init__(self, endpoints: Any) -> None:
         self._cond = threading.Condition()
         self.seen: list[Seen] = []
-        config = MqttConfig(
-            endpoints.mqtt_host,
-            endpoints.mqtt_port,
-            endpoints.pki("ca.crt"),
-            endpoints.pki("test-observer.crt"),
-            endpoints.pki("test-observer.key"),
-            client_id=unique("be"),
+        config = endpoints.mqtt_config(
+            endpoints.pki("test-observer.crt"), endpoints.pki("test-observer.key"), unique("be")
         )
         self.conn = MqttConnection(
             config, subscriptions=[(f, 1) for f in self.FILTERS], on_message=self._on_message
