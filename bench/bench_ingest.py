@@ -12,10 +12,12 @@ the drain phase, 100,000), --skip-replicas, --only PHASES (e.g. `--only ad`), --
 Prints, in one run (figures from the same run are the baselines, targets as ratios):
   (a) the raw broker pipe: P paho publisher processes -> one plain paho subscriber, QoS 1, and
       that subscriber's CPU per message;
-  (b) the database's own insert_many rate for the same rows (one client, ingest's batch size);
+  (b) the database's own insert_many rate for the same rows (one client, ingest's batch size),
+      before and after (c), and the database's CPU per row doing it;
   (c) msm-ingest (the real service, one process): stored messages/s and rows/s at saturation,
       p50/p99 publish -> stored latency at half that rate (read off the telemetry.received
-      event), CPU-us per message in ingest, broker, RabbitMQ and the database, RSS over the run;
+      event), CPU-us per message in ingest, broker, RabbitMQ and the database, the database's
+      CPU per row against (b)'s (what ingest asks of it beyond the insert), RSS over the run;
   (d) the same pipeline with the database write swapped for a no-op store (the ceiling), and
       ingest's CPU per message against (a)'s bare paho subscriber;
   (e) two replicas with the no-op store on one shared subscription, against (d);
@@ -87,14 +89,17 @@ def raw_pipe(args: argparse.Namespace, devices: list[str]) -> tuple[float, float
         return rate, cpu_at_rate(load, received, pid, args), saturated
 
 
-def database_rates(db: Any, args: argparse.Namespace, devices: list[str]) -> float:
-    """(b) insert_many rows/s of ingest's rows, batches of ingest's size."""
+def database_rates(db: Any, args: argparse.Namespace, devices: list[str]) -> tuple[float, float]:
+    """(b) insert_many rows/s of ingest's rows, batches of ingest's size, and the database's CPU
+    per row doing it (what the same rows cost it with nothing else asked)."""
     now = datetime.now().astimezone()
     per_batch = 500
     seq, base = 0, int(time.time() * 1000) - 10**7
     coll = db["bench_insert"]
     coll.create_indexes(mongo.collection_indexes(400)["telemetry"])
-    rows, start = 0, time.monotonic()
+    meter = CpuMeter({"database": stack_pids()["database"]})
+    idle = meter.idle_rates(2)
+    rows, start, cpu0 = 0, time.monotonic(), meter.snapshot()
     while time.monotonic() - start < args.window:
         msgs = [
             parse_telemetry(
@@ -109,7 +114,10 @@ def database_rates(db: Any, args: argparse.Namespace, devices: list[str]) -> flo
         # A retried insert (pymongo retries writes after a timeout) finds its own rows: fine.
         mongo.insert_many_idempotent(db, "bench_insert", docs)
         rows += len(docs)
-    return rows / (time.monotonic() - start)
+    elapsed = time.monotonic() - start
+    cpu = CpuMeter.used(cpu0, meter.snapshot(), elapsed, idle).get("database", 0.0)
+    db.drop_collection("bench_insert")
+    return rows / elapsed, cpu / max(rows, 1) * 1e6
 
 
 def ingest_run(
@@ -320,14 +328,16 @@ def run(args: argparse.Namespace, mqtt_port: int) -> int:
         if "a" in wanted and "d" in wanted:
             print("(a) raw broker pipe, again ...", flush=True)
             r["a2"], r["a2_cpu"], r["a2_cpu_sat"] = raw_pipe(args, devices)
-        if "b" in wanted:
+        if "b" in wanted:  # (b), then (c) and (b) again: the machine's speed drifts
             print("(b) database insert_many ...", flush=True)
-            r["b"] = database_rates(client[db_name], args, devices)
-            client[db_name].drop_collection("bench_insert")
+            r["b"], r["b_cpu"] = database_rates(client[db_name], args, devices)
         if "c" in wanted:
             probe = EventProbe(amqp_url, devices[:4], sink=args.events_queue)
             print(f"(c) msm-ingest, {args.duration:.0f} s ...", flush=True)
             r["c"] = ingest_run(args, env, devices, probe, seconds=args.duration, latency=True)
+            if "b" in wanted:
+                print("(b) database insert_many, again ...", flush=True)
+                r["b2"], r["b2_cpu"] = database_rates(client[db_name], args, devices)
         if "f" in wanted:
             print("(f) documents per row at a fleet's cadence ...", flush=True)
             fleet = [f"{d}-f" for d in devices]
