@@ -34,6 +34,7 @@ from msm_metersim.fleet import Fleet, FleetOptions
 from msm_metersim.settings import MetersimSettings
 from msm_provisioner.domain.allowlist import imei_with_check_digit
 from support.e2e import answers, free_port, http, mqtt_identity, wait_for
+from support.processes import service_env
 from support.services import ROOT, Endpoints, unique
 
 pytestmark = pytest.mark.e2e
@@ -124,14 +125,9 @@ def stack(endpoints: Endpoints, amqp_url: str, tmp_path_factory: Any) -> Iterato
     TEMPLATES.mkdir(parents=True, exist_ok=True)
     (TEMPLATES / f"{template}.json").write_text(json.dumps(document))
     own_localiot = not answers(5056)
-    env = {
-        **os.environ,
-        "MSM_ENV": "test",
-        "MSM_MONGO_DB": db_name,
-        "MSM_AMQP_URL": amqp_url,
-        "MSM_LOG_LEVEL": "INFO",
-        "MSM_METRICS_PORT": "0",
-    }
+    env = service_env(
+        os.environ, endpoints, client[db_name], amqp_url, MSM_LOG_LEVEL="INFO", MSM_METRICS_PORT="0"
+    )
     procs = Processes(env, tmp)
     fleet: Fleet | None = None
     try:

@@ -11,7 +11,7 @@ from typing import Any
 from support.services import ROOT
 from support.waiting import wait_for
 
-__all__ = ["answers", "free_port", "http", "mqtt_identity", "ready", "wait_for"]
+__all__ = ["answers", "free_port", "http", "mqtt_identity", "ok", "ready", "wait_for"]
 
 
 def mqtt_identity(service: str) -> dict[str, str]:
@@ -36,13 +36,18 @@ def answers(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def ready(port: int) -> bool:
-    """The service on `port` says it is ready (`GET /readyz` answers 200)."""
+def ok(url: str, timeout: float = 2) -> bool:
+    """`GET url` answers 200 (an error, a refused connection or a timeout: False)."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
             return bool(r.status == 200)
     except OSError:
         return False
+
+
+def ready(port: int) -> bool:
+    """The service on `port` says it is ready (`GET /readyz` answers 200)."""
+    return ok(f"http://127.0.0.1:{port}/readyz")
 
 
 def http(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:

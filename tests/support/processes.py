@@ -8,11 +8,10 @@ import contextlib
 import signal
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from support.e2e import free_port
+from support.e2e import free_port, ok
 from support.services import ROOT
 
 
@@ -29,14 +28,6 @@ def service_env(
         "MSM_LOG_LEVEL": "WARNING",
         **extra,
     }
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as r:
-            return bool(r.status == 200)
-    except OSError:
-        return False
 
 
 def stop(proc: subprocess.Popen[Any], timeout: float) -> int:
@@ -63,7 +54,7 @@ def serving(
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline and not _healthy(f"{base}/healthz"):
+        while time.monotonic() < deadline and not ok(f"{base}/healthz", timeout=1):
             assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
             time.sleep(0.2)
         yield base, f"http://127.0.0.1:{ops}"

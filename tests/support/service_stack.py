@@ -17,7 +17,7 @@ from msm_common.adapters import mongo
 from msm_metersim import registered_device
 
 from support.e2e import answers, ready, wait_for
-from support.processes import stop
+from support.processes import service_env, stop
 from support.services import ROOT, unique
 
 BIN = ROOT / ".venv/bin"
@@ -84,14 +84,9 @@ def running_services(
     client = mongo.connect(endpoints.mongo_uri)
     db_name = unique(db_prefix).replace("-", "_")
     db = client[db_name]
-    env = {
-        **os.environ,
-        "MSM_ENV": "test",
-        "MSM_MONGO_DB": db_name,
-        "MSM_AMQP_URL": amqp_url,
-        "MSM_LOG_LEVEL": "INFO",
-        "MSM_METRICS_PORT": "0",
-    }
+    env = service_env(
+        os.environ, endpoints, db, amqp_url, MSM_LOG_LEVEL="INFO", MSM_METRICS_PORT="0"
+    )
     api_env = {
         "MSM_API_PORT": str(ports["api"]),
         "MSM_SECRETS_DIR": str(logs / "secrets"),

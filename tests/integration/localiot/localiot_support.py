@@ -8,7 +8,6 @@ import json
 import queue
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -301,14 +300,6 @@ def hook_server(answer: dict[str, Any]) -> Iterator[HookServer]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-def http_ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 @dataclass
