@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from msm_common.logs import configure_logging
+from msm_common.entrypoint import load_settings
 from msm_common.settings import SettingsError
-from pydantic import ValidationError
 
 from msm_api.settings import ApiSettings
 
@@ -103,12 +102,7 @@ def cmd_serve(settings: ApiSettings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    try:
-        settings = ApiSettings()
-    except (SettingsError, ValidationError) as exc:
-        print(f"msm-api: {exc}", file=sys.stderr)
-        raise SystemExit(2) from exc
-    configure_logging(settings.service_name, settings.log_level)
+    settings = load_settings(ApiSettings, "msm-api")
     if args.command == "create-admin":
         raise SystemExit(cmd_create_admin(settings, args))
     raise SystemExit(cmd_serve(settings))

@@ -6,40 +6,23 @@ from __future__ import annotations
 import time
 
 from flask import Flask, Response, g, request
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Histogram,
-)
+from msm_common.service_metrics import ServiceMetrics
 
 
-class ApiMetrics:
+class ApiMetrics(ServiceMetrics):
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "msm_api_requests_total",
-            "HTTP requests",
-            ["method", "endpoint", "status"],
-            registry=self.registry,
+        super().__init__()
+        self.requests = self.counter(
+            "msm_api_requests_total", "HTTP requests", ["method", "endpoint", "status"]
         )
-        self.latency = Histogram(
-            "msm_api_request_seconds",
-            "HTTP request latency",
-            ["endpoint"],
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-            registry=self.registry,
+        self.latency = self.latency_histogram(
+            "msm_api_request_seconds", "HTTP request latency", ["endpoint"]
         )
-        self.commands = Counter(
-            "msm_api_commands_requested_total",
-            "Command requests accepted",
-            ["type"],
-            registry=self.registry,
+        self.commands = self.counter(
+            "msm_api_commands_requested_total", "Command requests accepted", ["type"]
         )
-        self.login_failures = Counter(
-            "msm_api_login_failures_total",
-            "Failed or throttled logins",
-            ["reason"],
-            registry=self.registry,
+        self.login_failures = self.counter(
+            "msm_api_login_failures_total", "Failed or throttled logins", ["reason"]
         )
 
     def init_app(self, app: Flask) -> None:

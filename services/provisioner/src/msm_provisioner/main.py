@@ -11,9 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from msm_common.adapters import mongo
-from msm_common.logs import configure_logging
-from msm_common.settings import SettingsError
-from pydantic import ValidationError
+from msm_common.entrypoint import load_settings
 
 from msm_provisioner import setup as aws_setup
 from msm_provisioner.adapters.registry import iot_client
@@ -46,12 +44,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    try:
-        settings = ProvisionerSettings()
-    except (SettingsError, ValidationError) as exc:
-        print(f"msm-provisioner: {exc}", file=sys.stderr)
-        return 2
-    configure_logging(settings.service_name, settings.log_level)
+    settings = load_settings(ProvisionerSettings, "msm-provisioner")
     if args.command == "setup":
         return cmd_setup(settings, dry_run=args.dry_run)
     if args.command == "allowlist":

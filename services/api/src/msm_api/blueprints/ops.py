@@ -7,7 +7,7 @@ from typing import Any, Final
 
 from flask import Blueprint, Response, abort, current_app
 from msm_common import asyncapi
-from msm_common.health import readiness
+from msm_common.http_probes import add_probes
 
 from msm_api import openapi
 from msm_api.context import deps
@@ -16,21 +16,13 @@ from msm_api.routing import json_response
 bp = Blueprint("ops", __name__)
 
 
-@bp.get("/healthz")
-def healthz() -> Response:
-    return json_response({"status": "ok"})
-
-
-@bp.get("/readyz")
-def readyz() -> Response:
-    d = deps()
-    result = readiness(
-        {
-            "mongo": lambda: bool(d.db.command("ping").get("ok")),
-            "rabbitmq": d.publisher.ready,
-        }
-    )
-    return json_response(result.as_dict(), status=200 if result.ready else 503)
+add_probes(
+    bp,
+    lambda: {
+        "mongo": lambda: bool(deps().db.command("ping").get("ok")),
+        "rabbitmq": deps().publisher.ready,
+    },
+)
 
 
 @bp.get("/api/asyncapi.json")

@@ -4,27 +4,25 @@ outbox and the hook's own registration cover them)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app
-from msm_common.health import readiness
+from flask import Blueprint, current_app
+from msm_common.health import Check
+from msm_common.http_probes import add_probes
 
-from msm_provisioner.http.responses import deps, json_response
+from msm_provisioner.http.responses import deps
 
 bp = Blueprint("ops", __name__)
 BACKGROUND = "msm_provisioner.background"
 
 
-@bp.get("/healthz")
-def healthz() -> Response:
-    return json_response({"status": "ok"})
-
-
-@bp.get("/readyz")
-def readyz() -> Response:
+def _optional() -> dict[str, Check]:
     d = deps()
-    result = readiness({"mongo": lambda: bool(d.store.db.command("ping").get("ok"))})
-    optional = {"rabbitmq": lambda: d.events.ready}
+    checks: dict[str, Check] = {"rabbitmq": lambda: d.events.ready}
     background = current_app.extensions.get(BACKGROUND)
     if background is not None:
-        optional["mqtt"] = lambda: background.connected
-    body = {**result.as_dict(), "optional": readiness(optional).checks}
-    return json_response(body, status=200 if result.ready else 503)
+        checks["mqtt"] = lambda: background.connected
+    return checks
+
+
+add_probes(
+    bp, lambda: {"mongo": lambda: bool(deps().store.db.command("ping").get("ok"))}, _optional
+)
