@@ -15,10 +15,9 @@ from typing import Any, Final, TextIO
 
 from msm_common.adapters import mongo
 from pydantic import SecretStr
-from pymongo import ReturnDocument
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
 
+from msm_api.adapters.accounts import MongoAuditLog, MongoUserStore
 from msm_api.adapters.roles import seed_builtin_roles
 from msm_api.domain.permissions import ADMIN
 from msm_api.security import throttle
@@ -65,12 +64,11 @@ def restore_admin(
 ) -> tuple[str, dict[str, Any]]:
     """Create or restore the admin account; returns ("created" | "restored", the account)."""
     seed_builtin_roles(db, now)
-    users = db["users"]
-    match: list[dict[str, Any]] = [{"username": username}]
-    if email:
-        match.append({"email": email.strip().lower()})
+    users = MongoUserStore(db)
     hashed = hasher.hash(password)
-    existing = users.find_one({"$or": match})
+    existing = users.user_by("username", username)
+    if existing is None and email:
+        existing = users.user_by("email", email.strip().lower())
     if existing is None:
         if not email:
             raise RecoveryError(f"no account {username!r}: give --email to create it")
@@ -83,30 +81,22 @@ def restore_admin(
             "disabled": False,
             "token_version": 0,
         }
-        try:
-            users.insert_one(created)
-        except DuplicateKeyError as exc:
-            raise RecoveryError("that username or email was taken meanwhile") from exc
+        if not users.insert_user(created):
+            raise RecoveryError("that username or email was taken meanwhile")
         return "created", created
     roles = sorted({*(existing.get("roles") or []), ADMIN})
-    doc = users.find_one_and_update(
-        {"_id": existing["_id"]},
-        {
-            "$set": {"roles": roles, "disabled": False, "password": hashed, "updated_at": now},
-            "$inc": {"token_version": 1},
-        },
-        return_document=ReturnDocument.AFTER,
-    )
+    user_id = str(existing["_id"])
+    changes = {"roles": roles, "disabled": False, "password": hashed, "updated_at": now}
+    doc = users.update_user(user_id, changes)
     if doc is None:
         raise RecoveryError("the account disappeared meanwhile")
-    user_id = str(doc["_id"])
-    db["refresh_tokens"].update_many({"user_id": user_id}, {"$set": {"revoked": True}})
+    users.revoke_user_refresh(user_id)
     db[throttle.COLLECTION].delete_one({"_id": throttle.account_key(user_id, username)})
     return "restored", doc
 
 
 def audit(db: Database[dict[str, Any]], outcome: str, doc: dict[str, Any], now: datetime) -> None:
-    db["audit_log"].insert_one(
+    MongoAuditLog(db).record(
         {
             "at": now,
             "actor": f"cli:{getpass.getuser()}@{socket.gethostname()}",

@@ -28,15 +28,14 @@ bp = Blueprint("audit", __name__, url_prefix="/api")
 def audit_log(query: AuditQuery) -> Response:
     d = deps()
     rng = check_range(query.from_, query.to)
-    before = None
-    if query.cursor is not None:
-        at, last_id = d.cursors.decode("audit", query.cursor)
-        before = (paging.when(at), str(last_id))
     wanted = AuditFilter(query.actor, query.action, rng.start, rng.end)
-    found = d.audit_log.page(wanted, before, query.limit + 1)
-    docs, more = paging.page(found, query.limit)
-    cursor = None
-    if more and docs:
-        cursor = d.cursors.encode("audit", [docs[-1]["at"].isoformat(), str(docs[-1]["_id"])])
+    docs, cursor = paging.newest_first(
+        d.cursors,
+        "audit",
+        query.cursor,
+        query.limit,
+        lambda before, n: d.audit_log.page(wanted, before, n),
+        at="at",
+    )
     items = [{**{k: v for k, v in x.items() if k != "_id"}, "id": str(x["_id"])} for x in docs]
     return json_response({"items": items, "next_cursor": cursor})

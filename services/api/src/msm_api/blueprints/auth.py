@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from msm_api import accounts, audit, user_admin
+from msm_api import accounts, audit, paging, user_admin
 from msm_api.context import deps, now, principal
 from msm_api.domain.permissions import USERS_MANAGE
 from msm_api.models.auth import (
@@ -162,14 +162,10 @@ def register(body: RegisterRequest) -> Response:
 )
 def list_users(query: PageQuery) -> Response:
     d = deps()
-    after = None
-    if query.cursor is not None:
-        (last,) = d.cursors.decode("users", query.cursor)
-        after = str(last)
-    docs = d.users.users_page(after, query.limit + 1)
-    more = len(docs) > query.limit
-    docs = docs[: query.limit]
-    cursor = d.cursors.encode("users", [docs[-1]["username"]]) if more else None
+    fetch = d.users.users_page
+    docs, cursor = paging.by_key(
+        d.cursors, "users", query.cursor, query.limit, fetch, key="username"
+    )
     return json_response({"items": [accounts.public_user(u) for u in docs], "next_cursor": cursor})
 
 

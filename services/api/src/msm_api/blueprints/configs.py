@@ -47,14 +47,15 @@ def _configs(kind: str, query: ConfigQuery) -> Response:
             else [_item(kind, query.device_uuid, doc, command)]
         )
         return json_response({"items": items, "next_cursor": None})
-    after = None
-    if query.cursor is not None:
-        (last,) = d.cursors.decode(kind, query.cursor)
-        after = str(last)
-    found = d.store.configs_page(kind, after, query.limit + 1)
-    docs, more = paging.page(found, query.limit)
+    docs, cursor = paging.by_key(
+        d.cursors,
+        kind,
+        query.cursor,
+        query.limit,
+        lambda after, n: d.store.configs_page(kind, after, n),
+        key="device_uuid",
+    )
     commands = _latest_commands(kind, [x["device_uuid"] for x in docs])
-    cursor = d.cursors.encode(kind, [docs[-1]["device_uuid"]]) if more and docs else None
     items = [_item(kind, x["device_uuid"], x, commands.get(x["device_uuid"])) for x in docs]
     return json_response({"items": items, "next_cursor": cursor})
 

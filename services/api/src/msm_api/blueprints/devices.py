@@ -57,10 +57,13 @@ def _device(device_uuid: str) -> dict[str, Any]:
 )
 def list_devices(query: DevicesQuery) -> Response:
     d = deps()
-    after = paging.after_id(d.cursors, "devices", query.cursor)
-    found = d.store.devices_page(after, query.limit + 1, online=query.online, text=query.q)
-    docs, more = paging.page(found, query.limit)
-    cursor = paging.next_by_id(d.cursors, "devices", docs, more)
+    docs, cursor = paging.by_key(
+        d.cursors,
+        "devices",
+        query.cursor,
+        query.limit,
+        lambda after, n: d.store.devices_page(after, n, online=query.online, text=query.q),
+    )
     return json_response({"items": [public_device(x) for x in docs], "next_cursor": cursor})
 
 
@@ -131,10 +134,14 @@ def device_status(device_uuid: str) -> Response:
 def device_commands(device_uuid: str, query: CommandsQuery) -> Response:
     d = deps()
     _device(device_uuid)
-    before = paging.before_key(d.cursors, "commands", query.cursor)
-    found = d.store.device_commands(device_uuid, before, query.limit + 1, status=query.status)
-    docs, more = paging.page(found, query.limit)
-    cursor = paging.next_newest_first(d.cursors, "commands", docs, more, "created_at")
+    docs, cursor = paging.newest_first(
+        d.cursors,
+        "commands",
+        query.cursor,
+        query.limit,
+        lambda before, n: d.store.device_commands(device_uuid, before, n, status=query.status),
+        at="created_at",
+    )
     return json_response({"items": [dc.public_command(x) for x in docs], "next_cursor": cursor})
 
 

@@ -134,9 +134,8 @@ def latest(query: LatestQuery) -> Response:
             raise ApiError(404, "no such device")
         docs, cursor = [doc], None
     else:
-        after = paging.after_id(d.cursors, "latest", query.cursor)
-        docs, more = paging.page(d.store.devices_page(after, query.limit + 1), query.limit)
-        cursor = paging.next_by_id(d.cursors, "latest", docs, more)
+        fetch = d.store.devices_page
+        docs, cursor = paging.by_key(d.cursors, "latest", query.cursor, query.limit, fetch)
     items = [
         {
             "device_uuid": x["_id"],
