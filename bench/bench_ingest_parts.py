@@ -127,6 +127,9 @@ class _Confirmed:
 class _NoBroker:
     ready = True
 
+    def start(self, timeout: float) -> _NoBroker:
+        return self
+
     def publish(self, events: Any) -> _Confirmed:
         return _Confirmed(len(events))
 

@@ -70,6 +70,8 @@ class ListSource:
     """A Source fed by the test; counts acknowledgements per message."""
 
     name = "list"
+    sink_may_block = True
+    disconnects = 0
 
     def __init__(self) -> None:
         self.sink: Sink | None = None

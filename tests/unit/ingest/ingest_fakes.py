@@ -58,6 +58,7 @@ class FakeStore:
         self.rows: dict[str, dict[str, Any]] = {}
         self.device_writes: list[DeviceWrite] = []
         self.applied: list[tuple[DeviceWrite, bool]] = []
+        self.prepared: list[int] = []
         self.apply_result = True
         self.rejected: list[dict[str, Any]] = []
         self.outbox: dict[str, OutboxEntry] = {}
@@ -71,6 +72,10 @@ class FakeStore:
         if self.failures.get(method, 0) > 0:
             self.failures[method] -= 1
             raise StoreUnavailable(f"{method}: injected")
+
+    def prepare(self, retention_days: int) -> None:
+        self._maybe_fail("prepare")
+        self.prepared.append(retention_days)
 
     def insert_readings(self, docs: Sequence[dict[str, Any]]) -> list[bool]:
         self._maybe_fail("insert_readings")
@@ -146,6 +151,9 @@ class FakePublisher:
         self.ready = ready
         self.sent: list[OutEvent] = []
         self.lock = threading.Lock()
+
+    def start(self, timeout: float) -> FakePublisher:
+        return self
 
     def publish(self, events: Sequence[OutEvent]) -> FakeConfirmation:
         with self.lock:

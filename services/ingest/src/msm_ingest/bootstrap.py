@@ -14,6 +14,7 @@ from typing import Any
 
 from msm_common.adapters import mongo
 from msm_common.health import Readiness, readiness
+from msm_common.retry import Backoff, retry_call
 from pymongo.database import Database
 
 from msm_ingest.adapters.event_publisher import AmqpEventPublisher
@@ -31,6 +32,7 @@ from msm_ingest.settings import IngestSettings
 from msm_ingest.shadow import ShadowUpdater
 
 log = logging.getLogger(__name__)
+PREPARE_BACKOFF = Backoff(initial_s=0.5, max_s=10.0)
 
 
 def utcnow() -> datetime:
@@ -93,29 +95,29 @@ class Ingest:
 
     def prepare(self, stop: threading.Event) -> bool:
         """Create indexes, retrying while the database is unreachable; False if stopped first."""
-        prepare = getattr(self.store, "prepare", None)
-        delay = 0.5
-        while prepare is not None:
-            try:
-                prepare(self.settings.telemetry_retention_days)
-                return True
-            except Exception as exc:  # noqa: BLE001 - start-up boundary: retry, never crash-loop
-                log.warning("database not ready (%s); retrying in %.1fs", exc, delay)
-                if stop.wait(delay):
-                    return False
-                delay = min(delay * 2, 10.0)
+        try:
+            retry_call(
+                lambda: self.store.prepare(self.settings.telemetry_retention_days),
+                on=Exception,  # start-up boundary: retry whatever it is, never crash-loop
+                backoff=PREPARE_BACKOFF,
+                stop=stop,
+                what="database set-up (not ready?)",
+                logger=log,
+            )
+        except Exception:  # noqa: BLE001 - `stop` was set while it was still failing
+            return False
         return True
 
     def start(self, publisher_wait_s: float = 5.0) -> Ingest:
-        start_publisher = getattr(self.publisher, "start", None)
-        if start_publisher is not None:
-            start_publisher(publisher_wait_s)
+        self.publisher.start(publisher_wait_s)
         if self.shadow is not None:
             self.shadow.start()
         self.pipeline.start()
         self.recovery.start()
-        may_block = getattr(self.source, "sink_may_block", True)
-        self.source.start(self.pipeline.submit_many if may_block else self.pipeline.enqueue_many)
+        source = self.source
+        source.start(
+            self.pipeline.submit_many if source.sink_may_block else self.pipeline.enqueue_many
+        )
         return self
 
     def stop(self, timeout: float | None = None) -> bool:
@@ -178,9 +180,7 @@ def bootstrap(
         store = MongoStore(db)
     publisher = publisher or AmqpEventPublisher(settings.amqp_url, name=settings.service_name)
     source = source or build_source(settings)
-    disconnects = getattr(source, "disconnects", None)
-    if disconnects is not None:
-        metrics.mqtt_disconnects.set_function(lambda: float(getattr(source, "disconnects", 0)))
+    metrics.mqtt_disconnects.set_function(lambda: float(source.disconnects))
     shadow = None
     if settings.shadow_enabled:
         shadow = ShadowUpdater(

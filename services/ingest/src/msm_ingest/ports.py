@@ -32,6 +32,9 @@ class Source(Protocol):
     """Where messages come from (MQTT, SQS). Everything after it is the same code."""
 
     name: str
+    # False: the source's network thread calls `sink`, which must then never wait (MQTT: a
+    # waiting sink stalls keep-alive); True: `sink` may block, that is the back-pressure (SQS).
+    sink_may_block: bool
 
     def start(self, sink: Sink) -> None:
         """Begin delivering bursts into `sink` (which may block: that is the back-pressure)."""
@@ -46,6 +49,10 @@ class Source(Protocol):
 
     def ready(self) -> bool: ...
 
+    @property
+    def disconnects(self) -> int:
+        """Connections lost since start (0 for a source without a connection of its own)."""
+
 
 class Confirmation(Protocol):
     def wait(self, timeout: float) -> list[bool]:
@@ -57,6 +64,9 @@ class Confirmation(Protocol):
 
 
 class EventPublisher(Protocol):
+    def start(self, timeout: float) -> object:
+        """Connect in the background, waiting up to `timeout` s for the first connection."""
+
     @property
     def ready(self) -> bool: ...
 
@@ -68,6 +78,9 @@ class EventPublisher(Protocol):
 
 class Store(Protocol):
     """Durable state: telemetry rows, devices, quarantine, and the per-batch event outbox."""
+
+    def prepare(self, retention_days: int) -> None:
+        """Create what the store needs (indexes, TTL); idempotent; raises while unreachable."""
 
     def insert_readings(self, docs: Sequence[Document]) -> list[bool]:
         """Insert unordered; per document, True if inserted, False if its `_id` existed."""

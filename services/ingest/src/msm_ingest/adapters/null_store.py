@@ -16,6 +16,9 @@ class NullStore:
     def __init__(self) -> None:
         self.rows = 0
 
+    def prepare(self, retention_days: int) -> None:
+        return None
+
     def insert_readings(self, docs: Sequence[Document]) -> list[bool]:
         self.rows += len(docs)
         return [True] * len(docs)

@@ -59,6 +59,8 @@ def decode_rule_message(body: str | bytes, now: datetime) -> tuple[str, bytes, d
 
 class SqsSource:
     name = "sqs"
+    sink_may_block = True  # pollers wait for room in the pipeline: that is the back-pressure
+    disconnects = 0  # HTTP requests, no connection of its own to lose
 
     def __init__(
         self,
