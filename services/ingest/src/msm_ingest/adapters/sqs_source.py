@@ -21,10 +21,12 @@ import boto3
 import orjson
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from msm_common.retry import Backoff
 
 from msm_ingest.ports import Delivery, Sink
 
 log = logging.getLogger(__name__)
+RECEIVE_BACKOFF = Backoff(initial_s=0.5, max_s=20.0)
 
 RULE_FIELDS = ("topic", "received_at")  # added by the rule's SELECT, not the device's own
 
@@ -103,7 +105,7 @@ class SqsSource:
         return self._healthy.is_set()
 
     def _poll(self) -> None:
-        backoff = 0.5
+        failures = 0
         while not self._paused.is_set():
             try:
                 response = self._client.receive_message(
@@ -113,12 +115,13 @@ class SqsSource:
                 )
             except (BotoCoreError, ClientError) as exc:
                 self._healthy.clear()
-                log.warning("SQS receive failed (%s); retrying in %.1fs", exc, backoff)
-                self._paused.wait(backoff)
-                backoff = min(backoff * 2, 20.0)
+                failures += 1
+                delay = RECEIVE_BACKOFF.delay(failures)
+                log.warning("SQS receive failed (%s); retrying in %.1fs", exc, delay)
+                self._paused.wait(delay)
                 continue
             self._healthy.set()
-            backoff = 0.5
+            failures = 0
             now = datetime.now(UTC)
             burst = []
             for message in response.get("Messages", []):
