@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from msm_common.logs import configure_logging
+from msm_common.entrypoint import load_settings
 from msm_common.signals import stop_on_signals
 
 from .bootstrap import bootstrap
@@ -10,8 +10,7 @@ from .settings import LocaliotSettings
 
 
 def main() -> int:
-    settings = LocaliotSettings()
-    configure_logging(settings.service_name, settings.log_level)
+    settings = load_settings(LocaliotSettings, "msm-localiot")
     stop = stop_on_signals()
     app = bootstrap(settings).start()
     stop.wait()

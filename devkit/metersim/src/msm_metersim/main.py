@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from msm_common.logs import configure_logging
+from msm_common.entrypoint import load_settings
 from msm_common.signals import stop_on_signals
 
 from msm_metersim.fleet import Fleet, FleetOptions
@@ -117,9 +117,8 @@ class StatsReporter:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    settings = MetersimSettings()
+    settings = load_settings(MetersimSettings, "msm-metersim")
     args = build_parser(settings).parse_args(argv)
-    configure_logging(settings.service_name, settings.log_level)
     try:
         options = options_from(args)
     except ValueError as exc:

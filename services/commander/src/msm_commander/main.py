@@ -7,8 +7,7 @@ import sys
 
 from msm_common import ops_server, secrets
 from msm_common.adapters import mongo
-from msm_common.logs import configure_logging
-from msm_common.settings import SettingsError
+from msm_common.entrypoint import load_settings
 from msm_common.signals import stop_on_signals
 
 from msm_commander.bootstrap import bootstrap
@@ -30,17 +29,12 @@ def reencrypt_secrets(settings: CommanderSettings) -> int:
 
 
 def main() -> None:
-    try:
-        settings = CommanderSettings()
-    except SettingsError as exc:
-        print(f"msm-commander: {exc}", file=sys.stderr)
-        raise SystemExit(2) from exc
+    settings = load_settings(CommanderSettings, "msm-commander")
     if sys.argv[1:] == ["reencrypt-secrets"]:
         raise SystemExit(reencrypt_secrets(settings))
     if sys.argv[1:]:
         print("usage: msm-commander [reencrypt-secrets]", file=sys.stderr)
         raise SystemExit(2)
-    configure_logging(settings.service_name, settings.log_level)
     commander = bootstrap(settings)
     server = ops_server.serve_configured(
         settings, commander.metrics.registry, commander.readiness, commander.alive, name="commander"

@@ -6,10 +6,8 @@ import logging
 import sys
 
 from msm_common import ops_server
-from msm_common.logs import configure_logging
-from msm_common.settings import SettingsError
+from msm_common.entrypoint import load_settings
 from msm_common.signals import stop_on_signals
-from pydantic import ValidationError
 
 from msm_ingest.bootstrap import bootstrap, tune_gc
 from msm_ingest.settings import IngestSettings
@@ -18,12 +16,7 @@ log = logging.getLogger("msm_ingest")
 
 
 def main() -> int:
-    try:
-        settings = IngestSettings()
-    except (SettingsError, ValidationError) as exc:
-        print(f"msm-ingest: configuration error: {exc}", file=sys.stderr)
-        return 2
-    configure_logging(settings.service_name, settings.log_level)
+    settings = load_settings(IngestSettings, "msm-ingest")
     stop = stop_on_signals()
     ingest = bootstrap(settings)
     server = ops_server.serve_configured(
