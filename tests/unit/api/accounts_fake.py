@@ -1,4 +1,4 @@
-"""In-memory `msm_api.ports.UserStore`, `RoleStore` and `AuditLog`: documents in dicts."""
+"""In-memory `msm_api.ports.UserStore`, `RoleStore`, `AuditLog` and `LoginAttempts`."""
 
 from __future__ import annotations
 
@@ -146,3 +146,21 @@ class InMemoryAuditLog:
 
         docs = sorted(filter(keep, self.entries), key=lambda e: (e["at"], e["_id"]), reverse=True)
         return copy.deepcopy(docs[:limit])
+
+
+@dataclass
+class CountedLogins:
+    """Login attempts counted per key (as the MongoDB throttle counts them), never made to wait:
+    the throttle's waits have their own integration tests."""
+
+    failures: dict[str, int] = field(default_factory=dict)
+
+    def begin(self, keys: tuple[str, ...], now: datetime) -> int:
+        for key in keys:
+            self.failures[key] = self.failures.get(key, 0) + 1
+        return 0
+
+    def succeeded(self, account: str, address: str, now: datetime) -> None:
+        self.failures.pop(account, None)
+        if self.failures.get(address, 0) > 0:
+            self.failures[address] -= 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from accounts_fake import InMemoryAuditLog, InMemoryRoleStore, InMemoryUserStore
+from accounts_fake import CountedLogins, InMemoryAuditLog, InMemoryRoleStore, InMemoryUserStore
 from api_store_fake import InMemoryApiStore
 from bson import ObjectId
 from msm_api.domain.permissions import BUILTIN_ROLES
@@ -59,3 +59,4 @@ class Fakes:
         default_factory=lambda: InMemoryRoleStore({d["name"]: dict(d) for d in ROLE_DOCS})
     )
     audit: InMemoryAuditLog = field(default_factory=InMemoryAuditLog)
+    logins: CountedLogins = field(default_factory=CountedLogins)

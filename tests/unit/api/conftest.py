@@ -91,6 +91,7 @@ def store_app(signing_key: keys.SigningKey, fake_accounts: FakeAccounts, fakes: 
         role_store=fakes.roles,
         roles=RoleCache(fakes.roles.roles),
         audit_log=fakes.audit,
+        login_attempts=fakes.logins,
     )
 
 

@@ -131,3 +131,36 @@ def test_audit_is_listed_newest_first_filtered_and_paged(
     window = "from=2025-03-01T12:01:00Z&to=2025-03-01T12:04:00Z"
     ranged = client.get(f"/api/audit?{window}", headers=headers).get_json()
     assert [e["target"] for e in ranged["items"]] == ["meter-3", "meter-2", "meter-1"]
+
+
+def test_login_refresh_reuse_and_logout_of_a_session(
+    store_app: Any, client: Any, fakes: Fakes
+) -> None:
+    user_id = add_user(fakes.users, "frank", "viewer")
+    fakes.users.users[user_id]["password"] = store_app.extensions["msm"].passwords.hash(
+        "the right passphrase"
+    )
+    wrong = client.post("/api/auth/login", json={"username": "frank", "password": "not it at all"})
+    assert wrong.status_code == 401
+    login = client.post(
+        "/api/auth/login", json={"email": "frank@example.com", "password": "the right passphrase"}
+    )
+    assert login.status_code == 200 and login.headers["Cache-Control"] == "no-store"
+    assert fakes.logins.failures.get(f"acct:{user_id}") is None  # the success cleared the count
+    first = login.get_json()["refresh_token"]
+    rotated = client.post("/api/auth/refresh", json={"refresh_token": first})
+    assert rotated.status_code == 200
+    second = rotated.get_json()["refresh_token"]
+    # The spent token presented again ends the whole session: the rotated one stops working too.
+    assert client.post("/api/auth/refresh", json={"refresh_token": first}).status_code == 401
+    assert client.post("/api/auth/refresh", json={"refresh_token": second}).status_code == 401
+    again = client.post(
+        "/api/auth/login", json={"username": "frank", "password": "the right passphrase"}
+    ).get_json()
+    assert (
+        client.post("/api/auth/logout", json={"refresh_token": again["refresh_token"]}).status_code
+        == 204
+    )
+    refused = client.post("/api/auth/refresh", json={"refresh_token": again["refresh_token"]})
+    assert refused.status_code == 401
+    assert fakes.users.users[user_id]["token_version"] == 1  # logout ended its access tokens

@@ -20,7 +20,15 @@ from msm_api.adapters.telemetry import MongoTelemetryStore
 from msm_api.context import CommandPublisher, Deps
 from msm_api.domain.cursor import CursorCodec
 from msm_api.metrics import ApiMetrics
-from msm_api.ports import ApiStore, AuditLog, RateLimits, RoleStore, TelemetryStore, UserStore
+from msm_api.ports import (
+    ApiStore,
+    AuditLog,
+    LoginAttempts,
+    RateLimits,
+    RoleStore,
+    TelemetryStore,
+    UserStore,
+)
 from msm_api.security import keys, ratelimit, throttle
 from msm_api.security.passwords import PasswordHasher
 from msm_api.security.throttle import LoginThrottle, ThrottlePolicy
@@ -47,6 +55,7 @@ def bootstrap(
     store: ApiStore | None = None,
     telemetry: TelemetryStore | None = None,
     rate_limits: RateLimits | None = None,
+    login_attempts: LoginAttempts | None = None,
     users: UserStore | None = None,
     role_store: RoleStore | None = None,
     audit_log: AuditLog | None = None,
@@ -85,7 +94,7 @@ def bootstrap(
         tokens=tokens,
         passwords=passwords or PasswordHasher(settings.bcrypt_rounds),
         cursors=CursorCodec(key.derive_secret("cursor")),
-        throttle=LoginThrottle(db, ThrottlePolicy.from_settings(settings)),
+        throttle=login_attempts or LoginThrottle(db, ThrottlePolicy.from_settings(settings)),
         roles=roles,
         auth=Authenticator(tokens.verifier, accounts or MongoAccounts(db), roles),
         metrics=ApiMetrics(),

@@ -12,10 +12,9 @@ from msm_common.auth.principal import Authenticator, Principal, RoleCache
 from msm_common.secrets import SecretBox
 from pymongo.database import Database
 
+from msm_api import ports
 from msm_api.domain.cursor import CursorCodec
-from msm_api.ports import ApiStore, AuditLog, RateLimits, RoleStore, TelemetryStore, UserStore
 from msm_api.security.passwords import PasswordHasher
-from msm_api.security.throttle import LoginThrottle
 from msm_api.security.tokens import TokenService
 from msm_api.settings import ApiSettings
 
@@ -40,17 +39,17 @@ class CommandPublisher(Protocol):
 class Deps:
     settings: ApiSettings
     db: Database[dict[str, Any]]
-    store: ApiStore  # what the device, command and config views read and write
-    telemetry: TelemetryStore
-    rate_limits: RateLimits  # CSV exports per caller
-    users: UserStore  # accounts and their refresh tokens
-    role_store: RoleStore  # the roles as stored (`roles` is the few-seconds cache of them)
-    audit_log: AuditLog
+    store: ports.ApiStore  # what the device, command and config views read and write
+    telemetry: ports.TelemetryStore
+    rate_limits: ports.RateLimits  # CSV exports per caller
+    users: ports.UserStore  # accounts and their refresh tokens
+    role_store: ports.RoleStore  # the roles as stored (`roles` is the few-seconds cache of them)
+    audit_log: ports.AuditLog
     publisher: CommandPublisher
     tokens: TokenService
     passwords: PasswordHasher
     cursors: CursorCodec
-    throttle: LoginThrottle
+    throttle: ports.LoginAttempts
     roles: RoleCache
     auth: Authenticator
     metrics: ApiMetrics

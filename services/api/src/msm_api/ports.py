@@ -90,6 +90,18 @@ class TelemetryStore(Protocol):
         ...
 
 
+class LoginAttempts(Protocol):
+    """Failed logins counted per key (account, address), with a growing wait between them."""
+
+    def begin(self, keys: tuple[str, ...], now: datetime) -> int:
+        """Count an attempt under each key; 0 if it may go on, else seconds to wait (429)."""
+        ...
+
+    def succeeded(self, account: str, address: str, now: datetime) -> None:
+        """The attempt was right: the account starts afresh; the address gets its attempt back."""
+        ...
+
+
 class RateLimits(Protocol):
     def take(self, limit: RateLimit, who: str, now: datetime) -> int:
         """Count one request by `who`; 0 if allowed, else seconds until the window ends."""
