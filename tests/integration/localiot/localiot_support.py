@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from awscrt import mqtt, mqtt5
 from awsiot import iotidentity, mqtt5_client_builder
 from msm_common import topics
 from msm_common.adapters.mqtt import MqttConfig, MqttConnection
+from support.json_stub import JsonStub
 
 TIMEOUT = 15.0
 QOS1 = mqtt.QoS.AT_LEAST_ONCE
@@ -276,30 +276,9 @@ class HookServer:
 @contextlib.contextmanager
 def hook_server(answer: dict[str, Any]) -> Iterator[HookServer]:
     hook = HookServer(answer)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            hook.calls.append((dict(self.headers), body))
-            data = json.dumps(hook.answer).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *_args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    hook.url = f"http://127.0.0.1:{server.server_port}/pre-provisioning"
-    try:
+    with JsonStub(lambda: hook.answer) as stub:
+        hook.calls, hook.url = stub.calls, stub.url("/pre-provisioning")
         yield hook
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass

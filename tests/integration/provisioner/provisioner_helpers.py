@@ -4,10 +4,8 @@ access tokens shaped like the api's, hook events shaped like AWS's."""
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
@@ -18,6 +16,7 @@ from jwt.algorithms import OKPAlgorithm
 from msm_common.contracts.events import CloudEvent
 from msm_provisioner.domain.allowlist import imei_with_check_digit
 from support.certs import self_signed
+from support.json_stub import JsonStub
 from support.tokens import access_claims
 
 HOOK_TOKEN = "hook-token-" + "x" * 24
@@ -126,37 +125,22 @@ class JwksServer:
         self.kid = uuid.uuid4().hex[:16]
         jwk = json.loads(OKPAlgorithm.to_jwk(self.key.public_key()))
         jwk.update({"kid": self.kid, "alg": "EdDSA", "use": "sig"})
-        body = json.dumps({"keys": [jwk]}).encode()
-        self.hits = 0
-        outer = self
+        self.stub = JsonStub(lambda: {"keys": [jwk]})
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.hits += 1
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+    @property
+    def hits(self) -> int:
+        return len(self.stub.calls)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/api/auth/jwks.json"
+        return self.stub.url("/api/auth/jwks.json")
 
     def __enter__(self) -> JwksServer:
-        self.thread.start()
+        self.stub.__enter__()
         return self
 
-    def __exit__(self, *_exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+    def __exit__(self, *exc: object) -> None:
+        self.stub.__exit__(*exc)
 
     def token(self, roles: list[str], *, key: Any = None, **claims: Any) -> str:
         body = access_claims(**{"sub": "u1", "roles": roles, "ver": 0, **claims})
