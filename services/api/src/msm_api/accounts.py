@@ -168,19 +168,26 @@ def check_roles_exist(d: Deps, roles: list[str]) -> None:
         raise ApiError(409, f"roles: unknown role {missing[0]!r}", field="roles")
 
 
-def create_user(
-    d: Deps, *, username: str, email: str, password: str, roles: list[str], now: datetime
+def user_document(
+    username: str, email: str, hashed_password: str, roles: list[str], now: datetime
 ) -> dict[str, Any]:
-    check_roles_exist(d, roles)
-    doc = {
+    """A new, enabled account as `users` holds it."""
+    return {
         "username": username,
         "email": email.strip().lower(),
-        "password": d.passwords.hash(password),
+        "password": hashed_password,
         "roles": sorted(set(roles)),
         "created_at": now,
         "disabled": False,
         "token_version": 0,
     }
+
+
+def create_user(
+    d: Deps, *, username: str, email: str, password: str, roles: list[str], now: datetime
+) -> dict[str, Any]:
+    check_roles_exist(d, roles)
+    doc = user_document(username, email, d.passwords.hash(password), roles, now)
     if not d.users.insert_user(doc):
         raise ApiError(409, "a user with this username or email already exists")
     return doc

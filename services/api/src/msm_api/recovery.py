@@ -17,6 +17,7 @@ from msm_common.adapters import mongo
 from pydantic import SecretStr
 from pymongo.database import Database
 
+from msm_api.accounts import user_document
 from msm_api.adapters.accounts import MongoAuditLog, MongoUserStore
 from msm_api.adapters.roles import seed_builtin_roles
 from msm_api.domain.permissions import ADMIN
@@ -72,15 +73,7 @@ def restore_admin(
     if existing is None:
         if not email:
             raise RecoveryError(f"no account {username!r}: give --email to create it")
-        created: dict[str, Any] = {
-            "username": username,
-            "email": email.strip().lower(),
-            "password": hashed,
-            "roles": [ADMIN],
-            "created_at": now,
-            "disabled": False,
-            "token_version": 0,
-        }
+        created = user_document(username, email, hashed, [ADMIN], now)
         if not users.insert_user(created):
             raise RecoveryError("that username or email was taken meanwhile")
         return "created", created
