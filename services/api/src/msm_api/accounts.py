@@ -194,7 +194,8 @@ def create_user(
 
 
 def ensure_first_admin(d: Deps, now: datetime) -> bool:
-    """Create the admin from MSM_ADMIN_EMAIL / MSM_ADMIN_PASSWORD when there is no user yet."""
+    """Create the admin from MSM_API_ADMIN_EMAIL / MSM_API_ADMIN_PASSWORD when there is no user
+    yet."""
     if d.users.any_user():
         return False
     s = d.settings
@@ -203,9 +204,13 @@ def ensure_first_admin(d: Deps, now: datetime) -> bool:
     generated = False
     if email is None or password is None:
         if s.is_production:
-            raise SettingsError("no user exists: set MSM_ADMIN_EMAIL and MSM_ADMIN_PASSWORD")
+            raise SettingsError(
+                "no user exists: set MSM_API_ADMIN_EMAIL and MSM_API_ADMIN_PASSWORD"
+            )
         if s.env != "local":
-            log.warning("no user exists and MSM_ADMIN_EMAIL / MSM_ADMIN_PASSWORD are not set")
+            log.warning(
+                "no user exists and MSM_API_ADMIN_EMAIL / MSM_API_ADMIN_PASSWORD are not set"
+            )
             return False
         email, password, generated = email or "admin@localhost", secrets.token_urlsafe(18), True
     try:
