@@ -22,26 +22,16 @@ import urllib.parse
 from pathlib import Path
 
 import orjson
-import pika
 import pytest
-from msm_common.adapters.amqp_topology import EVENTS_EXCHANGE
 from msm_common.adapters.mqtt import MqttConnection
-from support.e2e import free_port, ready
+from support.e2e import free_port, ready, wait_for
+from support.event_tap import EventTap, reading_ids
 from support.services import unique
 
 pytestmark = pytest.mark.e2e
 
 INGEST = Path(sys.executable).with_name("msm-ingest")
 METERS, MESSAGES_PER_METER, PHASES = 4, 250, "ABC"  # N = 1,000 messages, 3,000 rows
-
-
-def wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return bool(predicate())
 
 
 def payload(ts_ms: int, seq: int) -> bytes:
@@ -93,32 +83,6 @@ class Meters:
     def join(self) -> None:
         for t in self.threads:
             t.join(120)
-
-
-class EventCounter:
-    def __init__(self, amqp_url: str, devices: list[str]) -> None:
-        self.conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
-        self.channel = self.conn.channel()
-        self.channel.exchange_declare(EVENTS_EXCHANGE, "topic", durable=True)
-        self.queue = unique("e2e-ingest-events")
-        self.channel.queue_declare(self.queue, exclusive=True, auto_delete=True)
-        for d in devices:
-            self.channel.queue_bind(self.queue, EVENTS_EXCHANGE, f"telemetry.received.{d}")
-        self.ids: list[str] = []  # event ids
-        self.reading_ids: list[str] = []  # the readings those events announce
-
-    def drain(self) -> list[str]:
-        """The reading ids announced so far."""
-        while True:
-            method, _props, body = self.channel.basic_get(self.queue, auto_ack=True)
-            if method is None:
-                return self.reading_ids
-            event = orjson.loads(body)
-            self.ids.append(event["id"])
-            self.reading_ids += [r["reading_id"] for r in event["data"]["readings"]]
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 class StallingProxy:
@@ -187,25 +151,33 @@ def test_sigkill_mid_stream_loses_nothing_and_duplicates_no_row(
     expected_rows = METERS * MESSAGES_PER_METER * len(PHASES)
     env = ingest_env(endpoints, mongo_db, amqp_url, devices)
     port = int(env["MSM_METRICS_PORT"])
-    events = EventCounter(amqp_url, devices)
+    events = EventTap(amqp_url, [f"telemetry.received.{d}" for d in devices])
     log = tmp_path / "ingest.log"
     ingest = start_ingest(env, log)
     meters = Meters(endpoints, devices)
     rows = mongo_db.telemetry
     try:
         # Ready = connected and subscribed: from then on its session outlives the kill.
-        assert wait_for(lambda: ready(port), timeout=30)
+        wait_for("ingest ready", lambda: ready(port), 30)
         meters.start()
-        assert wait_for(lambda: rows.count_documents({}) >= expected_rows // 4, timeout=60)
+        wait_for(
+            "a quarter of the rows", lambda: rows.count_documents({}) >= expected_rows // 4, 60
+        )
         ingest.send_signal(signal.SIGKILL)
         ingest.wait(10)
         stored_at_kill = rows.count_documents({})
         meters.join()
         assert meters.sent == METERS * MESSAGES_PER_METER
         ingest = start_ingest(env, log)
-        assert wait_for(lambda: rows.count_documents({}) >= expected_rows, timeout=90)
-        assert wait_for(lambda: len(set(events.drain())) >= expected_rows, timeout=60)
-        assert wait_for(lambda: mongo_db.ingest_event_outbox.count_documents({}) == 0, timeout=60)
+        wait_for("every row", lambda: rows.count_documents({}) >= expected_rows, 90)
+        wait_for(
+            "every row announced",
+            lambda: len(set(reading_ids(events.drain()))) >= expected_rows,
+            60,
+        )
+        wait_for(
+            "an empty outbox", lambda: mongo_db.ingest_event_outbox.count_documents({}) == 0, 60
+        )
         ingest.send_signal(signal.SIGTERM)
         assert ingest.wait(15) == 0
     finally:
@@ -217,8 +189,8 @@ def test_sigkill_mid_stream_loses_nothing_and_duplicates_no_row(
     row_ids = {r["_id"] for r in rows.find({}, {"_id": 1})}
     assert stored_at_kill < expected_rows, "the kill did not land mid-stream"
     assert rows.count_documents({}) == expected_rows == len(row_ids)
-    assert len(events.ids) >= METERS * MESSAGES_PER_METER
-    assert set(events.reading_ids) == row_ids
+    assert len(events.events) >= METERS * MESSAGES_PER_METER
+    assert set(reading_ids(events.events)) == row_ids
 
 
 def test_sigkill_between_the_insert_and_the_event_confirm_announces_everything_after_restart(
@@ -235,24 +207,28 @@ def test_sigkill_between_the_insert_and_the_event_confirm_announces_everything_a
     env = ingest_env(endpoints, mongo_db, via_proxy, devices)
     env["MSM_INGEST_OUTBOX_AFTER_MS"] = "60000"  # no outbox entry while the confirms are stalled
     port = int(env["MSM_METRICS_PORT"])
-    events = EventCounter(amqp_url, devices)
+    events = EventTap(amqp_url, [f"telemetry.received.{d}" for d in devices])
     log = tmp_path / "ingest.log"
     ingest = start_ingest(env, log)
     rows, outbox = mongo_db.telemetry, mongo_db.ingest_event_outbox
     try:
-        assert wait_for(lambda: ready(port), timeout=30)
+        wait_for("ingest ready", lambda: ready(port), 30)
         proxy.stalled = True  # events still go out; RabbitMQ's confirms never come back
         meters = Meters(endpoints, devices, messages)
         meters.start()
         meters.join()
-        assert wait_for(lambda: rows.count_documents({}) == expected_rows, timeout=60)
+        wait_for("every row", lambda: rows.count_documents({}) == expected_rows, 60)
         time.sleep(1.0)  # the last batch's events are sent and wait for their confirms
         assert outbox.count_documents({}) == 0  # nothing acknowledged, nothing in the outbox
         ingest.send_signal(signal.SIGKILL)
         ingest.wait(10)
         ingest = start_ingest(dict(env, MSM_AMQP_URL=amqp_url), log)  # RabbitMQ reachable again
-        assert wait_for(lambda: set(events.drain()) >= {r["_id"] for r in rows.find()}, timeout=60)
-        assert wait_for(lambda: outbox.count_documents({}) == 0, timeout=30)
+        wait_for(
+            "every stored row announced",
+            lambda: set(reading_ids(events.drain())) >= {r["_id"] for r in rows.find()},
+            60,
+        )
+        wait_for("an empty outbox", lambda: outbox.count_documents({}) == 0, 30)
         ingest.send_signal(signal.SIGTERM)
         assert ingest.wait(15) == 0
     finally:
@@ -265,5 +241,7 @@ def test_sigkill_between_the_insert_and_the_event_confirm_announces_everything_a
     assert (
         rows.count_documents({}) == expected_rows == len(row_ids)
     )  # redelivered, not stored twice
-    assert len(set(events.ids)) >= len(devices) * messages  # one event per message, distinct ids
-    assert set(events.reading_ids) == row_ids
+    assert (
+        len({e["id"] for e in events.events}) >= len(devices) * messages
+    )  # one event per message, distinct ids
+    assert set(reading_ids(events.events)) == row_ids

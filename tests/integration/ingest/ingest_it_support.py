@@ -10,9 +10,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-import pika
-from msm_common.adapters.amqp_topology import EVENTS_EXCHANGE
 from msm_common.adapters.mqtt import MqttConnection
 from msm_ingest.bootstrap import Ingest, bootstrap
 from msm_ingest.ports import Delivery, Sink
@@ -119,37 +116,6 @@ class Meter:
 
     def close(self) -> None:
         self.conn.stop()
-
-
-class EventTap:
-    """A queue of our own bound to msm.events; collects what ingest published."""
-
-    def __init__(self, amqp_url: str, keys: list[str]) -> None:
-        self.conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
-        self.channel = self.conn.channel()
-        self.channel.exchange_declare(EVENTS_EXCHANGE, "topic", durable=True)
-        self.queue = unique("it-ingest-events")
-        self.channel.queue_declare(self.queue, exclusive=True, auto_delete=True)
-        for key in keys:
-            self.channel.queue_bind(self.queue, EVENTS_EXCHANGE, routing_key=key)
-        self.events: list[dict[str, Any]] = []
-        self.routing_keys: list[str] = []
-
-    def drain(self) -> list[dict[str, Any]]:
-        while True:
-            method, _props, body = self.channel.basic_get(self.queue, auto_ack=True)
-            if method is None:
-                return self.events
-            self.events.append(orjson.loads(body))
-            self.routing_keys.append(method.routing_key)
-
-    def wait(self, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
-        wait_for(lambda: len(self.drain()) >= count, timeout)
-        return self.events
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.conn.close()
 
 
 class TcpProxy:

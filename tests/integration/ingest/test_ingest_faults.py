@@ -6,7 +6,6 @@ import urllib.parse
 
 import pytest
 from ingest_it_support import (
-    EventTap,
     ListSource,
     TcpProxy,
     now_ms,
@@ -14,6 +13,7 @@ from ingest_it_support import (
     settings_for,
     wait_for,
 )
+from support.event_tap import EventTap
 from support.readings import telemetry_payload
 from support.services import unique
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from ingest_it_support import EventTap, Meter, now_ms, running, settings_for, wait_for
+from ingest_it_support import Meter, now_ms, running, settings_for, wait_for
+from support.event_tap import EventTap
 from support.readings import telemetry_payload
 from support.services import unique
 
