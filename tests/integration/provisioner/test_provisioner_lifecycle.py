@@ -25,14 +25,19 @@ def provision(client: Any, iot: Any, serial: str) -> dict[str, Any]:
     return cert
 
 
+def provisioned(client: Any, allow: Any, iot: Any) -> tuple[str, dict[str, Any]]:
+    """A new serial, allowed and provisioned: (serial, its certificate)."""
+    (serial,) = serials(1)
+    allow(manifest([serial]))
+    return serial, provision(client, iot, serial)
+
+
 def status(iot: Any, cert_id: str) -> str:
     return str(iot.describe_certificate(certificateId=cert_id)["certificateDescription"]["status"])
 
 
 def test_decommission_locks_the_device_out(client: Any, deps: Any, allow: Any, iot: Any) -> None:
-    (serial,) = serials(1)
-    allow(manifest([serial]))
-    cert = provision(client, iot, serial)
+    serial, cert = provisioned(client, allow, iot)
 
     doc = lifecycle.decommission(deps, serial, status="REVOKED", actor="alice")
 
@@ -58,9 +63,7 @@ def test_decommission_of_an_unknown_device(deps: Any) -> None:
 def test_rotation_re_provisions_then_retires_the_old_certificate(
     client: Any, deps: Any, allow: Any, iot: Any
 ) -> None:
-    (serial,) = serials(1)
-    allow(manifest([serial]))
-    old = provision(client, iot, serial)
+    serial, old = provisioned(client, allow, iot)
     assert post_hook(client, hook_event(serial)).json["allowProvisioning"] is False
 
     rotation = lifecycle.request_rotation(deps, serial, actor="alice")
@@ -91,9 +94,7 @@ def test_rotation_re_provisions_then_retires_the_old_certificate(
 def test_a_rotation_whose_new_certificate_never_arrives_keeps_the_old_one(
     client: Any, deps: Any, allow: Any, iot: Any
 ) -> None:
-    (serial,) = serials(1)
-    allow(manifest([serial]))
-    old = provision(client, iot, serial)
+    serial, old = provisioned(client, allow, iot)
     lifecycle.request_rotation(deps, serial, actor="alice")
     assert post_hook(client, hook_event(serial)).json["allowProvisioning"] is True
     later = deps.clock() + timedelta(hours=1)
@@ -108,9 +109,7 @@ def test_a_rotation_whose_new_certificate_never_arrives_keeps_the_old_one(
 def test_rotation_of_a_decommissioned_device_conflicts(
     client: Any, deps: Any, allow: Any, iot: Any
 ) -> None:
-    (serial,) = serials(1)
-    allow(manifest([serial]))
-    provision(client, iot, serial)
+    serial, _cert = provisioned(client, allow, iot)
     lifecycle.decommission(deps, serial, status="INACTIVE", actor="alice")
     with pytest.raises(Conflict):
         lifecycle.request_rotation(deps, serial, actor="alice")
