@@ -6,6 +6,7 @@ import contextlib
 import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -178,3 +179,9 @@ class TcpProxy:
     def close(self) -> None:
         self.down()
         self.server.close()
+
+
+def proxied_mongo(endpoints: Any, db_name: str) -> tuple[TcpProxy, str]:
+    """A TcpProxy in front of the test database, and a URI of `db_name` through it."""
+    proxy = TcpProxy(urllib.parse.urlsplit(endpoints.mongo_uri).port or 27017)
+    return proxy, f"mongodb://127.0.0.1:{proxy.port}/{db_name}?directConnection=true"

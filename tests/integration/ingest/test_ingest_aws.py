@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import urllib.parse
-
 import boto3
 import orjson
 import pytest
 from ingest_it_support import (
     ListSource,
-    TcpProxy,
     now_ms,
+    proxied_mongo,
     running,
     settings_for,
     wait_for,
@@ -60,8 +58,7 @@ def test_sqs_messages_are_stored_and_deleted_only_after_the_write(
         for i in range(24)
     ]
     bodies.append("this is not what the rule sends")
-    proxy = TcpProxy(urllib.parse.urlsplit(endpoints.mongo_uri).port or 27017)
-    uri = f"mongodb://127.0.0.1:{proxy.port}/{mongo_db.name}?directConnection=true"
+    proxy, uri = proxied_mongo(endpoints, mongo_db.name)
     settings = settings_for(
         endpoints,
         mongo_db.name,

@@ -9,6 +9,7 @@ from ingest_it_support import (
     ListSource,
     TcpProxy,
     now_ms,
+    proxied_mongo,
     running,
     settings_for,
     wait_for,
@@ -20,13 +21,8 @@ from support.services import unique
 pytestmark = pytest.mark.integration
 
 
-def _port(url: str, default: int) -> int:
-    return urllib.parse.urlsplit(url).port or default
-
-
 def test_database_outage_stops_acks_and_nothing_is_lost(endpoints, mongo_db, amqp_url):
-    proxy = TcpProxy(_port(endpoints.mongo_uri, 27017))
-    uri = f"mongodb://127.0.0.1:{proxy.port}/{mongo_db.name}?directConnection=true"
+    proxy, uri = proxied_mongo(endpoints, mongo_db.name)
     settings = settings_for(endpoints, mongo_db.name, amqp_url, mongo_uri=uri, mongo_timeout_ms=500)
     source = ListSource()
     device = unique("itdbdown")
@@ -49,8 +45,8 @@ def test_database_outage_stops_acks_and_nothing_is_lost(endpoints, mongo_db, amq
 
 
 def test_broker_outage_keeps_storing_and_events_catch_up(endpoints, mongo_db, amqp_url):
-    proxy = TcpProxy(_port(amqp_url, 5672))
     parsed = urllib.parse.urlsplit(amqp_url)
+    proxy = TcpProxy(parsed.port or 5672)
     proxied = urllib.parse.urlunsplit(parsed._replace(netloc=f"guest:guest@127.0.0.1:{proxy.port}"))
     device = unique("itmqdown")
     tap = EventTap(amqp_url, [f"telemetry.received.{device}", f"command.ack.{device}"])
