@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,15 +16,6 @@ from msm_ingest.bootstrap import Ingest, bootstrap
 from msm_ingest.ports import Delivery, Sink
 from msm_ingest.settings import IngestSettings
 from support.services import unique
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, every: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(every)
-    return bool(predicate())
 
 
 def now_ms() -> int:

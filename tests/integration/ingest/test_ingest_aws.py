@@ -11,10 +11,10 @@ from ingest_it_support import (
     proxied_mongo,
     running,
     settings_for,
-    wait_for,
 )
 from support.readings import telemetry_payload
 from support.services import unique
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -78,11 +78,16 @@ def test_sqs_messages_are_stored_and_deleted_only_after_the_write(
                     QueueUrl=url,
                     Entries=[{"Id": str(n), "MessageBody": b} for n, b in enumerate(chunk)],
                 )
-            assert not wait_for(lambda: _left(sqs, url) < len(bodies), timeout=3)
+            with pytest.raises(TimeoutError):
+                wait_for("a message taken off the queue", lambda: _left(sqs, url) < len(bodies), 3)
             proxy.up()
-            assert wait_for(lambda: mongo_db.telemetry.count_documents({}) == 72, timeout=30)
-            assert wait_for(lambda: mongo_db.rejected_messages.count_documents({}) == 1)
-            assert wait_for(lambda: _left(sqs, url) == 0, timeout=10)
+            wait_for("72 telemetry rows", lambda: mongo_db.telemetry.count_documents({}) == 72, 30)
+            wait_for(
+                "the rejected messages",
+                lambda: mongo_db.rejected_messages.count_documents({}) == 1,
+                15,
+            )
+            wait_for("an empty queue", lambda: _left(sqs, url) == 0, 10)
     finally:
         proxy.close()
     assert mongo_db.rejected_messages.find_one()["source"] == "sqs"
@@ -122,7 +127,7 @@ def test_shadow_reported_follows_the_latest_readings_and_device_info(endpoints, 
                 "sftp_status": True,
             }
             source.feed(f"msm/{device}/device_info", orjson.dumps(info))
-            assert wait_for(lambda: source.acks == 6)
+            wait_for("6 acks", lambda: source.acks == 6, 15)
 
             def settled() -> bool:
                 try:
@@ -132,6 +137,6 @@ def test_shadow_reported_follows_the_latest_readings_and_device_info(endpoints, 
                 latest = state.get("latest", {}).get("0:C", {})
                 return latest.get("active_power") == 4 and state.get("firmware_version") == "3.0.1"
 
-            assert wait_for(settled, timeout=10)
+            wait_for("the shadow's reported state", settled, 10)
     finally:
         iot.delete_thing(thingName=device)

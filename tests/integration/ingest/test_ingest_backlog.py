@@ -12,11 +12,12 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from ingest_it_support import Meter, now_ms, running, settings_for, wait_for
+from ingest_it_support import Meter, now_ms, running, settings_for
 from msm_api.adapters.telemetry import with_newer_rows
 from msm_ingest.adapters.mongo_store import MongoStore
 from support.readings import telemetry_payload
 from support.services import unique
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +51,9 @@ def test_keep_alive_holds_while_a_slow_store_saturates_the_pipeline(endpoints, m
         with running(settings, store=SlowStore(mongo_db, delay=1.0)) as ingest:
             for i in range(120):  # six batches of 20: ~6 s of a store stuck 1 s per batch
                 meter.conn.publish(f"msm/{device}/telemetry", telemetry_payload(t0 + i * 1000), 1)
-            assert wait_for(lambda: mongo_db.telemetry.count_documents({}) == 360, timeout=60)
+            wait_for(
+                "360 telemetry rows", lambda: mongo_db.telemetry.count_documents({}) == 360, 60
+            )
             assert ingest.source.ready()
             assert ingest.source.disconnects == 0  # keep-alive serviced all along
     finally:
@@ -75,7 +78,7 @@ def test_a_device_sending_often_is_written_once_per_interval_and_reads_stay_curr
                     f"msm/{device}/telemetry", telemetry_payload(t0 + i * 250, active_power=i)
                 )
                 time.sleep(max(0.0, started + (i + 1) * 0.25 - time.monotonic()))
-            assert wait_for(lambda: mongo_db.telemetry.count_documents({}) == 51)
+            wait_for("51 telemetry rows", lambda: mongo_db.telemetry.count_documents({}) == 51, 15)
             writes = ingest.metrics.registry.get_sample_value(
                 "msm_ingest_device_state_writes_total"
             )

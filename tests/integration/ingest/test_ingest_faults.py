@@ -12,11 +12,11 @@ from ingest_it_support import (
     proxied_mongo,
     running,
     settings_for,
-    wait_for,
 )
 from support.event_tap import EventTap
 from support.readings import telemetry_payload
 from support.services import unique
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -30,14 +30,15 @@ def test_database_outage_stops_acks_and_nothing_is_lost(endpoints, mongo_db, amq
     try:
         with running(settings, source=source) as ingest:
             source.feed(f"msm/{device}/telemetry", telemetry_payload(t0))
-            assert wait_for(lambda: source.acks == 1)
+            wait_for("1 ack", lambda: source.acks == 1, 15)
             proxy.down()
             for i in range(1, 21):
                 source.feed(f"msm/{device}/telemetry", telemetry_payload(t0 + i))
-            assert not wait_for(lambda: source.acks > 1, timeout=2.0)  # nothing durable: no ack
+            with pytest.raises(TimeoutError):
+                wait_for("another ack", lambda: source.acks > 1, 2.0)  # nothing durable: no ack
             assert ingest.metrics.registry.get_sample_value("msm_ingest_store_retries_total") > 0
             proxy.up()
-            assert wait_for(lambda: source.acks == 21, timeout=20)
+            wait_for("21 acks", lambda: source.acks == 21, 20)
     finally:
         proxy.close()
     assert mongo_db.telemetry.count_documents({}) == 63
@@ -59,7 +60,7 @@ def test_broker_outage_keeps_storing_and_events_catch_up(endpoints, mongo_db, am
             for i in range(10):
                 source.feed(f"msm/{device}/telemetry", telemetry_payload(t0 + i))
             source.feed(f"msm/{device}/sftp", b'{"command_id": "c-9", "status": "failed"}')
-            assert wait_for(lambda: source.acks == 11)  # durable in MongoDB (rows, outbox)
+            wait_for("11 acks", lambda: source.acks == 11, 15)  # durable in MongoDB (rows, outbox)
             assert mongo_db.telemetry.count_documents({}) == 30
             held = [
                 rid
@@ -70,7 +71,9 @@ def test_broker_outage_keeps_storing_and_events_catch_up(endpoints, mongo_db, am
             assert sorted(held) == sorted(r["_id"] for r in mongo_db.telemetry.find({}, {"_id": 1}))
             proxy.up()
             events = tap.wait(11, timeout=30)  # 10 telemetry events (one per message), 1 ack
-            assert wait_for(lambda: mongo_db.ingest_event_outbox.count_documents({}) == 0)
+            wait_for(
+                "an empty outbox", lambda: mongo_db.ingest_event_outbox.count_documents({}) == 0, 15
+            )
     finally:
         proxy.close()
         tap.close()

@@ -14,9 +14,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from ingest_it_support import Meter, now_ms, running, settings_for, wait_for
+from ingest_it_support import Meter, now_ms, running, settings_for
 from support.readings import telemetry_payload
 from support.services import unique
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 INGEST = Path(sys.executable).with_name("msm-ingest")
@@ -57,7 +58,7 @@ def test_sigterm_drains_acks_and_exits_promptly(endpoints, mongo_db, amqp_url, t
     proc = subprocess.Popen([str(INGEST)], env=env, stdout=log, stderr=subprocess.STDOUT)
     meter = Meter(endpoints)
     try:
-        assert wait_for(lambda: _get(f"http://127.0.0.1:{port}/readyz")[0] == 200, timeout=20)
+        wait_for("ingest ready", lambda: _get(f"http://127.0.0.1:{port}/readyz")[0] == 200, 20)
         assert _get(f"http://127.0.0.1:{port}/healthz")[0] == 200
         t0 = now_ms() - 60_000
         publishing = threading.Thread(
@@ -67,7 +68,7 @@ def test_sigterm_drains_acks_and_exits_promptly(endpoints, mongo_db, amqp_url, t
             ]
         )
         publishing.start()
-        assert wait_for(lambda: mongo_db.telemetry.count_documents({}) >= 60)
+        wait_for("60 telemetry rows", lambda: mongo_db.telemetry.count_documents({}) >= 60, 15)
         status, metrics = _get(f"http://127.0.0.1:{port}/metrics")
         assert status == 200 and b"msm_ingest_messages_total" in metrics
         started = time.monotonic()
@@ -91,7 +92,7 @@ def test_sigterm_drains_acks_and_exits_promptly(endpoints, mongo_db, amqp_url, t
         subscribe_devices=device,
     )
     with running(settings) as ingest:
-        assert wait_for(lambda: mongo_db.telemetry.count_documents({}) == 400, timeout=30)
+        wait_for("400 telemetry rows", lambda: mongo_db.telemetry.count_documents({}) == 400, 30)
         duplicates = ingest.metrics.registry.get_sample_value(
             "msm_ingest_messages_total", {"kind": "telemetry", "outcome": "duplicate"}
         )

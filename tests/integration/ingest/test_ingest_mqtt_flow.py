@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from ingest_it_support import Meter, now_ms, running, settings_for, wait_for
+from ingest_it_support import Meter, now_ms, running, settings_for
 from support.event_tap import EventTap
 from support.readings import telemetry_payload
 from support.services import unique
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +40,7 @@ def test_telemetry_is_stored_and_published_and_the_devices_show_the_latest(
                 meter.publish(
                     f"msm/{d}/telemetry", telemetry_payload(t0 + i * 1000, active_power=i)
                 )
-        assert wait_for(lambda: mongo_db.telemetry.count_documents({}) == 90)
+        wait_for("90 telemetry rows", lambda: mongo_db.telemetry.count_documents({}) == 90, 15)
         events = tap.wait(30)
     tap.close()
     rows = {r["_id"] for r in mongo_db.telemetry.find({}, {"_id": 1})}
@@ -73,8 +74,12 @@ def test_bad_payloads_are_quarantined_and_ingest_keeps_going(endpoints, mongo_db
         for payload, _ in BAD:
             meter.publish(f"msm/{device}/telemetry", payload)
         meter.publish(f"msm/{device}/telemetry", telemetry_payload(now_ms()))
-        assert wait_for(lambda: mongo_db.telemetry.count_documents({}) == 3)
-        assert wait_for(lambda: mongo_db.rejected_messages.count_documents({}) == len(BAD))
+        wait_for("3 telemetry rows", lambda: mongo_db.telemetry.count_documents({}) == 3, 15)
+        wait_for(
+            "the rejected messages",
+            lambda: mongo_db.rejected_messages.count_documents({}) == len(BAD),
+            15,
+        )
         assert ingest.alive
     rejected = list(mongo_db.rejected_messages.find().sort("received_at", 1))
     assert sorted(r["reason"] for r in rejected) == sorted(reason for _, reason in BAD)
@@ -98,8 +103,10 @@ def test_unknown_devices_are_quarantined_when_registration_is_required(
     with running(settings):
         meter.publish(f"msm/{stranger}/telemetry", telemetry_payload(now_ms()))
         meter.publish(f"msm/{known}/telemetry", telemetry_payload(now_ms()))
-        assert wait_for(lambda: mongo_db.rejected_messages.count_documents({}) == 1)
-        assert wait_for(lambda: mongo_db.telemetry.count_documents({}) == 3)
+        wait_for(
+            "the rejected messages", lambda: mongo_db.rejected_messages.count_documents({}) == 1, 15
+        )
+        wait_for("3 telemetry rows", lambda: mongo_db.telemetry.count_documents({}) == 3, 15)
     assert mongo_db.rejected_messages.find_one()["reason"] == "unknown_device"
     assert mongo_db.devices.find_one({"_id": stranger}) is None
 
@@ -111,13 +118,15 @@ def test_a_message_delivered_twice_is_stored_once(endpoints, mongo_db, amqp_url,
     with running(settings) as ingest:
         meter.publish(f"msm/{device}/telemetry", payload)
         meter.publish(f"msm/{device}/telemetry", payload)
-        assert wait_for(
+        wait_for(
+            "the duplicate counted",
             lambda: (
                 ingest.metrics.registry.get_sample_value(
                     "msm_ingest_messages_total", {"kind": "telemetry", "outcome": "duplicate"}
                 )
                 == 1
-            )
+            ),
+            15,
         )
     assert mongo_db.telemetry.count_documents({}) == 3
 
@@ -184,13 +193,19 @@ def test_presence_out_of_order_never_overwrites_newer_connectivity(
     with running(settings):
         event("connected", base + 2000, 2)
         event("disconnected", base + 1000, 1)  # late: older than the connect above
-        assert wait_for(lambda: mongo_db.devices.find_one({"_id": device}).get("connectivity"))
+        wait_for(
+            "the device's connectivity",
+            lambda: mongo_db.devices.find_one({"_id": device}).get("connectivity"),
+            15,
+        )
         tap.wait(1, timeout=3)
         connectivity = mongo_db.devices.find_one({"_id": device})["connectivity"]
         assert connectivity["connected"] is True and connectivity["version"] == 2
         event("disconnected", base + 3000, 2)
-        assert wait_for(
-            lambda: not mongo_db.devices.find_one({"_id": device})["connectivity"]["connected"]
+        wait_for(
+            "the device disconnected",
+            lambda: not mongo_db.devices.find_one({"_id": device})["connectivity"]["connected"],
+            15,
         )
         events = tap.wait(2)
     tap.close()

@@ -8,9 +8,10 @@ from typing import Any
 
 import orjson
 import pytest
-from ingest_it_support import Meter, now_ms, running, settings_for, wait_for
+from ingest_it_support import Meter, now_ms, running, settings_for
 from msm_common.adapters.mqtt import MqttConnection
 from support.services import unique
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +43,11 @@ def test_a_presence_event_from_any_identity_but_the_clouds_is_not_accepted(
         # AWS IoT's own event (localiot's identity locally) is.
         cloud = Meter(endpoints, cert="localiot")
         cloud.publish(*presence(device, "connected", start + 2))
-        assert wait_for(lambda: mongo_db.devices.find_one({"_id": device}).get("connectivity"))
+        wait_for(
+            "the device's connectivity",
+            lambda: mongo_db.devices.find_one({"_id": device}).get("connectivity"),
+            15,
+        )
         cloud.close()
         device_conn.stop()
     for meter in impostors:

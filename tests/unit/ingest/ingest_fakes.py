@@ -185,16 +185,6 @@ class FakeShadowClient:
         self.updates.append((thing, reported))
 
 
-def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
-    """Poll `predicate` until true or `timeout` (tests only: the code under test never polls)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return bool(predicate())
-
-
 class Clock:
     """Monotonic seconds a test moves by hand."""
 

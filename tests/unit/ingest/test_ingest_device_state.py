@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ingest_fakes import NOW, Clock, make_pipeline, ms, wait_for
+from ingest_fakes import NOW, Clock, make_pipeline, ms
 from msm_common.contracts import Reading
 from msm_ingest.domain.device_state import DeviceStateCoalescer
 from support.readings import telemetry_payload
+from support.waiting import wait_for
 
 
 def reading(at_s: float, phase: str = "A") -> Reading:
@@ -68,10 +69,10 @@ def test_the_pipeline_writes_a_device_once_per_interval_and_flushes_when_idle(
         for i in range(20):  # one message a second for 20 s, each in a batch of its own
             clock.now += 1
             pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(t0 + i * 1000)))
-            assert wait_for(lambda i=i: acks.acked == i + 1)
+            wait_for("the next ack", lambda i=i: acks.acked == i + 1, 5)
         assert len(store.device_writes) == 1  # the first message
         clock.now += 60  # no more messages: the held state still goes out within the interval
-        assert wait_for(lambda: len(store.device_writes) == 2)
+        wait_for("2 device writes", lambda: len(store.device_writes) == 2, 5)
     finally:
         pipeline.stop(2.0)
     newest = store.device_writes[-1].update["$max"]

@@ -15,12 +15,12 @@ from ingest_fakes import (
     ms,
     orphan_entry,
     stored_row,
-    wait_for,
 )
 from msm_common.contracts import telemetry_event_id
 from msm_ingest.batch_writer import BatchWriter, Published
 from msm_ingest.metrics import IngestMetrics
 from support.readings import telemetry_payload
+from support.waiting import wait_for
 
 T0 = ms(NOW - timedelta(minutes=5))
 
@@ -38,7 +38,7 @@ def test_an_unconfirmed_event_puts_exactly_its_readings_in_one_outbox_entry(stor
     try:
         for device in ("dev-1", "dev-2", "dev-3"):
             pipeline.submit(acks.delivery(f"msm/{device}/telemetry", telemetry_payload(T0)))
-        assert wait_for(lambda: acks.acked == 3)
+        wait_for("3 acks", lambda: acks.acked == 3, 5)
     finally:
         pipeline.stop(2.0)
     [entry] = store.outbox.values()
@@ -53,8 +53,12 @@ def test_broker_outage_keeps_storing_and_recovery_announces_everything_once(stor
     try:
         for i in range(4):
             pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0 + i)))
-        assert wait_for(lambda: acks.acked == 4)  # stored and acked while RabbitMQ is down
-        assert wait_for(lambda: sorted(store.outbox_reading_ids()) == sorted(store.rows))
+        wait_for("4 acks", lambda: acks.acked == 4, 5)  # stored and acked while RabbitMQ is down
+        wait_for(
+            "every stored row in the outbox",
+            lambda: sorted(store.outbox_reading_ids()) == sorted(store.rows),
+            5,
+        )
         for entry in store.outbox.values():
             recovery.hold(entry, FakeConfirmation([False] * entry.size), list(range(entry.size)))
         assert recovery.run_once() == 0  # broker still down: nothing lost, nothing removed
@@ -71,7 +75,7 @@ def test_command_acks_go_to_the_outbox_when_unconfirmed_and_are_acked_after(stor
     try:
         ack = orjson.dumps({"command_id": "c1", "status": "success"})
         pipeline.submit(acks.delivery("msm/dev-1/reboot", ack))
-        assert wait_for(lambda: acks.acked == 1)
+        wait_for("1 ack", lambda: acks.acked == 1, 5)
     finally:
         pipeline.stop(2.0)
     [event] = store.outbox_events()

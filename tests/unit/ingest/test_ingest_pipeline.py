@@ -13,9 +13,9 @@ from ingest_fakes import (
     make_pipeline,
     metric,
     ms,
-    wait_for,
 )
 from support.readings import telemetry_payload
+from support.waiting import wait_for
 
 T0 = ms(NOW - timedelta(minutes=5))
 
@@ -38,7 +38,7 @@ def test_telemetry_is_stored_once_published_and_acked(running, store, publisher,
     pipeline = running()
     for i in range(10):
         pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0 + i * 1000)))
-    assert wait_for(lambda: acks.acked == 10)
+    wait_for("10 acks", lambda: acks.acked == 10, 5)
     assert len(store.rows) == 30
     assert all(r["processed"] for r in store.rows.values())  # written once, never updated
     assert store.outbox == {}  # every event confirmed: no outbox write at all
@@ -53,15 +53,17 @@ def test_a_redelivered_message_is_a_duplicate_not_a_second_row(running, store, a
     pipeline = running()
     payload = telemetry_payload(T0)
     pipeline.submit(acks.delivery("msm/dev-1/telemetry", payload))
-    assert wait_for(lambda: acks.acked == 1)
+    wait_for("1 ack", lambda: acks.acked == 1, 5)
     pipeline.submit(acks.delivery("msm/dev-1/telemetry", payload))
-    assert wait_for(lambda: acks.acked == 2)
+    wait_for("2 acks", lambda: acks.acked == 2, 5)
     assert len(store.rows) == 3
-    assert wait_for(
+    wait_for(
+        "the duplicate counted",
         lambda: (
             metric(pipeline, "msm_ingest_messages_total", kind="telemetry", outcome="duplicate")
             == 1
-        )
+        ),
+        5,
     )
 
 
@@ -91,7 +93,7 @@ def test_bad_input_is_quarantined_acked_and_the_next_message_still_stored(
     pipeline = running()
     pipeline.submit(acks.delivery("msm/dev-bad/telemetry", payload))
     pipeline.submit(acks.delivery("msm/dev-good/telemetry", telemetry_payload(T0)))
-    assert wait_for(lambda: acks.acked == 2)
+    wait_for("2 acks", lambda: acks.acked == 2, 5)
     [record] = store.rejected
     assert record["reason"] == reason
     assert record["topic"] == "msm/dev-bad/telemetry"
@@ -104,14 +106,14 @@ def test_bad_input_is_quarantined_acked_and_the_next_message_still_stored(
 def test_unknown_topic_is_quarantined(running, store, acks):
     pipeline = running()
     pipeline.submit(acks.delivery("msm/dev-1/firmware", b"{}"))
-    assert wait_for(lambda: acks.acked == 1)
+    wait_for("1 ack", lambda: acks.acked == 1, 5)
     assert store.rejected[0]["reason"] == "unknown_topic"
 
 
 def test_unknown_device_is_stored_by_default(running, store, acks):
     pipeline = running()
     pipeline.submit(acks.delivery("msm/never-seen/telemetry", telemetry_payload(T0)))
-    assert wait_for(lambda: acks.acked == 1)
+    wait_for("1 ack", lambda: acks.acked == 1, 5)
     assert len(store.rows) == 3
     assert store.device_writes[0].device_uuid == "never-seen"
 
@@ -121,7 +123,7 @@ def test_unknown_device_is_quarantined_when_known_devices_are_required(running, 
     pipeline = running(require_known_device=True)
     pipeline.submit(acks.delivery("msm/never-seen/telemetry", telemetry_payload(T0)))
     pipeline.submit(acks.delivery("msm/registered/telemetry", telemetry_payload(T0)))
-    assert wait_for(lambda: acks.acked == 2)
+    wait_for("2 acks", lambda: acks.acked == 2, 5)
     assert [r["reason"] for r in store.rejected] == ["unknown_device"]
     assert {r["device_uuid"] for r in store.rows.values()} == {"registered"}
 
@@ -131,8 +133,9 @@ def test_store_outage_holds_acks_until_the_write_succeeds(running, store, acks):
     pipeline = running()
     for i in range(5):
         pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0 + i)))
-    assert not wait_for(lambda: acks.acked > 0, timeout=0.5)
-    assert wait_for(lambda: acks.acked == 5, timeout=10)
+    with pytest.raises(TimeoutError):
+        wait_for("an ack", lambda: acks.acked > 0, 0.5)
+    wait_for("5 acks", lambda: acks.acked == 5, 10)
     assert len(store.rows) == 15
     assert metric(pipeline, "msm_ingest_store_retries_total") == 4
     assert acks.twice() == 0
@@ -145,15 +148,15 @@ def test_a_write_retried_after_a_failure_still_publishes_every_reading(
     store.failures["update_devices"] = 1
     pipeline = running()
     pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0)))
-    assert wait_for(lambda: acks.acked == 1, timeout=5)
-    assert wait_for(lambda: len(publisher.reading_ids()) == 3)
+    wait_for("1 ack", lambda: acks.acked == 1, 5)
+    wait_for("3 readings announced", lambda: len(publisher.reading_ids()) == 3, 5)
 
 
 def test_cloud_command_echo_is_skipped(running, store, publisher, acks):
     pipeline = running()
     echo = orjson.dumps({"command_id": "c1", "type": "reboot", "origin": "cloud"})
     pipeline.submit(acks.delivery("msm/dev-1/reboot", echo))
-    assert wait_for(lambda: acks.acked == 1)
+    wait_for("1 ack", lambda: acks.acked == 1, 5)
     assert publisher.sent == [] and store.rejected == []
 
 
@@ -161,7 +164,7 @@ def test_batches_close_by_count_and_by_time(running, store, acks):
     pipeline = running(batch_max=5, batch_max_wait_s=0.2)
     for i in range(12):
         pipeline.submit(acks.delivery("msm/dev-1/telemetry", telemetry_payload(T0 + i, phases="A")))
-    assert wait_for(lambda: acks.acked == 12)
+    wait_for("12 acks", lambda: acks.acked == 12, 5)
     assert store.insert_sizes[:2] == [5, 5]
     assert sum(store.insert_sizes) == 12  # the last 2 went when their time was up
 
@@ -200,8 +203,8 @@ def test_a_failing_shadow_endpoint_never_holds_up_storage(store, publisher, acks
     try:
         for i in range(5):
             pipeline.submit(acks.delivery(f"msm/dev-{i}/telemetry", telemetry_payload(T0)))
-        assert wait_for(lambda: acks.acked == 5)
-        assert wait_for(lambda: DownShadow.calls == 5)
+        wait_for("5 acks", lambda: acks.acked == 5, 5)
+        wait_for("5 shadow updates tried", lambda: DownShadow.calls == 5, 5)
     finally:
         pipeline.stop(2.0)
         shadow.stop()
@@ -221,7 +224,7 @@ def test_a_burst_larger_than_a_batch_is_split_and_every_message_acked(store, pub
         ]
         pipeline.submit_many(burst)
         pipeline.submit_many([])
-        assert wait_for(lambda: acks.acked == 25)
+        wait_for("25 acks", lambda: acks.acked == 25, 5)
     finally:
         pipeline.stop(2.0)
     assert len(store.rows) == 25
@@ -238,7 +241,7 @@ def test_the_mqtt_sink_never_blocks_even_past_the_queue_limit(store, publisher, 
     assert pipeline._queued == 5
     pipeline.start()
     try:
-        assert wait_for(lambda: acks.acked == 5)
+        wait_for("5 acks", lambda: acks.acked == 5, 5)
     finally:
         pipeline.stop(2.0)
 
@@ -258,7 +261,7 @@ def test_a_poller_waits_for_room_and_goes_on_once_the_worker_takes_a_batch(store
     try:
         poller.join(5)
         assert not poller.is_alive()
-        assert wait_for(lambda: acks.acked == 6)
+        wait_for("6 acks", lambda: acks.acked == 6, 5)
     finally:
         pipeline.stop(2.0)
     assert len(store.rows) == 6 * 3
