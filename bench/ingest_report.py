@@ -30,6 +30,26 @@ def cpu_line(run: dict[str, Any]) -> str:
     )
 
 
+def mean_with_repeat(
+    r: dict[str, Any],
+    key: str,
+    units: tuple[str, str],
+    after: str,
+    compared: str,
+    extra: tuple[str, ...],
+) -> float:
+    """A baseline measured again after the runs compared with it (the machine's speed drifts):
+    print the repeat, replace the baseline and its `extra` figures in `r` by the means."""
+    again = f"{key}2"
+    print(
+        f"    again after {after}: {r[again]:.0f} {units[0]}, {r[again + '_cpu']:.0f} {units[1]}; "
+        f"{compared} is compared with the mean of the two"
+    )
+    for name in (key, *(f"{key}_{x}" for x in extra)):
+        r[name] = (r[name] + r[again + name[len(key) :]]) / 2
+    return float(r[key])
+
+
 def report(r: dict[str, Any], args: argparse.Namespace) -> None:
     a, b, c, d, e, f, g = (r.get(k) for k in "abcdefg")
     print(
@@ -43,25 +63,14 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
             f"{args.cpu_rate:.0f} msg/s: {r['a_cpu']:.0f} us"
         )
         if "a2" in r:
-            print(
-                f"    again after (d) and (e): {r['a2']:.0f} msg/s, {r['a2_cpu']:.0f} us; "
-                "(d) is compared with the mean of the two"
-            )
-            a = (a + r["a2"]) / 2
-            r["a_cpu"] = (r["a_cpu"] + r["a2_cpu"]) / 2
-            r["a_cpu_sat"] = (r["a_cpu_sat"] + r["a2_cpu_sat"]) / 2
+            a = mean_with_repeat(r, "a", ("msg/s", "us"), "(d) and (e)", "(d)", ("cpu", "cpu_sat"))
     if b is not None:
         print(
             f"(b) database insert_many, same rows              {b:9.0f} rows/s "
             f"= {b / READINGS:.0f} msg/s; the database's CPU {r['b_cpu']:.0f} us/row"
         )
         if "b2" in r:
-            print(
-                f"    again after (c): {r['b2']:.0f} rows/s, {r['b2_cpu']:.0f} us/row; "
-                "(c) is compared with the mean of the two"
-            )
-            b = (b + r["b2"]) / 2
-            r["b_cpu"] = (r["b_cpu"] + r["b2_cpu"]) / 2
+            b = mean_with_repeat(r, "b", ("rows/s", "us/row"), "(c)", "(c)", ("cpu",))
     if c:
         print(
             f"(c) msm-ingest sustained                         {c['msgs']:9.0f} msg/s "
