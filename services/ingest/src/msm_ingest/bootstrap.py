@@ -114,9 +114,9 @@ class Ingest:
             self.shadow.start()
         self.pipeline.start()
         self.recovery.start()
-        source = self.source
-        source.start(
-            self.pipeline.submit_many if source.sink_may_block else self.pipeline.enqueue_many
+        pipeline = self.pipeline
+        self.source.start(
+            pipeline.submit_many if self.source.sink_may_block else pipeline.enqueue_many
         )
         return self
 

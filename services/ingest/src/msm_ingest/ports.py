@@ -37,7 +37,7 @@ class Source(Protocol):
     sink_may_block: bool
 
     def start(self, sink: Sink) -> None:
-        """Begin delivering bursts into `sink` (which may block: that is the back-pressure)."""
+        """Begin delivering bursts into `sink` (called as `sink_may_block` says)."""
 
     def pause(self) -> None:
         """Deliver nothing more; unacknowledged messages will come again later."""
