@@ -132,7 +132,7 @@ def test_shadow_reported_follows_the_latest_readings_and_device_info(endpoints, 
             def settled() -> bool:
                 try:
                     state = reported()
-                except iot.exceptions.ResourceNotFoundException:
+                except data.exceptions.ResourceNotFoundException:  # the shadow is not written yet
                     return False
                 latest = state.get("latest", {}).get("0:C", {})
                 return latest.get("active_power") == 4 and state.get("firmware_version") == "3.0.1"
